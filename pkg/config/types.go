@@ -1,0 +1,136 @@
+// Package config reads job/config.yaml (apiVersion v2): it parses, validates
+// and matches events against actions. It does no I/O.
+package config
+
+import (
+	corev1 "k8s.io/api/core/v1"
+)
+
+// ResourceURI is where Keptn keeps the config in a project's repository.
+const ResourceURI = "job/config.yaml"
+
+// Config is a parsed and validated job/config.yaml. Every field that came from
+// the file carries its Pos, so errors found later (at event time) still name
+// the file, line and field path.
+type Config struct {
+	// File names the source in error messages, e.g. "job/config.yaml" or a
+	// local path.
+	File       string
+	APIVersion string
+	Actions    []Action
+	// Hash is the hex SHA-256 of the raw bytes; Jobs carry it so a run can be
+	// traced back to the exact config it was built from.
+	Hash string
+}
+
+// Pos locates a node of the YAML document.
+type Pos struct {
+	Line   int
+	Column int
+	// Path is the field path, e.g. "actions[0].tasks[1].env[2].value".
+	Path string
+}
+
+// OnError says what a failed task means for the action's result.
+type OnError string
+
+const (
+	// OnErrorFail is the default: a failed task makes the result "fail".
+	OnErrorFail OnError = "fail"
+	// OnErrorWarn makes a failed task's result "warning" (status stays
+	// "succeeded"), so a sequence can go on.
+	OnErrorWarn OnError = "warn"
+)
+
+// Action is one entry of actions[]: when one of Events matches, its Tasks run
+// one after another in one Kubernetes Job (one pod).
+type Action struct {
+	Pos    Pos
+	Name   string
+	Silent bool
+	Events []EventMatcher
+	Tasks  []Task
+
+	// Pod-level settings. They apply to the whole Job, because all tasks of an
+	// action share one pod. Namespace and ServiceAccount may be written on any
+	// task (as in JES); validation requires the tasks to agree and lifts the
+	// value here.
+	Namespace        string
+	ServiceAccount   string
+	ImagePullSecrets []string
+	NodeSelector     map[string]string
+	Tolerations      []corev1.Toleration
+	Affinity         *corev1.Affinity
+	// WorkspaceSize is the emptyDir sizeLimit of /keptn ("" = operator default).
+	WorkspaceSize string
+	// TTLSecondsAfterFinished is the maximum over the tasks that set it (nil =
+	// operator default).
+	TTLSecondsAfterFinished *int32
+	// Annotations is the union of the tasks' annotations (later tasks win).
+	Annotations map[string]string
+}
+
+// EventMatcher is one entry of events[].
+type EventMatcher struct {
+	Pos Pos
+	// Name is a regular expression matched against the whole CloudEvent type
+	// (anchored; JES matched unanchored, see docs/config.md).
+	Name     string
+	JSONPath *JSONPathFilter
+}
+
+// JSONPathFilter narrows a match to events whose Property evaluates to Match.
+type JSONPathFilter struct {
+	Pos      Pos
+	Property string
+	Match    string
+}
+
+// Task is one container run in the action's pod.
+type Task struct {
+	Pos             Pos
+	Name            string
+	Image           string
+	ImagePullPolicy corev1.PullPolicy
+	Cmd             []string
+	Args            []string
+	WorkingDir      string
+	// Files are Keptn resource paths (a file, or a folder ending in "/" or
+	// naming a folder) fetched into /keptn/<path> before any task runs.
+	Files []string
+	Env   []Env
+	// Resources is nil when the task set none (operator defaults apply).
+	Resources *corev1.ResourceRequirements
+	// MaxPollDurationSeconds is nil when unset (operator default applies).
+	MaxPollDurationSeconds *int64
+	SecurityContext        *corev1.SecurityContext
+	OnError                OnError
+	// Plugin and With are the plugin form of a task (no image/cmd/args).
+	Plugin string
+	With   map[string]string
+}
+
+// EnvSource says where an env value comes from.
+type EnvSource string
+
+const (
+	EnvFromString EnvSource = "string"
+	// EnvFromEvent evaluates Value as a JSONPath against the event.
+	EnvFromEvent EnvSource = "event"
+	// EnvFromSecret imports every key of the Secret named Name (JES form).
+	EnvFromSecret EnvSource = "secret"
+	// EnvFromSecretKey takes one key of one Secret (secretKeyRef form).
+	EnvFromSecretKey EnvSource = "secretKeyRef"
+)
+
+// Env is one entry of env[].
+type Env struct {
+	Pos       Pos
+	Name      string
+	Value     string
+	ValueFrom EnvSource
+	// As formats an event value: "string" (default), "json" or "yaml".
+	As string
+	// SecretKeyRef is set for EnvFromSecretKey.
+	SecretKeyRef *corev1.SecretKeySelector
+}
