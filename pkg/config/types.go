@@ -3,6 +3,8 @@
 package config
 
 import (
+	"regexp"
+
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -21,6 +23,10 @@ type Config struct {
 	// Hash is the hex SHA-256 of the raw bytes; Jobs carry it so a run can be
 	// traced back to the exact config it was built from.
 	Hash string
+	// Warnings are problems that do not stop the config from working the way
+	// job-executor-service ran it (e.g. a ttlSecondsAfterFinished below 60
+	// that is raised). Tools print them; the function may log them.
+	Warnings ErrorList
 }
 
 // Pos locates a node of the YAML document.
@@ -77,6 +83,9 @@ type EventMatcher struct {
 	// (anchored; JES matched unanchored, see docs/config.md).
 	Name     string
 	JSONPath *JSONPathFilter
+
+	// re is Name compiled anchored, set by Parse.
+	re *regexp.Regexp
 }
 
 // JSONPathFilter narrows a match to events whose Property evaluates to Match.
@@ -84,6 +93,9 @@ type JSONPathFilter struct {
 	Pos      Pos
 	Property string
 	Match    string
+
+	// eval is Property compiled, set by Parse.
+	eval evaluable
 }
 
 // Task is one container run in the action's pod.
@@ -133,4 +145,9 @@ type Env struct {
 	As string
 	// SecretKeyRef is set for EnvFromSecretKey.
 	SecretKeyRef *corev1.SecretKeySelector
+
+	// eval is Value compiled for EnvFromEvent, and file the config's File,
+	// both set by Parse so EventValue can name the line of a failing path.
+	eval evaluable
+	file string
 }

@@ -1,0 +1,64 @@
+package function
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// envVar documents one setting. The table is the single source for Start,
+// `function --help` and docs/operations.md.
+type envVar struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Env is every environment variable the function reads.
+var Env = []envVar{
+	{"PORT", "8080", "HTTP port of the CloudEvents receiver and health endpoints"},
+	{"KUBECONFIG", "", "kubeconfig to use; empty means in-cluster config"},
+	{"JOB_NAMESPACE", "$POD_NAMESPACE or keptn-jobs", "namespace of Jobs whose action names none"},
+	{"JOB_SERVICE_ACCOUNT", "keptn-job", "service account of task pods (token not mounted unless the action names one)"},
+	{"JOB_MANAGED_BY", "keptn-job-executor", "value of the app.kubernetes.io/managed-by label our Jobs carry"},
+	{"FETCHER_IMAGE", "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:latest", "image of the init container that fetches files"},
+	{"KEPTN_API_URL", "", "Keptn API base URL, e.g. http://api-gateway-nginx.keptn/api; .started/.finished are POSTed to <url>/v1/event"},
+	{"KEPTN_API_TOKEN", "", "Keptn API token (x-token); never logged, never given to task containers"},
+	{"KEPTN_RESOURCE_URL", "$KEPTN_API_URL/resource-service", "resource-service base URL for job/config.yaml and files (http://resource-service.keptn:8080 in-cluster)"},
+	{"KEPTN_API_TOKEN_SECRET", "keptn-api-token/token", "Secret name/key in the job namespace holding the token for the fetcher"},
+	{"KEPTN_CA_FILE", "", "PEM file of CAs trusted for Keptn's TLS (in addition to the system pool)"},
+	{"KEPTN_INSECURE_SKIP_VERIFY", "false", "turn off TLS verification towards Keptn (explicit opt-out; never the default)"},
+	{"KEPTN_CONFIG_DIR", "", "read job/config.yaml from this local directory (layout project/<p>[/stage/<s>[/service/<v>]]/resource/<uri>) instead of Keptn"},
+	{"K_SINK", "", "send .started/.finished as CloudEvents to this URL instead of Keptn's API"},
+	{"EVENT_SOURCE", "job-executor-knative", "CloudEvents source of the events we send"},
+	{"POD_NAME", "hostname", "names this replica in claims on Jobs"},
+	{"CLAIM_TTL", "2m", "how long a claim to send a response holds before another replica may take over"},
+	{"TASK_DEADLINE", "5m", "default maxPollDuration of a task"},
+	{"WORKSPACE_SIZE", "20Mi", "default size limit of the /keptn workspace"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+// PrintEnv writes the table for --help.
+func PrintEnv(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	for _, v := range Env {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Default, v.Help)
+	}
+	tw.Flush()
+}
+
+// lookup reads name from cfg, falling back to the documented literal default
+// (defaults written as "$X or y" or "hostname" are resolved by the caller).
+func lookup(cfg map[string]string, name string) string {
+	if v := strings.TrimSpace(cfg[name]); v != "" {
+		return v
+	}
+	for _, v := range Env {
+		if v.Name == name && !strings.ContainsAny(v.Default, "$ ") && v.Default != "hostname" {
+			return v.Default
+		}
+	}
+	return ""
+}

@@ -1,0 +1,91 @@
+// Package function is the Knative function (kn func's instanced form: New,
+// Handle, Start, Stop, Ready, Alive). It decodes, routes by event type and
+// answers; the work is done in pkg/.
+package function
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+)
+
+// Function handles Keptn task events and Job status events.
+type Function struct {
+	log     *slog.Logger
+	trigger *trigger.Handler
+	ready   atomic.Bool
+}
+
+// New returns an unstarted Function; Start wires it from the environment.
+func New() *Function {
+	return &Function{log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}
+}
+
+// Handle routes one event. Errors are *cehttp.Result values whose status
+// the server answers with: 400 is final, 5xx makes the broker retry.
+func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+	if !f.ready.Load() {
+		return nil, cehttp.NewResult(http.StatusServiceUnavailable, "function is not started")
+	}
+	log := f.log.With("event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
+	switch {
+	case strings.HasPrefix(e.Type(), "sh.keptn.event.") && strings.HasSuffix(e.Type(), "."+keptn.KindTriggered):
+		ev, err := keptn.ParseTaskEvent(e)
+		if err != nil {
+			log.WarnContext(ctx, "refusing malformed event", "error", err.Error())
+			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+		}
+		log = log.With("shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
+		out, err := f.trigger.Handle(ctx, ev)
+		log.InfoContext(ctx, "handled triggered event", "matched", out.Matched, "created", out.Created, "existing", out.Existing, "invalid", out.Invalid, "error", errString(err))
+		return nil, answer(err)
+	default:
+		log.DebugContext(ctx, "ignoring event type")
+		return nil, nil
+	}
+}
+
+// answer maps a handler error to the broker's status: retryable → 503,
+// anything else → 500 (still retried: a task must never be dropped silently).
+func answer(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case trigger.IsRetryable(err):
+		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+	case errors.Is(err, keptn.ErrMalformed):
+		return cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+	default:
+		return cehttp.NewResult(http.StatusInternalServerError, "%s", err.Error())
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Ready reports whether Start completed.
+func (f *Function) Ready(context.Context) (bool, error) { return f.ready.Load(), nil }
+
+// Alive reports that the process serves.
+func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
+
+// Stop marks the function not ready; in-flight requests finish in the
+// server's graceful shutdown.
+func (f *Function) Stop(context.Context) error {
+	f.ready.Store(false)
+	return nil
+}

@@ -1,0 +1,186 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+)
+
+// Start wires the function from cfg (the process environment under kn func
+// and cmd/function). A setting that does not parse stops it: better no
+// replica than one that mis-runs tasks.
+func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
+	f.log = newLogger(lookup(cfg, "LOG_LEVEL"))
+	kube, err := kubeClient(lookup(cfg, "KUBECONFIG"))
+	if err != nil {
+		return err
+	}
+	settings, err := jobSettings(cfg)
+	if err != nil {
+		return err
+	}
+	resources, err := resourceSource(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := eventSink(cfg)
+	if err != nil {
+		return err
+	}
+	claimTTL, err := time.ParseDuration(lookup(cfg, "CLAIM_TTL"))
+	if err != nil || claimTTL <= 0 {
+		return fmt.Errorf("CLAIM_TTL %q: want a positive duration such as 2m", lookup(cfg, "CLAIM_TTL"))
+	}
+	holder := lookup(cfg, "POD_NAME")
+	if holder == "" {
+		holder, _ = os.Hostname()
+	}
+	jobsFor := func(ns string) trigger.JobClient { return kube.BatchV1().Jobs(ns) }
+	responses := &report.Sender{
+		Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
+		Sink:     out,
+		Source:   lookup(cfg, "EVENT_SOURCE"),
+		Holder:   holder,
+		ClaimTTL: claimTTL,
+	}
+	f.trigger = &trigger.Handler{
+		Configs:     &trigger.Configs{Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second)},
+		Jobs:        jobsFor,
+		Settings:    settings,
+		Responses:   responses,
+		Sink:        out,
+		Integration: responses.Source,
+		Log:         f.log,
+		BusyWait:    5 * time.Second,
+	}
+	f.ready.Store(true)
+	f.log.Info("started", "job_namespace", settings.Namespace, "holder", holder)
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var rc *rest.Config
+	var err error
+	if kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config: %w", err)
+	}
+	// Bursts of triggered events are short; client-go's default 5 QPS would
+	// queue them behind its own rate limiter.
+	rc.QPS, rc.Burst = 50, 100
+	return kubernetes.NewForConfig(rc)
+}
+
+func jobSettings(cfg map[string]string) (jobs.Settings, error) {
+	s := jobs.DefaultSettings()
+	s.Namespace = firstOf(cfg["JOB_NAMESPACE"], cfg["POD_NAMESPACE"], s.Namespace)
+	s.ServiceAccount = lookup(cfg, "JOB_SERVICE_ACCOUNT")
+	s.ManagedBy = lookup(cfg, "JOB_MANAGED_BY")
+	s.FetcherImage = lookup(cfg, "FETCHER_IMAGE")
+	s.KeptnAPIURL = resourceURL(cfg)
+	if s.KeptnAPIURL == "" {
+		// Local config dir: task files cannot be fetched from Keptn; the
+		// fetcher gets a URL that says so in its error.
+		s.KeptnAPIURL = "http://keptn-resource-service.invalid"
+	}
+	name, key, ok := strings.Cut(lookup(cfg, "KEPTN_API_TOKEN_SECRET"), "/")
+	if !ok || name == "" || key == "" {
+		return s, fmt.Errorf("KEPTN_API_TOKEN_SECRET %q: want <secret name>/<key>", cfg["KEPTN_API_TOKEN_SECRET"])
+	}
+	s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}
+	insecure, err := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
+	if err != nil {
+		return s, fmt.Errorf("KEPTN_INSECURE_SKIP_VERIFY: %w", err)
+	}
+	s.InsecureSkipTLSVerify = insecure
+	deadline, err := time.ParseDuration(lookup(cfg, "TASK_DEADLINE"))
+	if err != nil {
+		return s, fmt.Errorf("TASK_DEADLINE: %w", err)
+	}
+	s.TaskDeadlineSeconds = int64(deadline.Seconds())
+	ws, err := resource.ParseQuantity(lookup(cfg, "WORKSPACE_SIZE"))
+	if err != nil {
+		return s, fmt.Errorf("WORKSPACE_SIZE: %w", err)
+	}
+	s.WorkspaceSize = ws
+	if s.MaxWorkspaceSize.Cmp(ws) < 0 {
+		s.MaxWorkspaceSize = ws
+	}
+	return s, s.Validate()
+}
+
+func resourceURL(cfg map[string]string) string {
+	if u := lookup(cfg, "KEPTN_RESOURCE_URL"); u != "" {
+		return u
+	}
+	if u := lookup(cfg, "KEPTN_API_URL"); u != "" {
+		return strings.TrimSuffix(u, "/") + "/resource-service"
+	}
+	return ""
+}
+
+func resourceSource(cfg map[string]string) (keptn.ResourceGetter, error) {
+	if dir := lookup(cfg, "KEPTN_CONFIG_DIR"); dir != "" {
+		return keptn.NewDirSource(dir)
+	}
+	u := resourceURL(cfg)
+	if u == "" {
+		return nil, fmt.Errorf("no config source: set KEPTN_API_URL (or KEPTN_RESOURCE_URL), or KEPTN_CONFIG_DIR")
+	}
+	opts := []keptn.ClientOption{keptn.WithToken(lookup(cfg, "KEPTN_API_TOKEN"))}
+	if ca := lookup(cfg, "KEPTN_CA_FILE"); ca != "" {
+		opts = append(opts, keptn.WithCAFile(ca))
+	}
+	if insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY")); insecure {
+		opts = append(opts, keptn.WithInsecureSkipVerify())
+	}
+	return keptn.NewResourceClient(u, opts...)
+}
+
+func eventSink(cfg map[string]string) (sink.Sender, error) {
+	if target := lookup(cfg, "K_SINK"); target != "" {
+		return sink.NewCloudEvents(target, nil)
+	}
+	if u := lookup(cfg, "KEPTN_API_URL"); u != "" {
+		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), nil), nil
+	}
+	return &sink.Log{W: os.Stdout}, nil
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,161 @@
+// Package claim makes "send this event exactly once" hold across replicas,
+// retries and crashes, with the Job itself as the lock: a claim annotation
+// written with optimistic concurrency (resourceVersion), an expiry so a
+// crashed holder does not block forever, and a done marker once sent.
+package claim
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Keys names the two annotations of one claim: the claim and its done marker.
+type Keys struct {
+	Claim string
+	Done  string
+}
+
+// State is what the annotations say about a claim at a given time.
+type State int
+
+const (
+	// Free: nobody holds it and it is not done.
+	Free State = iota
+	// HeldByUs: our own live claim.
+	HeldByUs
+	// HeldByOther: another holder's claim that has not expired.
+	HeldByOther
+	// Done: the event was sent.
+	Done
+)
+
+func (s State) String() string {
+	return [...]string{"free", "held by us", "held by another", "done"}[s]
+}
+
+// Value is the annotation value of a claim by holder until expiry.
+func Value(holder string, expiry time.Time) string {
+	return holder + " " + expiry.UTC().Format(time.RFC3339Nano)
+}
+
+// Parse splits a claim value. A value that does not parse counts as expired,
+// so a corrupted annotation cannot block reporting forever.
+func Parse(v string) (holder string, expiry time.Time, ok bool) {
+	h, t, found := strings.Cut(v, " ")
+	if !found || h == "" {
+		return "", time.Time{}, false
+	}
+	exp, err := time.Parse(time.RFC3339Nano, t)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return h, exp, true
+}
+
+// Of reads the state of claim k on annotations for holder at now.
+func Of(annotations map[string]string, k Keys, holder string, now time.Time) State {
+	if annotations[k.Done] != "" {
+		return Done
+	}
+	v, ok := annotations[k.Claim]
+	if !ok {
+		return Free
+	}
+	h, exp, ok := Parse(v)
+	if !ok || !now.Before(exp) {
+		return Free
+	}
+	if h == holder {
+		return HeldByUs
+	}
+	return HeldByOther
+}
+
+// JobClient is the part of client-go's JobInterface a claim needs.
+type JobClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
+	Update(ctx context.Context, job *batchv1.Job, opts metav1.UpdateOptions) (*batchv1.Job, error)
+}
+
+// maxConflicts bounds the re-read loop. Conflicts come mostly from the Job
+// controller writing status; a handful of rounds always settles them.
+const maxConflicts = 8
+
+// Take tries to claim k on job for holder until now+ttl. It returns the
+// updated Job and true when the claim is ours; false with the latest Job
+// when someone else holds it or it is done. The write carries the Job's
+// resourceVersion, so of two racing replicas exactly one wins.
+func Take(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder string, now time.Time, ttl time.Duration) (*batchv1.Job, bool, error) {
+	return update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+		switch Of(j.Annotations, k, holder, now) {
+		case Done, HeldByOther:
+			return false, false
+		}
+		setAnnotation(j, k.Claim, Value(holder, now.Add(ttl)))
+		return true, true
+	})
+}
+
+// Complete records k as done at now and drops the claim.
+func Complete(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, now time.Time) (*batchv1.Job, error) {
+	j, _, err := update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+		if j.Annotations[k.Done] != "" {
+			return false, true
+		}
+		setAnnotation(j, k.Done, now.UTC().Format(time.RFC3339Nano))
+		delete(j.Annotations, k.Claim)
+		return true, true
+	})
+	return j, err
+}
+
+// Release drops holder's claim so another attempt can take it at once,
+// rather than after the expiry: used when sending failed.
+func Release(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder string) (*batchv1.Job, error) {
+	j, _, err := update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+		h, _, _ := Parse(j.Annotations[k.Claim])
+		if h != holder {
+			return false, true
+		}
+		delete(j.Annotations, k.Claim)
+		return true, true
+	})
+	return j, err
+}
+
+// update applies mutate to the latest Job and writes it with optimistic
+// concurrency, re-reading on conflict. mutate returns (write, result).
+func update(ctx context.Context, c JobClient, job *batchv1.Job, mutate func(*batchv1.Job) (bool, bool)) (*batchv1.Job, bool, error) {
+	cur := job.DeepCopy()
+	for range maxConflicts {
+		write, result := mutate(cur)
+		if !write {
+			return cur, result, nil
+		}
+		updated, err := c.Update(ctx, cur, metav1.UpdateOptions{})
+		if err == nil {
+			return updated, result, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return job, false, fmt.Errorf("updating job %s/%s: %w", job.Namespace, job.Name, err)
+		}
+		cur, err = c.Get(ctx, job.Name, metav1.GetOptions{})
+		if err != nil {
+			return job, false, fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
+		}
+	}
+	return job, false, fmt.Errorf("updating job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
+}
+
+func setAnnotation(j *batchv1.Job, k, v string) {
+	if j.Annotations == nil {
+		j.Annotations = map[string]string{}
+	}
+	j.Annotations[k] = v
+}

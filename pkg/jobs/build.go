@@ -1,0 +1,375 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
+
+const (
+	workspaceVolume = "workspace"
+	tmpVolume       = "tmp"
+	caVolume        = "keptn-ca"
+	caMountPath     = "/etc/keptn-ca"
+)
+
+// Build returns the Job that runs action actionIndex of cfg for ev. The pod
+// runs the file fetcher first, then the tasks in order as init containers and
+// the last task as the main container: so tasks run one after another, stop at
+// the first failure and share the /keptn workspace.
+//
+// Errors are the config's fault (an env jsonpath that finds nothing, a
+// security context that would loosen the policy, a workspace over the
+// ceiling) and name the file, line and field.
+func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
+	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
+		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
+	}
+	a := &cfg.Actions[actionIndex]
+	if len(a.Tasks) == 0 {
+		return nil, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
+	}
+	doc := ev.Document()
+	base := baseEnv(ev)
+
+	var containers []corev1.Container
+	refs := make([]TaskRef, 0, len(a.Tasks))
+	deadline := int64(0)
+	for i := range a.Tasks {
+		t := &a.Tasks[i]
+		c, err := taskContainer(cfg, i, t, doc, base, s)
+		if err != nil {
+			return nil, err
+		}
+		containers = append(containers, c)
+		refs = append(refs, TaskRef{Name: t.Name, Container: c.Name, OnError: onError(t)})
+		if t.MaxPollDurationSeconds != nil {
+			deadline += *t.MaxPollDurationSeconds
+		} else {
+			deadline += s.TaskDeadlineSeconds
+		}
+	}
+
+	workspace := s.WorkspaceSize
+	if a.WorkspaceSize != "" {
+		q, err := resource.ParseQuantity(a.WorkspaceSize)
+		if err != nil {
+			return nil, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("not a quantity: %v", err))
+		}
+		if q.Cmp(s.MaxWorkspaceSize) > 0 {
+			return nil, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("%s is over the operator's ceiling %s", q.String(), s.MaxWorkspaceSize.String()))
+		}
+		workspace = q
+	}
+
+	var inits []corev1.Container
+	if files := actionFiles(a); len(files) > 0 {
+		inits = append(inits, fetcherContainer(ev, files, workspace, s))
+	}
+	inits = append(inits, containers[:len(containers)-1]...)
+	main := containers[len(containers)-1]
+
+	name := Name(ev.Source, ev.ID, actionIndex, a.Name)
+	namespace := cmpOr(a.Namespace, s.Namespace)
+	serviceAccount := cmpOr(a.ServiceAccount, s.ServiceAccount)
+	ttl := s.TTLSecondsAfterFinished
+	if a.TTLSecondsAfterFinished != nil {
+		ttl = *a.TTLSecondsAfterFinished
+	}
+
+	labels := map[string]string{
+		LabelManagedBy: s.ManagedBy,
+		LabelContext:   LabelValue(ev.Context),
+		LabelProject:   LabelValue(ev.Project),
+		LabelStage:     LabelValue(ev.Stage),
+		LabelService:   LabelValue(ev.Service),
+		LabelAction:    LabelValue(a.Name),
+		LabelTask:      LabelValue(ev.Task),
+	}
+	origin, err := json.Marshal(keptn.OriginOf(ev))
+	if err != nil {
+		return nil, fmt.Errorf("encoding origin: %w", err)
+	}
+	tasks, err := json.Marshal(refs)
+	if err != nil {
+		return nil, fmt.Errorf("encoding tasks: %w", err)
+	}
+	annotations := map[string]string{}
+	// User annotations first, so ours always win.
+	maps.Copy(annotations, a.Annotations)
+	for k := range annotations {
+		if strings.HasPrefix(k, Domain) {
+			return nil, fieldErr(cfg, a.Pos, "annotations."+k, "the "+Domain+" prefix is reserved")
+		}
+	}
+	maps.Copy(annotations, map[string]string{
+		AnnotationOrigin:      string(origin),
+		AnnotationEventType:   ev.Type,
+		AnnotationEventID:     ev.ID,
+		AnnotationEventSource: ev.Source,
+		AnnotationAction:      a.Name,
+		AnnotationTasks:       string(tasks),
+		AnnotationConfigHash:  cfg.Hash,
+		AnnotationConfigFile:  cfg.File,
+	})
+	if a.Silent {
+		annotations[AnnotationSilent] = "true"
+	}
+
+	podLabels := map[string]string{
+		LabelManagedBy: s.ManagedBy,
+		LabelContext:   labels[LabelContext],
+		LabelAction:    labels[LabelAction],
+	}
+
+	pod := corev1.PodSpec{
+		RestartPolicy:                corev1.RestartPolicyNever,
+		ServiceAccountName:           serviceAccount,
+		AutomountServiceAccountToken: ptr.To(a.ServiceAccount != ""),
+		InitContainers:               inits,
+		Containers:                   []corev1.Container{main},
+		NodeSelector:                 a.NodeSelector,
+		Tolerations:                  a.Tolerations,
+		Affinity:                     a.Affinity,
+		EnableServiceLinks:           ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To(s.RunAsUser),
+			RunAsGroup:     ptr.To(s.RunAsGroup),
+			FSGroup:        ptr.To(s.FSGroup),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Volumes: []corev1.Volume{
+			{Name: workspaceVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &workspace}}},
+			{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(s.WorkspaceSize)}}},
+		},
+	}
+	for _, secret := range a.ImagePullSecrets {
+		pod.ImagePullSecrets = append(pod.ImagePullSecrets, corev1.LocalObjectReference{Name: secret})
+	}
+	if s.CAConfigMap != nil && len(inits) > 0 && inits[0].Name == FetcherContainer {
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: caVolume, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: s.CAConfigMap.LocalObjectReference},
+		}})
+	}
+
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   namespace,
+			Labels:      labels,
+			Annotations: annotations,
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr.To[int32](0),
+			ActiveDeadlineSeconds:   ptr.To(deadline),
+			TTLSecondsAfterFinished: ptr.To(ttl),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec:       pod,
+			},
+		},
+	}, nil
+}
+
+func onError(t *config.Task) string {
+	if t.OnError == config.OnErrorWarn {
+		return string(config.OnErrorWarn)
+	}
+	return ""
+}
+
+// actionFiles is the union of the tasks' files, in order of first mention:
+// the fetcher runs once per pod, for all tasks.
+func actionFiles(a *config.Action) []string {
+	var files []string
+	seen := map[string]bool{}
+	for _, t := range a.Tasks {
+		for _, f := range t.Files {
+			if !seen[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
+	}
+	return files
+}
+
+func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Quantity, s Settings) corev1.Container {
+	args := []string{
+		"--project=" + ev.Project,
+		"--stage=" + ev.Stage,
+		"--service=" + ev.Service,
+		"--workspace=" + WorkspacePath,
+		"--max-bytes=" + strconv.FormatInt(workspace.Value(), 10),
+	}
+	if ev.GitCommitID != "" {
+		args = append(args, "--git-commit-id="+ev.GitCommitID)
+	}
+	if s.FetchTimeoutSeconds > 0 {
+		args = append(args, "--timeout="+strconv.FormatInt(s.FetchTimeoutSeconds, 10)+"s")
+	}
+	// "--" so that a file entry starting with "-" is never read as a flag.
+	args = append(args, "--")
+	args = append(args, files...)
+
+	env := []corev1.EnvVar{{Name: "KEPTN_API_URL", Value: s.KeptnAPIURL}}
+	if s.TokenSecret != nil {
+		env = append(env, corev1.EnvVar{Name: "KEPTN_API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.TokenSecret}})
+	}
+	if s.InsecureSkipTLSVerify {
+		env = append(env, corev1.EnvVar{Name: "KEPTN_API_INSECURE_SKIP_VERIFY", Value: "true"})
+	}
+	mounts := []corev1.VolumeMount{{Name: workspaceVolume, MountPath: WorkspacePath}}
+	if s.CAConfigMap != nil {
+		env = append(env, corev1.EnvVar{Name: "KEPTN_API_CA_FILE", Value: caMountPath + "/" + s.CAConfigMap.Key})
+		mounts = append(mounts, corev1.VolumeMount{Name: caVolume, MountPath: caMountPath, ReadOnly: true})
+	}
+	return corev1.Container{
+		Name:                     FetcherContainer,
+		Image:                    s.FetcherImage,
+		ImagePullPolicy:          s.FetcherImagePullPolicy,
+		Args:                     args,
+		Env:                      env,
+		Resources:                s.FetcherResources,
+		VolumeMounts:             mounts,
+		SecurityContext:          restrictedContext(),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+}
+
+func taskContainer(cfg *config.Config, i int, t *config.Task, doc map[string]any, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
+	if t.Plugin != "" {
+		return corev1.Container{}, fieldErr(cfg, t.Pos, "plugin", fmt.Sprintf("plugin %q: no plugin catalog is configured", t.Plugin))
+	}
+	env, envFrom, err := taskEnv(cfg, t, doc, base)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	sc, err := taskSecurityContext(cfg, t)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	return corev1.Container{
+		Name:            ContainerName(i, t.Name),
+		Image:           t.Image,
+		ImagePullPolicy: t.ImagePullPolicy,
+		Command:         t.Cmd,
+		Args:            t.Args,
+		WorkingDir:      t.WorkingDir,
+		Env:             env,
+		EnvFrom:         envFrom,
+		Resources:       taskResources(t, s),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: workspaceVolume, MountPath: WorkspacePath},
+			{Name: tmpVolume, MountPath: "/tmp"},
+		},
+		SecurityContext: sc,
+		// A task may leave a small JSON result in /dev/termination-log; the
+		// report merges it into .finished. FallbackToLogsOnError keeps the
+		// tail of the log as the message when it leaves none and fails.
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}, nil
+}
+
+// taskResources sets the task's keys over the operator defaults, key by key.
+// JES dropped every default as soon as one key was given, which left limits
+// unset by accident.
+func taskResources(t *config.Task, s Settings) corev1.ResourceRequirements {
+	out := *s.TaskResources.DeepCopy()
+	if t.Resources == nil {
+		return out
+	}
+	if out.Limits == nil {
+		out.Limits = corev1.ResourceList{}
+	}
+	if out.Requests == nil {
+		out.Requests = corev1.ResourceList{}
+	}
+	maps.Copy(out.Limits, t.Resources.Limits)
+	maps.Copy(out.Requests, t.Resources.Requests)
+	return out
+}
+
+// baseEnv is what every task sees first: where it runs for, and the event's
+// labels as LABELS_<KEY>, as in job-executor-service.
+func baseEnv(ev *keptn.TaskEvent) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		{Name: "KEPTN_PROJECT", Value: ev.Project},
+		{Name: "KEPTN_STAGE", Value: ev.Stage},
+		{Name: "KEPTN_SERVICE", Value: ev.Service},
+		{Name: "KEPTN_CONTEXT", Value: ev.Context},
+		{Name: "KEPTN_TRIGGERED_ID", Value: ev.ID},
+	}
+	for _, k := range slices.Sorted(maps.Keys(ev.Labels)) {
+		env = append(env, corev1.EnvVar{Name: LabelEnvName(k), Value: ev.Labels[k]})
+	}
+	return env
+}
+
+// LabelEnvName is LABELS_<KEY> with '-' and ' ' turned into '_', upper-cased.
+func LabelEnvName(key string) string {
+	r := strings.NewReplacer("-", "_", " ", "_")
+	return "LABELS_" + strings.ToUpper(r.Replace(key))
+}
+
+func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
+	env := slices.Clone(base)
+	var envFrom []corev1.EnvFromSource
+	for j, e := range t.Env {
+		switch e.ValueFrom {
+		case config.EnvFromString, "":
+			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+		case config.EnvFromEvent:
+			v, err := eventValue(e, doc)
+			if err != nil {
+				return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].value", j), err.Error())
+			}
+			env = append(env, corev1.EnvVar{Name: e.Name, Value: v})
+		case config.EnvFromSecret:
+			// Every key of the Secret, as JES did; envFrom needs no read access
+			// to the Secret at event time, and a missing Secret fails the pod
+			// fast with CreateContainerConfigError.
+			envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: e.Name},
+			}})
+		case config.EnvFromSecretKey:
+			if e.SecretKeyRef == nil {
+				return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].valueFrom.secretKeyRef", j), "missing")
+			}
+			env = append(env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: e.SecretKeyRef.DeepCopy()}})
+		default:
+			return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].valueFrom", j), fmt.Sprintf("unknown source %q", e.ValueFrom))
+		}
+	}
+	return env, envFrom, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func fieldErr(cfg *config.Config, pos config.Pos, field, msg string) error {
+	path := field
+	if pos.Path != "" {
+		path = pos.Path + "." + field
+	}
+	return &config.FieldError{File: cfg.File, Line: pos.Line, Column: pos.Column, Path: path, Message: msg}
+}

@@ -1,0 +1,61 @@
+package jobs
+
+// Labels select our Jobs (the ApiServerSource, the sweep, RBAC-scoped lists);
+// annotations carry everything a report needs, so the function keeps no state.
+const (
+	Domain = "jobs.keptn.sh/"
+
+	// LabelManagedBy marks Jobs and pods this service created; its value is
+	// Settings.ManagedBy.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelContext   = Domain + "context"
+	LabelProject   = Domain + "project"
+	LabelStage     = Domain + "stage"
+	LabelService   = Domain + "service"
+	LabelAction    = Domain + "action"
+	LabelTask      = Domain + "task"
+
+	// AnnotationOrigin is the JSON keptn.Origin of the triggered event.
+	AnnotationOrigin = Domain + "origin"
+	// AnnotationEventType is the triggered event's type.
+	AnnotationEventType = Domain + "event-type"
+	// AnnotationEventID and AnnotationEventSource identify the triggered event.
+	AnnotationEventID     = Domain + "event-id"
+	AnnotationEventSource = Domain + "event-source"
+	// AnnotationAction is the action's name as written in the config.
+	AnnotationAction = Domain + "action"
+	// AnnotationTasks is the JSON []TaskRef: which container runs which task.
+	AnnotationTasks      = Domain + "tasks"
+	AnnotationSilent     = Domain + "silent"
+	AnnotationConfigHash = Domain + "config-hash"
+	AnnotationConfigFile = Domain + "config-file"
+
+	// AnnotationStarted is set once .started was sent (RFC 3339 time).
+	AnnotationStarted = Domain + "started"
+	// AnnotationStartClaim is "<holder> <RFC 3339 expiry>": the replica that
+	// will send .started. The creator writes it into the Job it creates, so
+	// the claim and the Job come into being atomically.
+	AnnotationStartClaim = Domain + "start-claim"
+	// AnnotationReportClaim is "<holder> <RFC 3339 expiry>" for .finished.
+	AnnotationReportClaim = Domain + "report-claim"
+	// AnnotationReported is set once .finished was sent (RFC 3339 time).
+	AnnotationReported = Domain + "reported"
+	// AnnotationInvalid carries a validation error for a record Job: a
+	// suspended Job that never runs and exists only so the error's
+	// .started/.finished are sent exactly once.
+	AnnotationInvalid = Domain + "invalid"
+)
+
+// FetcherContainer is the init container that fetches the tasks' files.
+const FetcherContainer = "fetch-files"
+
+// WorkspacePath is where the files land and where tasks share data.
+const WorkspacePath = "/keptn"
+
+// TaskRef maps a task of the action to the container that runs it.
+type TaskRef struct {
+	Name      string `json:"name"`
+	Container string `json:"container"`
+	// OnError is "warn" when a failure of this task only warns.
+	OnError string `json:"onError,omitempty"`
+}

@@ -1,0 +1,85 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
+
+// maxInvalidMessage keeps the annotation, and the .finished message made
+// from it, well inside Keptn's 64 KB event limit.
+const maxInvalidMessage = 16 << 10
+
+// Record returns a suspended Job that never runs. It stands for an action
+// that matched the event but cannot run (its config is invalid): its only
+// purpose is that the error's .started and .finished go out exactly once,
+// through the same claims as a real run, and that a redelivered event finds
+// it and does nothing.
+func Record(ev *keptn.TaskEvent, actionIndex int, actionName, message string, s Settings) (*batchv1.Job, error) {
+	origin, err := json.Marshal(keptn.OriginOf(ev))
+	if err != nil {
+		return nil, fmt.Errorf("encoding origin: %w", err)
+	}
+	if len(message) > maxInvalidMessage {
+		message = message[:maxInvalidMessage]
+		for !utf8.ValidString(message) {
+			message = message[:len(message)-1]
+		}
+		message += "\n[truncated]"
+	}
+	labels := map[string]string{
+		LabelManagedBy: s.ManagedBy,
+		LabelContext:   LabelValue(ev.Context),
+		LabelProject:   LabelValue(ev.Project),
+		LabelStage:     LabelValue(ev.Stage),
+		LabelService:   LabelValue(ev.Service),
+		LabelAction:    LabelValue(actionName),
+		LabelTask:      LabelValue(ev.Task),
+	}
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      Name(ev.Source, ev.ID, actionIndex, actionName),
+			Namespace: s.Namespace,
+			Labels:    labels,
+			Annotations: map[string]string{
+				AnnotationOrigin:      string(origin),
+				AnnotationEventType:   ev.Type,
+				AnnotationEventID:     ev.ID,
+				AnnotationEventSource: ev.Source,
+				AnnotationAction:      actionName,
+				AnnotationInvalid:     message,
+			},
+		},
+		Spec: batchv1.JobSpec{
+			Suspend:      ptr.To(true),
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{LabelManagedBy: s.ManagedBy}},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					ServiceAccountName:           s.ServiceAccount,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(s.RunAsUser),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:            "invalid-config",
+						Image:           s.FetcherImage,
+						Args:            []string{"--help"},
+						SecurityContext: restrictedContext(),
+					}},
+				},
+			},
+		},
+	}, nil
+}

@@ -1,0 +1,187 @@
+package keptn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// CloudEvent extension attributes Keptn uses.
+const (
+	ExtContext     = "shkeptncontext"
+	ExtTriggeredID = "triggeredid"
+	ExtGitCommitID = "gitcommitid"
+	ExtSpecVersion = "shkeptnspecversion"
+	// SpecVersion is what go-utils v0.20.4 stamps on the events it creates.
+	SpecVersion = "0.2.4"
+)
+
+const typePrefix = "sh.keptn.event."
+
+// Event kinds of a task event type sh.keptn.event.<task>.<kind>.
+const (
+	KindTriggered = "triggered"
+	KindStarted   = "started"
+	KindFinished  = "finished"
+)
+
+// LogErrorType is Keptn's general-purpose error log event.
+const LogErrorType = "sh.keptn.log.error"
+
+// ErrMalformed marks events that can never be processed, whatever is retried:
+// callers answer 400 so the broker does not redeliver them.
+var ErrMalformed = errors.New("malformed Keptn event")
+
+// ParseTaskType splits sh.keptn.event.<task>.<kind>. A task event type has
+// exactly five dot-separated parts (go-utils IsTaskEventType), so task names
+// never contain dots.
+func ParseTaskType(t string) (task, kind string, ok bool) {
+	rest, found := strings.CutPrefix(t, typePrefix)
+	if !found {
+		return "", "", false
+	}
+	task, kind, found = strings.Cut(rest, ".")
+	if !found || task == "" || kind == "" || strings.Contains(kind, ".") {
+		return "", "", false
+	}
+	return task, kind, true
+}
+
+// TaskType builds sh.keptn.event.<task>.<kind>.
+func TaskType(task, kind string) string { return typePrefix + task + "." + kind }
+
+// TaskEvent is an incoming Keptn task event, reduced to what this service
+// needs, plus the JES-style document that jsonpath filters and env values are
+// evaluated against.
+type TaskEvent struct {
+	ID          string
+	Type        string
+	Task        string
+	Kind        string
+	Source      string
+	Time        time.Time
+	Context     string // shkeptncontext
+	TriggeredID string
+	GitCommitID string
+	Project     string
+	Stage       string
+	Service     string
+	Labels      map[string]string
+	// Data is the event's data object as decoded JSON.
+	Data map[string]any
+	// TraceParent is the W3C trace context carried by the event, if any.
+	TraceParent string
+}
+
+// Document is the event as the generic map JES evaluated jsonpath against
+// (keys id, shkeptncontext, time, source, data, specversion, type,
+// gitcommitid), so `$.data.…` paths written for JES keep working. Unlike JES,
+// source and type are plain strings, so filters on them compare as expected.
+func (e *TaskEvent) Document() map[string]any {
+	doc := map[string]any{
+		"id":             e.ID,
+		"shkeptncontext": e.Context,
+		"source":         e.Source,
+		"specversion":    "1.0",
+		"type":           e.Type,
+		"gitcommitid":    e.GitCommitID,
+		"data":           e.Data,
+	}
+	if !e.Time.IsZero() {
+		doc["time"] = e.Time.UTC().Format(time.RFC3339Nano)
+	}
+	if e.TriggeredID != "" {
+		doc["triggeredid"] = e.TriggeredID
+	}
+	return doc
+}
+
+// ParseTaskEvent reads a Keptn task event. Every error wraps ErrMalformed and
+// names the attribute or field at fault.
+func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
+	if err := ce.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	task, kind, ok := ParseTaskType(ce.Type())
+	if !ok {
+		return nil, fmt.Errorf("%w: type %q is not sh.keptn.event.<task>.<kind>", ErrMalformed, ce.Type())
+	}
+	ev := &TaskEvent{
+		ID:     ce.ID(),
+		Type:   ce.Type(),
+		Task:   task,
+		Kind:   kind,
+		Source: ce.Source(),
+		Time:   ce.Time(),
+	}
+	ext := ce.Extensions()
+	ev.Context = stringExt(ext, ExtContext)
+	ev.TriggeredID = stringExt(ext, ExtTriggeredID)
+	ev.GitCommitID = stringExt(ext, ExtGitCommitID)
+	ev.TraceParent = stringExt(ext, "traceparent")
+	if ev.Context == "" {
+		return nil, fmt.Errorf("%w: extension %s is missing", ErrMalformed, ExtContext)
+	}
+	if ct := ce.DataContentType(); ct != "" && !strings.Contains(ct, "json") {
+		return nil, fmt.Errorf("%w: datacontenttype %q is not JSON", ErrMalformed, ct)
+	}
+	if len(ce.Data()) == 0 {
+		return nil, fmt.Errorf("%w: data is empty, want an object with project, stage and service", ErrMalformed)
+	}
+	if err := json.Unmarshal(ce.Data(), &ev.Data); err != nil || ev.Data == nil {
+		return nil, fmt.Errorf("%w: data is not a JSON object", ErrMalformed)
+	}
+	var fields struct {
+		Project string            `json:"project"`
+		Stage   string            `json:"stage"`
+		Service string            `json:"service"`
+		Labels  map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(ce.Data(), &fields); err != nil {
+		return nil, fmt.Errorf("%w: data: %v", ErrMalformed, err)
+	}
+	for name, v := range map[string]string{"project": fields.Project, "stage": fields.Stage, "service": fields.Service} {
+		if v == "" {
+			return nil, fmt.Errorf("%w: data.%s is missing", ErrMalformed, name)
+		}
+		if !validScopeName(v) {
+			return nil, fmt.Errorf("%w: data.%s %q is not a Keptn name", ErrMalformed, name, v)
+		}
+	}
+	ev.Project, ev.Stage, ev.Service, ev.Labels = fields.Project, fields.Stage, fields.Service, fields.Labels
+	return ev, nil
+}
+
+// validScopeName keeps project, stage and service names to what Keptn itself
+// allows (lower-case DNS-like names), which also keeps them safe in URLs,
+// labels and file paths.
+func validScopeName(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_' || r == '.') && i > 0:
+		case r >= 'A' && r <= 'Z':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+func stringExt(ext map[string]any, name string) string {
+	v, ok := ext[name]
+	if !ok {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,150 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+)
+
+// Claim keys of the two responses.
+var (
+	StartedKeys  = claim.Keys{Claim: jobs.AnnotationStartClaim, Done: jobs.AnnotationStarted}
+	FinishedKeys = claim.Keys{Claim: jobs.AnnotationReportClaim, Done: jobs.AnnotationReported}
+)
+
+// ErrBusy means another replica holds the claim right now; the caller should
+// answer with a retryable status so the work is looked at again later.
+var ErrBusy = errors.New("another replica is sending this response")
+
+// ErrNotStarted means .finished was asked for before .started was sent:
+// Keptn ignores a .finished without its .started, so it waits.
+var ErrNotStarted = errors.New(".started has not been sent yet")
+
+// JobsFor returns the Job client of a namespace.
+type JobsFor func(namespace string) claim.JobClient
+
+// Sender sends responses exactly once per Job.
+type Sender struct {
+	Jobs   JobsFor
+	Sink   sink.Sender
+	Source string
+	// Holder names this replica in claims (its pod name).
+	Holder string
+	// ClaimTTL bounds how long a crashed holder blocks a response.
+	ClaimTTL time.Duration
+	Now      func() time.Time
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Started sends .started for job unless it was sent. A job created by this
+// replica already carries our claim (written at creation), so the common path
+// costs one send and one update.
+func (s *Sender) Started(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
+	if job.Annotations[jobs.AnnotationSilent] == "true" {
+		return job, nil
+	}
+	return s.once(ctx, job, StartedKeys, func(o keptn.Origin) (event.Event, error) {
+		return keptn.StartedEvent(s.Source, ResponseID(job, keptn.KindStarted), o, s.now())
+	})
+}
+
+// Finished sends .finished with f for job unless it was sent.
+func (s *Sender) Finished(ctx context.Context, job *batchv1.Job, f keptn.Finished) (*batchv1.Job, error) {
+	if job.Annotations[jobs.AnnotationSilent] == "true" {
+		return job, nil
+	}
+	if job.Annotations[jobs.AnnotationStarted] == "" {
+		return job, ErrNotStarted
+	}
+	return s.once(ctx, job, FinishedKeys, func(o keptn.Origin) (event.Event, error) {
+		return keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, f, s.now())
+	})
+}
+
+// ResponseID is a stable event id per Job and kind, so a receiver that
+// de-duplicates by id sees a retried send as the same event.
+func ResponseID(job *batchv1.Job, kind string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("keptn-job:"+job.Namespace+"/"+job.Name+"/"+kind)).String()
+}
+
+// OriginOf reads the Origin annotation.
+func OriginOf(job *batchv1.Job) (keptn.Origin, error) {
+	var o keptn.Origin
+	raw := job.Annotations[jobs.AnnotationOrigin]
+	if raw == "" {
+		return o, fmt.Errorf("job %s/%s has no %s annotation", job.Namespace, job.Name, jobs.AnnotationOrigin)
+	}
+	if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		return o, fmt.Errorf("job %s/%s: annotation %s: %w", job.Namespace, job.Name, jobs.AnnotationOrigin, err)
+	}
+	return o, nil
+}
+
+func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, build func(keptn.Origin) (event.Event, error)) (*batchv1.Job, error) {
+	now := s.now()
+	client := s.Jobs(job.Namespace)
+	switch claim.Of(job.Annotations, k, s.Holder, now) {
+	case claim.Done:
+		return job, nil
+	case claim.HeldByOther:
+		return job, ErrBusy
+	case claim.Free:
+		var won bool
+		var err error
+		job, won, err = claim.Take(ctx, client, job, k, s.Holder, now, s.ClaimTTL)
+		if err != nil {
+			return job, err
+		}
+		if !won {
+			if claim.Of(job.Annotations, k, s.Holder, s.now()) == claim.Done {
+				return job, nil
+			}
+			return job, ErrBusy
+		}
+	}
+	o, err := OriginOf(job)
+	if err != nil {
+		return job, err
+	}
+	ev, err := build(o)
+	if err != nil {
+		return job, err
+	}
+	if err := s.Sink.Send(ctx, ev); err != nil {
+		// Let the next attempt (a broker retry, the sweep, another replica)
+		// take over at once instead of after the claim expires.
+		if j, rerr := claim.Release(context.WithoutCancel(ctx), client, job, k, s.Holder); rerr == nil {
+			job = j
+		}
+		return job, fmt.Errorf("%s for job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)
+	}
+	// The event is out: mark it even if the caller's context is gone, or a
+	// later attempt would send it again.
+	j, err := claim.Complete(context.WithoutCancel(ctx), client, job, k, s.now())
+	if err != nil {
+		return job, fmt.Errorf("%s for job %s/%s sent, but recording it failed: %w", ev.Type(), job.Namespace, job.Name, err)
+	}
+	return j, nil
+}
+
+// LogErrorID is the stable id of the log.error about ev's config.
+func LogErrorID(ev *keptn.TaskEvent) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("keptn-job:log-error/"+ev.Source+"/"+ev.ID)).String()
+}

@@ -1,0 +1,62 @@
+// Package sink is where this service's Keptn events go: Keptn's API, a
+// CloudEvents sink (K_SINK, e.g. a Broker), or the log.
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Sender delivers one event. Implementations return a *SendError that says
+// whether trying again can help.
+type Sender interface {
+	Send(ctx context.Context, ev event.Event) error
+}
+
+// SendError is a failed delivery.
+type SendError struct {
+	// Status is the HTTP status answered, 0 when none was.
+	Status int
+	// Retryable is true when the same event may succeed later: the receiver
+	// was unreachable, overloaded or failed (5xx, 408, 429).
+	Retryable bool
+	Err       error
+}
+
+func (e *SendError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("sending event: HTTP %d: %v", e.Status, e.Err)
+	}
+	return fmt.Sprintf("sending event: %v", e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// IsRetryable reports whether err is a delivery failure worth retrying. An
+// error of unknown kind counts as retryable: losing a Keptn event is worse
+// than sending a duplicate attempt that the receiver refuses.
+func IsRetryable(err error) bool {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.Retryable
+	}
+	return err != nil
+}
+
+func statusError(status int, body string) error {
+	return &SendError{
+		Status:    status,
+		Retryable: status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests,
+		Err:       errors.New(body),
+	}
+}
+
+// transportError: no answer at all (refused, reset, timed out) is always
+// worth another try.
+func transportError(err error) error {
+	return &SendError{Retryable: true, Err: err}
+}

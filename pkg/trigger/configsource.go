@@ -1,0 +1,69 @@
+package trigger
+
+import (
+	"crypto/sha256"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
+
+// ErrNoConfig means no level of the Keptn repository has job/config.yaml:
+// the event is not for us.
+var ErrNoConfig = errors.New("no job/config.yaml at service, stage or project level")
+
+// Configs finds and parses job/config.yaml for an event: service and stage
+// level at the event's commit, then project level (keptn.FindWithFallback).
+// Parsed configs are kept by content hash, so a busy sequence parses each
+// version once.
+type Configs struct {
+	Resources keptn.ResourceGetter
+	Options   []config.Option
+
+	mu     sync.Mutex
+	parsed map[string]*config.Config
+}
+
+// maxParsed bounds the parse cache; configs are small and few.
+const maxParsed = 256
+
+// Load returns the event's config. A config that does not validate is
+// returned with its config.ErrorList (the config may be partial, so actions
+// that would match can still be failed with their own errors).
+func (c *Configs) Load(ctx context.Context, ev *keptn.TaskEvent) (*config.Config, error) {
+	scope := keptn.Scope{Project: ev.Project, Stage: ev.Stage, Service: ev.Service}
+	res, level, err := keptn.FindWithFallback(ctx, c.Resources, scope, config.ResourceURI, ev.GitCommitID)
+	if errors.Is(err, keptn.ErrNotFound) {
+		return nil, ErrNoConfig
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", config.ResourceURI, err)
+	}
+	file := fmt.Sprintf("%s (%s level", config.ResourceURI, level.Level())
+	if res.Version != "" {
+		file += " at " + res.Version
+	}
+	file += ")"
+	sum := sha256.Sum256(res.Content)
+	key := file + "\x00" + string(sum[:])
+	c.mu.Lock()
+	cfg, ok := c.parsed[key]
+	c.mu.Unlock()
+	if ok {
+		return cfg, nil
+	}
+	cfg, err = config.Parse(file, res.Content, c.Options...)
+	if err != nil {
+		return cfg, err
+	}
+	c.mu.Lock()
+	if c.parsed == nil || len(c.parsed) >= maxParsed {
+		c.parsed = map[string]*config.Config{}
+	}
+	c.parsed[key] = cfg
+	c.mu.Unlock()
+	return cfg, nil
+}

@@ -1,0 +1,248 @@
+// Package trigger handles a Keptn task's .triggered event: find the config,
+// match actions, create one Job per matching action and send .started. It is
+// written so that the broker's at-least-once delivery has an exactly-once
+// effect: Job names are deterministic and every response is claimed on the
+// Job before it is sent.
+package trigger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+)
+
+// JobClient is the part of client-go's JobInterface this package uses.
+type JobClient interface {
+	claim.JobClient
+	Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+}
+
+// errRefused marks a Job the API server will never accept.
+var errRefused = errors.New("refused by the Kubernetes API")
+
+// ConfigLoader finds the config of an event.
+type ConfigLoader interface {
+	Load(ctx context.Context, ev *keptn.TaskEvent) (*config.Config, error)
+}
+
+// Handler handles triggered events.
+type Handler struct {
+	Configs  ConfigLoader
+	Jobs     func(namespace string) JobClient
+	Settings jobs.Settings
+	// Responses sends .started/.finished exactly once.
+	Responses *report.Sender
+	// Sink receives sh.keptn.log.error events, which have no Job to claim on.
+	Sink sink.Sender
+	// Integration names us in log.error events.
+	Integration string
+	Log         *slog.Logger
+	// BusyWait is how long a redelivery waits for another replica's
+	// in-flight .started before answering "retry later".
+	BusyWait time.Duration
+}
+
+// Outcome says what happened, for logs and metrics.
+type Outcome struct {
+	Matched int
+	Created int
+	// Existing counts Jobs that a previous delivery had already created.
+	Existing int
+	Invalid  int
+}
+
+// Handle processes a triggered event. The error, if any, is Retryable
+// (answer 5xx: the broker redelivers, and redelivery completes the work
+// without duplicates) or not (answer 400).
+func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, error) {
+	var out Outcome
+	if ev.Kind != keptn.KindTriggered {
+		return out, nil
+	}
+	cfg, err := h.Configs.Load(ctx, ev)
+	var invalid config.ErrorList
+	switch {
+	case errors.Is(err, ErrNoConfig):
+		h.Log.InfoContext(ctx, "no job config; ignoring event", "reason", err.Error())
+		return out, nil
+	case errors.As(err, &invalid):
+		return h.invalidConfig(ctx, ev, cfg, invalid)
+	case err != nil:
+		return out, Retryable(err)
+	}
+
+	matches := cfg.Match(ev.Type, ev.Document())
+	out.Matched = len(matches)
+	if len(matches) == 0 {
+		h.Log.InfoContext(ctx, "no action matches", "config", cfg.File)
+		return out, nil
+	}
+	var errs []error
+	for _, i := range matches {
+		job, err := jobs.Build(cfg, i, ev, h.Settings)
+		if err != nil {
+			// A config error that only the event reveals (a jsonpath that
+			// finds nothing, a loosened security context): this action fails
+			// with its message; the others still run.
+			out.Invalid++
+			errs = append(errs, h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error()))
+			continue
+		}
+		created, err := h.run(ctx, job)
+		if errors.Is(err, errRefused) {
+			out.Invalid++
+			err = h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error())
+		}
+		if created {
+			out.Created++
+		} else if err == nil {
+			out.Existing++
+		}
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// invalidConfig tells Keptn about a config that does not validate: a
+// log.error always (Keptn's UI shows it), and for each action that would have
+// matched, a .started and an errored .finished with that action's errors,
+// so the sequence does not hang waiting for us.
+func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *config.Config, list config.ErrorList) (Outcome, error) {
+	var out Outcome
+	h.Log.WarnContext(ctx, "invalid job config", "errors", list.Error())
+	msg := "invalid job config:\n" + list.Error()
+	logEv, err := keptn.LogErrorEvent(h.Responses.Source, report.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
+	if err != nil {
+		return out, err
+	}
+	var errs []error
+	if err := h.Sink.Send(ctx, logEv); err != nil && sink.IsRetryable(err) {
+		errs = append(errs, Retryable(err))
+	}
+	if cfg == nil {
+		return out, errors.Join(errs...)
+	}
+	for _, i := range cfg.Match(ev.Type, ev.Document()) {
+		out.Matched++
+		out.Invalid++
+		actionErrs := list.ForAction(i)
+		if len(actionErrs) == 0 {
+			actionErrs = list
+		}
+		errs = append(errs, h.fail(ctx, ev, i, cfg.Actions[i].Name, "invalid job config:\n"+actionErrs.Error()))
+	}
+	return out, errors.Join(errs...)
+}
+
+// fail records an action that cannot run as a suspended record Job and
+// sends its .started and errored .finished, each exactly once.
+func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int, actionName, message string) error {
+	rec, err := jobs.Record(ev, actionIndex, actionName, message, h.Settings)
+	if err != nil {
+		return err
+	}
+	if _, err := h.run(ctx, rec); err != nil {
+		// Even the record was refused (say, our own namespace is gone):
+		// nothing can be reported, so the broker must keep the event.
+		return Retryable(err)
+	}
+	job, err := h.Jobs(rec.Namespace).Get(ctx, rec.Name, metav1.GetOptions{})
+	if err != nil {
+		return Retryable(fmt.Errorf("reading record job %s/%s: %w", rec.Namespace, rec.Name, err))
+	}
+	_, err = h.Responses.Finished(ctx, job, keptn.Finished{
+		Status:  keptn.StatusErrored,
+		Result:  keptn.ResultFail,
+		Message: job.Annotations[jobs.AnnotationInvalid],
+	})
+	return h.responseErr(err)
+}
+
+// run creates job (tolerating AlreadyExists) and makes sure its .started
+// went out. It reports whether this call created the Job.
+func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
+	silent := job.Annotations[jobs.AnnotationSilent] == "true"
+	if !silent {
+		// The creator holds the .started claim from the first instant, so a
+		// concurrent duplicate delivery never sends a second .started.
+		job.Annotations[jobs.AnnotationStartClaim] = claim.Value(h.Responses.Holder, time.Now().Add(h.Responses.ClaimTTL))
+	}
+	client := h.Jobs(job.Namespace)
+	created, err := client.Create(ctx, job, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		h.Log.InfoContext(ctx, "created job", "job", job.Namespace+"/"+job.Name)
+		_, err = h.Responses.Started(ctx, created)
+		return true, h.responseErr(err)
+	case apierrors.IsAlreadyExists(err):
+		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
+		}
+		return false, h.ensureStarted(ctx, existing)
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err):
+		// The API server refuses this Job for good (a bad field, a namespace
+		// we may not use): say so to Keptn rather than retry forever.
+		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
+	default:
+		return false, Retryable(fmt.Errorf("creating job %s/%s: %w", job.Namespace, job.Name, err))
+	}
+}
+
+// ensureStarted handles a redelivery: the Job exists, and its .started was
+// sent, is being sent by another replica (wait a little), or was never sent
+// because its creator crashed (claim expired: take it and send).
+func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
+	if job.Annotations[jobs.AnnotationSilent] == "true" {
+		return nil
+	}
+	deadline := time.Now().Add(h.BusyWait)
+	for {
+		_, err := h.Responses.Started(ctx, job)
+		if !errors.Is(err, report.ErrBusy) || time.Now().After(deadline) {
+			return h.responseErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return Retryable(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		fresh, gerr := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return Retryable(gerr)
+		}
+		job = fresh
+	}
+}
+
+// responseErr classifies a failure to send a response. Busy and
+// send failures are worth a broker retry; a refusal by Keptn (4xx) is not
+// made better by retrying the triggered event, but the response is still
+// owed, so it is retried too and logged loudly.
+func (h *Handler) responseErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if !sink.IsRetryable(err) && !errors.Is(err, report.ErrBusy) {
+		h.Log.Error("Keptn refused a response; it will be retried", "error", err.Error())
+	}
+	return Retryable(err)
+}
+
+func isQuota(err error) bool {
+	return strings.Contains(err.Error(), "exceeded quota")
+}

@@ -1,0 +1,308 @@
+package testbed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Versions of the parts that are not pinned by a go.mod in this repository.
+const (
+	// KwokVersion is the sigs.k8s.io/kwok release installed with go install.
+	KwokVersion = "v0.7.0"
+	// ServingVersion is the knative.dev/serving release whose CRDs are
+	// installed; it is the Serving release of the same Knative version as the
+	// eventing module the test module requires.
+	ServingVersion = "v0.47.0"
+)
+
+// Binaries are the absolute paths of every program the test bed runs.
+type Binaries struct {
+	Etcd              string
+	APIServer         string
+	ControllerManager string
+	Scheduler         string
+	Kwok              string
+	Adapter           string
+}
+
+// component is one cached build: its binaries land in
+// <cache>/bin/<name>-<version>-<go version>-<hash of inputs>/.
+type component struct {
+	name    string
+	version string
+	// inputs are repository files whose content is part of the cache key, so
+	// an edited main or go.mod rebuilds even at an unchanged version.
+	inputs []string
+	bins   []string
+	build  func(ctx context.Context, out string, log io.Writer) error
+}
+
+// EnsureBinaries returns the test bed's programs, building the ones missing
+// from the cache. Builds are serialised across processes with a file lock, so
+// parallel test binaries build once and then share the result.
+func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
+	src, err := SourceDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	goVersion, err := goOutput(ctx, src, "env", "GOVERSION")
+	if err != nil {
+		return Binaries{}, err
+	}
+	comps, err := components(ctx, src)
+	if err != nil {
+		return Binaries{}, err
+	}
+	root, err := binCacheDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	unlock, err := lockFile(ctx, filepath.Join(root, ".lock"))
+	if err != nil {
+		return Binaries{}, err
+	}
+	defer unlock()
+
+	paths := map[string]string{}
+	for _, c := range comps {
+		key, err := c.key(goVersion)
+		if err != nil {
+			return Binaries{}, err
+		}
+		dir := filepath.Join(root, key)
+		if !hasAll(dir, c.bins) {
+			if err := buildInto(ctx, c, dir, log); err != nil {
+				return Binaries{}, err
+			}
+		}
+		for _, b := range c.bins {
+			paths[b] = filepath.Join(dir, b)
+		}
+	}
+	return Binaries{
+		Etcd:              paths["etcd"],
+		APIServer:         paths["kube-apiserver"],
+		ControllerManager: paths["kube-controller-manager"],
+		Scheduler:         paths["kube-scheduler"],
+		Kwok:              paths["kwok"],
+		Adapter:           paths["apiserver-receive-adapter"],
+	}, nil
+}
+
+// components describes the four builds. Versions come from the go.mod files
+// that pin them, so the cache key follows a version bump without code changes.
+func components(ctx context.Context, src string) ([]component, error) {
+	kubeDir := filepath.Join(src, "tools", "kube")
+	etcdDir := filepath.Join(src, "tools", "etcd")
+	kubeVersion, err := moduleVersion(ctx, kubeDir, "k8s.io/kubernetes")
+	if err != nil {
+		return nil, err
+	}
+	etcdVersion, err := moduleVersion(ctx, etcdDir, "go.etcd.io/etcd/server/v3")
+	if err != nil {
+		return nil, err
+	}
+	eventingVersion, err := moduleVersion(ctx, src, "knative.dev/eventing")
+	if err != nil {
+		return nil, err
+	}
+	// The adapter's behaviour also depends on knative.dev/pkg, which the test
+	// module's other requirements may move independently of eventing.
+	pkgVersion, err := moduleVersion(ctx, src, "knative.dev/pkg")
+	if err != nil {
+		return nil, err
+	}
+	kubeMains := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+	kubeInputs := []string{filepath.Join(kubeDir, "go.mod"), filepath.Join(kubeDir, "go.sum")}
+	for _, m := range kubeMains {
+		kubeInputs = append(kubeInputs, filepath.Join(kubeDir, "cmd", m, "main.go"))
+	}
+	adapterMain := filepath.Join(src, "cmd", "apiserver-receive-adapter")
+	return []component{{
+		name:    "kube",
+		version: kubeVersion,
+		inputs:  kubeInputs,
+		bins:    kubeMains,
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			return goRun(ctx, kubeDir, nil, log, "build", "-ldflags", kubeLDFlags(kubeVersion), "-o", out+string(filepath.Separator), "./cmd/...")
+		},
+	}, {
+		name:    "etcd",
+		version: etcdVersion,
+		inputs:  []string{filepath.Join(etcdDir, "go.mod"), filepath.Join(etcdDir, "go.sum"), filepath.Join(etcdDir, "main.go")},
+		bins:    []string{"etcd"},
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			return goRun(ctx, etcdDir, nil, log, "build", "-o", filepath.Join(out, "etcd"), ".")
+		},
+	}, {
+		name:    "kwok",
+		version: KwokVersion,
+		bins:    []string{"kwok"},
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			// go install pkg@version ignores the surrounding module, so any
+			// directory works; GOBIN puts the binary straight into the cache.
+			return goRun(ctx, out, []string{"GOBIN=" + out}, log, "install", "sigs.k8s.io/kwok/cmd/kwok@"+KwokVersion)
+		},
+	}, {
+		name:    "adapter",
+		version: "eventing-" + eventingVersion + "-pkg-" + pkgVersion,
+		inputs:  []string{filepath.Join(adapterMain, "main.go")},
+		bins:    []string{"apiserver-receive-adapter"},
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			return goRun(ctx, src, nil, log, "build", "-o", filepath.Join(out, "apiserver-receive-adapter"), "./cmd/apiserver-receive-adapter")
+		},
+	}}, nil
+}
+
+// kubeLDFlags stamps the release into the binaries as the upstream release
+// build does, so /version reports v1.37.2 rather than v0.0.0-master.
+func kubeLDFlags(version string) string {
+	v := strings.TrimPrefix(version, "v")
+	parts := strings.SplitN(v, ".", 3)
+	pkg := "k8s.io/component-base/version"
+	flags := []string{"-X " + pkg + ".gitVersion=" + version, "-X " + pkg + ".gitTreeState=clean"}
+	if len(parts) >= 2 {
+		flags = append(flags, "-X "+pkg+".gitMajor="+parts[0], "-X "+pkg+".gitMinor="+parts[1])
+	}
+	return strings.Join(flags, " ")
+}
+
+func (c component) key(goVersion string) (string, error) {
+	h := sha256.New()
+	for _, in := range c.inputs {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			return "", fmt.Errorf("hash build input of %s: %w", c.name, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(in), len(data))
+		h.Write(data)
+	}
+	return cacheKey(c.name, c.version, goVersion, hex.EncodeToString(h.Sum(nil))[:12]), nil
+}
+
+// cacheKey joins the parts of a cache directory name, replacing anything that
+// is not safe in a file name.
+func cacheKey(parts ...string) string {
+	joined := strings.Join(parts, "-")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, joined)
+}
+
+func buildInto(ctx context.Context, c component, dir string, log io.Writer) error {
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "testbed: building %s %s into %s (the first build of the control plane takes about 10 minutes on 2 cores)\n", c.name, c.version, dir)
+	start := time.Now()
+	if err := c.build(ctx, tmp, log); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("build %s %s: %w", c.name, c.version, err)
+	}
+	if !hasAll(tmp, c.bins) {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("build %s %s: expected binaries %v in %s", c.name, c.version, c.bins, tmp)
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("install %s build: %w", c.name, err)
+	}
+	fmt.Fprintf(log, "testbed: built %s in %s\n", c.name, time.Since(start).Round(time.Second))
+	return nil
+}
+
+func hasAll(dir string, bins []string) bool {
+	for _, b := range bins {
+		fi, err := os.Stat(filepath.Join(dir, b))
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// moduleVersion is the version of mod selected by the module in dir.
+func moduleVersion(ctx context.Context, dir, mod string) (string, error) {
+	v, err := goOutput(ctx, dir, "list", "-m", "-f", "{{.Version}}", mod)
+	if err != nil {
+		return "", err
+	}
+	if v == "" {
+		return "", fmt.Errorf("module %s has no version in %s", mod, dir)
+	}
+	return v, nil
+}
+
+func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s (in %s): %w: %s", strings.Join(args, " "), dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func goRun(ctx context.Context, dir string, env []string, log io.Writer, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GOWORK=off"), env...)
+	cmd.Stdout = log
+	cmd.Stderr = log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s (in %s): %w", strings.Join(args, " "), dir, err)
+	}
+	return nil
+}
+
+// lockFile takes an exclusive flock on path, waiting for other holders, and
+// returns the release function. The kernel drops the lock if we die.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				_ = f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("wait for lock %s: %w", path, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
