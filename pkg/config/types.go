@@ -148,6 +148,7 @@ type Env struct {
 
 	// eval is Value compiled for EnvFromEvent, and file the config's File,
 	// both set by Parse so EventValue can name the line of a failing path.
-	eval evaluable
-	file string
+	eval     evaluable
+	file     string
+	valuePos Pos
 }

@@ -68,6 +68,7 @@ func StartedEvent(source, id string, o Origin, now time.Time) (event.Event, erro
 func FinishedEvent(source, id string, o Origin, f Finished, now time.Time) (event.Event, error) {
 	data := map[string]any{}
 	maps.Copy(data, f.Extra)
+	// Extra never overrides what Keptn requires.
 	data["status"] = f.Status
 	data["result"] = f.Result
 	data["message"] = f.Message
@@ -86,15 +87,14 @@ func LogErrorEvent(source, id string, o Origin, integration, message string, now
 }
 
 func response(typ, source, id string, o Origin, now time.Time, extra map[string]any) (event.Event, error) {
-	data := map[string]any{
-		"project": o.Project,
-		"stage":   o.Stage,
-		"service": o.Service,
-	}
+	data := map[string]any{}
+	maps.Copy(data, extra)
+	data["project"] = o.Project
+	data["stage"] = o.Stage
+	data["service"] = o.Service
 	if len(o.Labels) > 0 {
 		data["labels"] = o.Labels
 	}
-	maps.Copy(data, extra)
 	ev := event.New()
 	ev.SetID(id)
 	ev.SetType(typ)

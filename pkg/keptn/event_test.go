@@ -1,0 +1,150 @@
+package keptn
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func readEvent(t *testing.T, path string) event.Event {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var ev event.Event
+	require.NoError(t, json.Unmarshal(raw, &ev))
+	return ev
+}
+
+func TestParseTaskEventShipyardControllerShape(t *testing.T) {
+	ce := readEvent(t, "../../../shared/reference/keptn/events/jes.test.triggered.with-gitcommitid.json")
+	ev, err := ParseTaskEvent(ce)
+	require.NoError(t, err)
+	assert.Equal(t, "test", ev.Task)
+	assert.Equal(t, KindTriggered, ev.Kind)
+	assert.Equal(t, "sockshop", ev.Project)
+	assert.Equal(t, "dev", ev.Stage)
+	assert.Equal(t, "carts", ev.Service)
+	assert.NotEmpty(t, ev.Context)
+	assert.NotEmpty(t, ev.GitCommitID)
+	doc := ev.Document()
+	assert.Equal(t, "health", doc["data"].(map[string]any)["test"].(map[string]any)["teststrategy"])
+	assert.Equal(t, "sh.keptn.event.test.triggered", doc["type"], "type is a plain string, so jsonpath filters on it compare")
+}
+
+func validEvent() event.Event {
+	ce := event.New()
+	ce.SetID("id-1")
+	ce.SetSource("shipyard-controller")
+	ce.SetType("sh.keptn.event.test.triggered")
+	ce.SetExtension(ExtContext, "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d")
+	_ = ce.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "v", "labels": map[string]string{"k": "v"}})
+	return ce
+}
+
+func TestParseTaskEventErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*event.Event)
+		want   string
+	}{
+		{"not a task type", func(e *event.Event) { e.SetType("sh.keptn.event.dev.delivery.triggered") }, "not sh.keptn.event.<task>.<kind>"},
+		{"foreign type", func(e *event.Event) { e.SetType("com.example.thing") }, "not sh.keptn.event"},
+		{"no context", func(e *event.Event) { e.SetExtension(ExtContext, nil) }, "shkeptncontext is missing"},
+		{"no data", func(e *event.Event) { e.DataEncoded = nil }, "data is empty"},
+		{"data not an object", func(e *event.Event) { _ = e.SetData(event.ApplicationJSON, []int{1}) }, "not a JSON object"},
+		{"missing stage", func(e *event.Event) {
+			_ = e.SetData(event.ApplicationJSON, map[string]any{"project": "p", "service": "v"})
+		}, "data.stage is missing"},
+		{"traversal in service", func(e *event.Event) {
+			_ = e.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "../etc"})
+		}, "not a Keptn name"},
+		{"labels not strings", func(e *event.Event) {
+			_ = e.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "v", "labels": map[string]any{"a": 1}})
+		}, "data:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ce := validEvent()
+			tt.mutate(&ce)
+			_, err := ParseTaskEvent(ce)
+			require.ErrorIs(t, err, ErrMalformed)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestParseTaskType(t *testing.T) {
+	tests := []struct {
+		in         string
+		task, kind string
+		ok         bool
+	}{
+		{"sh.keptn.event.test.triggered", "test", "triggered", true},
+		{"sh.keptn.event.my-custom-task.finished", "my-custom-task", "finished", true},
+		{"sh.keptn.event.dev.delivery.triggered", "", "", false},
+		{"sh.keptn.event..triggered", "", "", false},
+		{"sh.keptn.log.error", "", "", false},
+	}
+	for _, tt := range tests {
+		task, kind, ok := ParseTaskType(tt.in)
+		assert.Equal(t, tt.ok, ok, tt.in)
+		if ok {
+			assert.Equal(t, tt.task, task)
+			assert.Equal(t, tt.kind, kind)
+			assert.Equal(t, tt.in, TaskType(task, kind))
+		}
+	}
+}
+
+func FuzzParseTaskType(f *testing.F) {
+	f.Add("sh.keptn.event.test.triggered")
+	f.Add("sh.keptn.event.a.b.c")
+	f.Fuzz(func(t *testing.T, s string) {
+		task, kind, ok := ParseTaskType(s)
+		if ok {
+			require.Equal(t, s, TaskType(task, kind))
+			require.NotContains(t, task, ".")
+			require.NotContains(t, kind, ".")
+		}
+	})
+}
+
+func TestResponsesCarryWhatKeptnNeeds(t *testing.T) {
+	ce := validEvent()
+	ce.SetExtension(ExtGitCommitID, "abc")
+	ce.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	ev, err := ParseTaskEvent(ce)
+	require.NoError(t, err)
+	o := OriginOf(ev)
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+	started, err := StartedEvent("job-executor-knative", "sid", o, now)
+	require.NoError(t, err)
+	assert.Equal(t, "sh.keptn.event.test.started", started.Type())
+	assert.Equal(t, "id-1", started.Extensions()[ExtTriggeredID])
+	assert.Equal(t, ev.Context, started.Extensions()[ExtContext])
+	assert.Equal(t, "abc", started.Extensions()[ExtGitCommitID])
+	assert.Equal(t, ce.Extensions()["traceparent"], started.Extensions()["traceparent"])
+
+	fin, err := FinishedEvent("job-executor-knative", "fid", o, Finished{
+		Status: StatusSucceeded, Result: ResultPass, Message: "ok",
+		Extra: map[string]any{"test": map[string]string{"start": "a"}, "project": "must not override"},
+	}, now)
+	require.NoError(t, err)
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(fin.Data(), &data))
+	assert.Equal(t, "p", data["project"], "Extra never overrides required fields")
+	assert.Equal(t, "s", data["stage"])
+	assert.Equal(t, "v", data["service"])
+	assert.Equal(t, "succeeded", data["status"])
+	assert.Equal(t, "pass", data["result"])
+	assert.Equal(t, map[string]any{"k": "v"}, data["labels"])
+	assert.Equal(t, map[string]any{"start": "a"}, data["test"])
+	assert.True(t, strings.HasSuffix(fin.Type(), ".finished"))
+}

@@ -1,0 +1,284 @@
+package keptnstandin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is one event the stand-in accepted at POST /v1/event.
+type Event struct {
+	Received     time.Time `json:"received"`
+	KeptnContext string    `json:"keptnContext"` // what the stand-in answered
+	ContentType  string    `json:"contentType"`
+	// Body is the request body as sent: a keptnContextExtendedCE.
+	Body json.RawMessage `json:"event"`
+
+	// Fields of Body, for assertions.
+	Type           string         `json:"-"`
+	Source         string         `json:"-"`
+	ID             string         `json:"-"`
+	Shkeptncontext string         `json:"-"`
+	Triggeredid    string         `json:"-"`
+	Gitcommitid    string         `json:"-"`
+	Data           map[string]any `json:"-"`
+}
+
+// keptnCE is the part of the api-service's KeptnContextExtendedCE the
+// validation reads.
+type keptnCE struct {
+	Type           string         `json:"type"`
+	Source         string         `json:"source"`
+	ID             string         `json:"id"`
+	Shkeptncontext string         `json:"shkeptncontext"`
+	Triggeredid    string         `json:"triggeredid"`
+	Gitcommitid    string         `json:"gitcommitid"`
+	Data           map[string]any `json:"data"`
+}
+
+// eventData is go-utils' v0_2_0.EventData: decoding into it is how Keptn
+// checks the common fields, so a label that is not a string fails too.
+type eventData struct {
+	Project string            `json:"project,omitempty"`
+	Stage   string            `json:"stage,omitempty"`
+	Service string            `json:"service,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Status  string            `json:"status,omitempty"`
+	Result  string            `json:"result,omitempty"`
+	Message string            `json:"message,omitempty"`
+}
+
+// The media types the api-service consumes; both reach one JSON consumer.
+var eventMediaTypes = []string{"application/json", "application/cloudevents+json"}
+
+// serveEvent is POST /v1/event, checked in the order Keptn's api-service
+// checks: token, media type, size, schema, then the event rules.
+func (s *Server) serveEvent(r *http.Request, in requestInput) reply {
+	if rep, ok := s.authorize(r, false); !ok {
+		return rep
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || !slices.Contains(eventMediaTypes, mt) {
+		if ct == "" {
+			ct = "application/octet-stream" // go-openapi's default
+		}
+		rep := keptnError(http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported media type %q, only %v are allowed", ct, eventMediaTypes))
+		s.recordViolation(sideRequest, r, rep.status, fmt.Errorf("content type %q is not one the contract consumes", ct))
+		return rep
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.maxEventBytes+1))
+	if err != nil {
+		return keptnError(http.StatusBadRequest, fmt.Sprintf("parsing body body from \"\" failed, because %v", err))
+	}
+	if int64(len(body)) > s.opts.maxEventBytes {
+		// Keptn wraps the body in http.MaxBytesReader; its JSON consumer
+		// fails and go-openapi answers with a 400 ParseError.
+		rep := keptnError(http.StatusBadRequest, "parsing body body from \"\" failed, because http: request body too large")
+		rep.closeConn = true
+		return rep
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := s.contract.validateRequest(r.Context(), in); err != nil {
+		// go-swagger answers a schema violation with 422; the stand-in
+		// uses 400 so every invalid event gets the same 4xx.
+		s.recordViolation(sideRequest, r, http.StatusBadRequest, err)
+		return keptnError(http.StatusBadRequest, errorText(err))
+	}
+	var ce keptnCE
+	if err := json.Unmarshal(body, &ce); err != nil {
+		return keptnError(http.StatusBadRequest, fmt.Sprintf("parsing body body from \"\" failed, because %v", err))
+	}
+	if msg := validateKeptnEvent(ce); msg != "" {
+		return keptnError(http.StatusBadRequest, msg)
+	}
+	ev := Event{
+		Received:       time.Now(),
+		KeptnContext:   keptnContextFor(ce.Shkeptncontext),
+		ContentType:    mt,
+		Body:           json.RawMessage(body),
+		Type:           ce.Type,
+		Source:         ce.Source,
+		ID:             ce.ID,
+		Shkeptncontext: ce.Shkeptncontext,
+		Triggeredid:    ce.Triggeredid,
+		Gitcommitid:    ce.Gitcommitid,
+		Data:           ce.Data,
+	}
+	s.events.add(ev)
+	if s.opts.onEvent != nil {
+		s.opts.onEvent(ev)
+	}
+	return jsonReply(http.StatusOK, map[string]string{"keptnContext": ev.KeptnContext})
+}
+
+// validateKeptnEvent is the api-service's Validate (api/handlers/
+// eventvalidation.go, Keptn 1.4.5). It returns Keptn's message, or "" for a
+// valid event.
+func validateKeptnEvent(ce keptnCE) string {
+	switch ce.Type {
+	case "sh.keptn.log.error", "sh.keptn.events.problem":
+		return ""
+	case "sh.keptn.event.monitoring.configure":
+		var d struct {
+			eventData
+			Type string `json:"type,omitempty"`
+		}
+		if decodeData(ce.Data, &d) != nil {
+			return "could not parse common event data"
+		}
+		if d.Project == "" || d.Type == "" {
+			return "mandatory fields(s) 'project', 'service' or 'type' missing"
+		}
+		return ""
+	}
+	parts := strings.Split(ce.Type, ".")
+	if slices.Contains(parts, "") || (len(parts) != 5 && len(parts) != 6) {
+		return "unknown event type"
+	}
+	kind := parts[len(parts)-1]
+	var d eventData
+	if len(parts) == 6 { // a sequence: sh.keptn.event.<stage>.<sequence>.<kind>
+		if kind != "triggered" {
+			return "unknown event type action: " + kind
+		}
+		if decodeData(ce.Data, &d) != nil {
+			return "could not parse common event data"
+		}
+		if d.Project == "" || d.Stage == "" || d.Service == "" {
+			return "mandatory field(s) 'project', 'stage' or 'service' missing"
+		}
+		if d.Stage != parts[3] {
+			return "stage name in event data and in event type does not match"
+		}
+		return ""
+	}
+	// a task: sh.keptn.event.<task>.<kind>; go-utils checks only the count
+	switch kind {
+	case "invalidated":
+		return ""
+	case "started", "finished":
+	default:
+		return "unknown event type action: " + kind
+	}
+	if decodeData(ce.Data, &d) != nil {
+		return "could not parse common event data"
+	}
+	if d.Project == "" || d.Stage == "" || d.Service == "" {
+		return "mandatory field(s) 'project', 'stage' or 'service' missing"
+	}
+	if kind == "finished" {
+		if d.Result == "" {
+			return "result field is not set"
+		}
+		if d.Status == "" {
+			return "status field is not set"
+		}
+	}
+	if ce.Triggeredid == "" {
+		return "mandatory field 'triggeredid' missing"
+	}
+	return ""
+}
+
+// decodeData is go-utils' v0_2_0.Decode: a JSON round trip.
+func decodeData(in any, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// keptnContextFor is the api-service's createOrApplyKeptnContext: a UUID is
+// kept as sent, any other value is turned into the same UUID every time (its
+// first 16 bytes, space-padded, as the random source), and none gets a new one.
+func keptnContextFor(shkeptncontext string) string {
+	if shkeptncontext == "" {
+		return uuid.NewString()
+	}
+	if _, err := uuid.Parse(shkeptncontext); err == nil {
+		return shkeptncontext
+	}
+	seed := shkeptncontext
+	if len(seed) < 16 {
+		seed = fmt.Sprintf("%-16v", seed)
+	}
+	id, err := uuid.NewRandomFromReader(strings.NewReader(seed))
+	if err != nil { // unreachable: the seed holds at least 16 bytes
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// eventLog records accepted events and wakes waiters on each new one.
+type eventLog struct {
+	mu      sync.Mutex
+	events  []Event
+	changed chan struct{} // closed and replaced on every add
+}
+
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+// Events returns every accepted event, oldest first.
+func (s *Server) Events() []Event {
+	s.events.mu.Lock()
+	defer s.events.mu.Unlock()
+	return slices.Clone(s.events.events)
+}
+
+// EventsOfType returns the accepted events of one type, oldest first.
+func (s *Server) EventsOfType(t string) []Event {
+	var out []Event
+	for _, e := range s.Events() {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitFor returns the first accepted event, already recorded or still to
+// come, for which match is true. It gives up when ctx is done.
+func (s *Server) WaitFor(ctx context.Context, match func(Event) bool) (Event, error) {
+	l := &s.events
+	seen := 0
+	for {
+		l.mu.Lock()
+		for ; seen < len(l.events); seen++ {
+			if match(l.events[seen]) {
+				e := l.events[seen]
+				l.mu.Unlock()
+				return e, nil
+			}
+		}
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return Event{}, fmt.Errorf("waiting for a Keptn event: %w", ctx.Err())
+		}
+	}
+}
