@@ -18,10 +18,10 @@ const blockSize = 4096
 // directory (not a symlink), and the file itself is opened with O_NOFOLLOW.
 // It accounts the space it uses so it can stop BEFORE the limit is crossed.
 type workspace struct {
-	dir              string
-	root             *os.Root
-	limit            int64 // 0: no limit
-	used             int64
+	dir               string
+	root              *os.Root
+	limit             int64 // 0: no limit
+	used              int64
 	fileMode, dirMode fs.FileMode
 }
 

@@ -85,13 +85,13 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "required: the event type to match (a regular expression)")
 		return nil
 	}
-	// Compiled bare first so that the message quotes what the author wrote.
-	if _, err := regexp.Compile(name); err != nil {
-		d.errorf(n, path, "not a valid regular expression: %v", err)
-		return nil
-	}
 	re, err := regexp.Compile(anchored(name))
 	if err != nil {
+		// Compiled bare again so that the message quotes what the author
+		// wrote, not our anchoring.
+		if _, bare := regexp.Compile(name); bare != nil {
+			err = bare
+		}
 		d.errorf(n, path, "not a valid regular expression: %v", err)
 		return nil
 	}

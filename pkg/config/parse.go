@@ -2,12 +2,14 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,7 +37,7 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 	}
 	sum := sha256.Sum256(data)
 	cfg = &Config{File: file, Hash: hex.EncodeToString(sum[:])}
-	d := &decoder{file: file, lim: o.limits.withDefaults(), nodes: map[string]*yaml.Node{}}
+	d := &decoder{file: file, data: data, lim: o.limits.withDefaults(), nodes: map[string]*yaml.Node{}}
 
 	defer func() {
 		// The YAML library and JSONPath compiler are third-party code fed with
@@ -56,6 +58,8 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 	if root != nil {
 		d.config(cfg, root)
 	}
+	sortByPosition(d.errs)
+	sortByPosition(d.warns)
 	cfg.Warnings = d.warns
 	if len(d.errs) > 0 {
 		return cfg, d.errs
@@ -63,7 +67,10 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 	return cfg, nil
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLineErr   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+)
 
 // document decodes the single YAML document in data into its root node.
 func (d *decoder) document(data []byte) *yaml.Node {
@@ -105,6 +112,13 @@ func (d *decoder) syntaxError(err error) {
 		msg = m[2]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil && line == 1 {
+		// yaml.v3 gives no line for this one; the first use of the alias is
+		// where it is.
+		if i := bytes.Index(d.data, []byte("*"+m[1])); i >= 0 {
+			line = 1 + bytes.Count(d.data[:i], []byte("\n"))
+		}
+	}
 	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Message: "invalid YAML: " + msg})
 }
 
@@ -146,7 +160,9 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 		return
 	}
 	if seq == nil || len(seq.Content) == 0 {
-		d.warnf(m, "actions", "no actions: this config never runs anything")
+		if len(d.errs) == 0 {
+			d.warnf(m, "actions", "no actions: this config never runs anything")
+		}
 		return
 	}
 	items := seq.Content
@@ -168,4 +184,15 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 		}
 		names[a.Name] = a.Pos
 	}
+}
+
+// sortByPosition puts problems in document order; checks that run after
+// decoding (duplicates, lifting) would otherwise report out of order.
+func sortByPosition(l ErrorList) {
+	slices.SortStableFunc(l, func(a, b *FieldError) int {
+		if c := cmp.Compare(a.Line, b.Line); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Column, b.Column)
+	})
 }

@@ -49,18 +49,21 @@ const (
 )
 
 // Action is one entry of actions[]: when one of Events matches, its Tasks run
-// one after another in one Kubernetes Job (one pod).
+// one after another in one Kubernetes Job (one pod). Every action an event
+// matches runs (see Config.Match).
 type Action struct {
-	Pos    Pos
+	Pos Pos
+	// Name is required and unique within the config.
 	Name   string
 	Silent bool
 	Events []EventMatcher
 	Tasks  []Task
 
 	// Pod-level settings. They apply to the whole Job, because all tasks of an
-	// action share one pod. Namespace and ServiceAccount may be written on any
-	// task (as in JES); validation requires the tasks to agree and lifts the
-	// value here.
+	// action share one pod. Namespace and ServiceAccount may be written on the
+	// action or on any task (as in JES); validation requires the values that
+	// are written to agree and lifts the value here ("" = operator default).
+	// The other pod-level fields are written on the action only.
 	Namespace        string
 	ServiceAccount   string
 	ImagePullSecrets []string
@@ -69,14 +72,16 @@ type Action struct {
 	Affinity         *corev1.Affinity
 	// WorkspaceSize is the emptyDir sizeLimit of /keptn ("" = operator default).
 	WorkspaceSize string
-	// TTLSecondsAfterFinished is the maximum over the tasks that set it (nil =
-	// operator default).
+	// TTLSecondsAfterFinished is the maximum over the action and the tasks
+	// that set it, raised to at least 60 as JES did (nil = operator default).
 	TTLSecondsAfterFinished *int32
-	// Annotations is the union of the tasks' annotations (later tasks win).
+	// Annotations is the union of the action's and the tasks' annotations
+	// (later ones win; Parse warns when a value is overridden).
 	Annotations map[string]string
 }
 
-// EventMatcher is one entry of events[].
+// EventMatcher is one entry of events[], or the action's `event:` (the
+// seed's one-event shorthand).
 type EventMatcher struct {
 	Pos Pos
 	// Name is a regular expression matched against the whole CloudEvent type
@@ -100,7 +105,11 @@ type JSONPathFilter struct {
 
 // Task is one container run in the action's pod.
 type Task struct {
-	Pos             Pos
+	// Pos is the task's mapping; in the one-task form (task fields written on
+	// the action) it is the action's.
+	Pos Pos
+	// Name is unique within the action. Required, except that a plugin task
+	// defaults to its Plugin and the one-task form to the action's name.
 	Name            string
 	Image           string
 	ImagePullPolicy corev1.PullPolicy
@@ -108,16 +117,23 @@ type Task struct {
 	Args            []string
 	WorkingDir      string
 	// Files are Keptn resource paths (a file, or a folder ending in "/" or
-	// naming a folder) fetched into /keptn/<path> before any task runs.
+	// naming a folder) fetched into /keptn/<path> before any task runs. They
+	// never contain "." or ".." segments.
 	Files []string
 	Env   []Env
 	// Resources is nil when the task set none (operator defaults apply).
 	Resources *corev1.ResourceRequirements
 	// MaxPollDurationSeconds is nil when unset (operator default applies).
 	MaxPollDurationSeconds *int64
-	SecurityContext        *corev1.SecurityContext
-	OnError                OnError
-	// Plugin and With are the plugin form of a task (no image/cmd/args).
+	// SecurityContext holds only the fields JES accepted (see docs/config.md);
+	// nil when unset. Whether they are allowed is the operator's policy.
+	SecurityContext *corev1.SecurityContext
+	// OnError is the task's effective setting: its own, else its action's,
+	// else OnErrorFail. Never "" after Parse.
+	OnError OnError
+	// Plugin and With are the plugin form of a task: the operator's catalog
+	// supplies image and command, so Image, Cmd and Args are empty. With is
+	// nil when no parameters were given.
 	Plugin string
 	With   map[string]string
 }
@@ -126,6 +142,8 @@ type Task struct {
 type EnvSource string
 
 const (
+	// EnvFromString is a literal Value; the default when valueFrom is
+	// omitted.
 	EnvFromString EnvSource = "string"
 	// EnvFromEvent evaluates Value as a JSONPath against the event.
 	EnvFromEvent EnvSource = "event"
@@ -137,17 +155,23 @@ const (
 
 // Env is one entry of env[].
 type Env struct {
-	Pos       Pos
+	// Pos is the entry's mapping; Pos.Path is its full path, e.g.
+	// "actions[0].tasks[1].env[2]".
+	Pos Pos
+	// Name is the variable's name, except for EnvFromSecret where it is the
+	// Secret's name (as in JES).
 	Name      string
 	Value     string
 	ValueFrom EnvSource
-	// As formats an event value: "string" (default), "json" or "yaml".
+	// As formats an event value: "string" (or "", the default), "json" or
+	// "yaml"; see FormatValue.
 	As string
 	// SecretKeyRef is set for EnvFromSecretKey.
 	SecretKeyRef *corev1.SecretKeySelector
 
-	// eval is Value compiled for EnvFromEvent, and file the config's File,
-	// both set by Parse so EventValue can name the line of a failing path.
+	// eval is Value compiled for EnvFromEvent; file, the config's File, and
+	// valuePos are set by Parse so EventValue can name the line of a failing
+	// path.
 	eval     evaluable
 	file     string
 	valuePos Pos

@@ -14,6 +14,7 @@ import (
 // lets Parse go on after an error to report all of them at once.
 type decoder struct {
 	file  string
+	data  []byte
 	lim   Limits
 	errs  ErrorList
 	warns ErrorList

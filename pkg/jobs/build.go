@@ -330,14 +330,14 @@ func LabelEnvName(key string) string {
 func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 	env := slices.Clone(base)
 	var envFrom []corev1.EnvFromSource
-	for j, e := range t.Env {
+	for _, e := range t.Env {
 		switch e.ValueFrom {
 		case config.EnvFromString, "":
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 		case config.EnvFromEvent:
-			v, err := eventValue(e, doc)
+			v, err := e.EventValue(doc)
 			if err != nil {
-				return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].value", j), err.Error())
+				return nil, nil, err
 			}
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: v})
 		case config.EnvFromSecret:
@@ -349,11 +349,11 @@ func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []core
 			}})
 		case config.EnvFromSecretKey:
 			if e.SecretKeyRef == nil {
-				return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].valueFrom.secretKeyRef", j), "missing")
+				return nil, nil, fieldErr(cfg, e.Pos, "valueFrom.secretKeyRef", "missing")
 			}
 			env = append(env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: e.SecretKeyRef.DeepCopy()}})
 		default:
-			return nil, nil, fieldErr(cfg, e.Pos, fmt.Sprintf("env[%d].valueFrom", j), fmt.Sprintf("unknown source %q", e.ValueFrom))
+			return nil, nil, fieldErr(cfg, e.Pos, "valueFrom", fmt.Sprintf("unknown source %q", e.ValueFrom))
 		}
 	}
 	return env, envFrom, nil
@@ -367,9 +367,5 @@ func cmpOr(a, b string) string {
 }
 
 func fieldErr(cfg *config.Config, pos config.Pos, field, msg string) error {
-	path := field
-	if pos.Path != "" {
-		path = pos.Path + "." + field
-	}
-	return &config.FieldError{File: cfg.File, Line: pos.Line, Column: pos.Column, Path: path, Message: msg}
+	return cfg.Errorf(pos, field, "%s", msg)
 }

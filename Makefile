@@ -1,0 +1,48 @@
+# Everything a fresh machine with Go needs is built by these targets: the
+# local control plane (etcd, kube-apiserver, controller-manager, scheduler,
+# kwok) and Knative's ApiServerSource adapter are built from Go modules and
+# cached under $(XDG_CACHE_HOME:-~/.cache)/job-executor-knative.
+
+GO      ?= go
+BIN     := bin
+LDFLAGS := -s -w
+# Static binaries: they run on distroless/static and in any container.
+export CGO_ENABLED ?= 0
+
+.PHONY: all build test unit e2e bench demo cluster-up cluster-down fmt vet lint clean
+
+all: build
+
+build: ## build bin/function, bin/initcontainer and bin/jobctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/... ./initcontainer
+
+test: vet unit e2e ## all tests: unit tests, then end-to-end tests on the local control plane
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+	cd test && $(GO) vet ./...
+
+unit: ## unit tests of the product module (no cluster)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+e2e: ## end-to-end tests: builds and starts the local control plane once
+	cd test && $(GO) test -count=1 -timeout 75m -p 1 ./...
+
+bench: ## benchmarks (results in docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pkg/...
+
+demo: ## run the main job end to end on the local control plane
+	cd test && $(GO) run ./cmd/demo
+
+cluster-up: ## start the local control plane in the background; prints KUBECONFIG
+	cd test && $(GO) run ./cmd/testbed up
+
+cluster-down: ## stop what cluster-up started
+	cd test && $(GO) run ./cmd/testbed down
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

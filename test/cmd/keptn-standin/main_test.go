@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestRunPrintsURLAndEvents(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--dir", "../../keptnstandin/testdata/layout", "--token", "tok", "--gateway"}, pw)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+
+	if !lines.Scan() {
+		t.Fatalf("no start line: %v", lines.Err())
+	}
+	var st started
+	if err := json.Unmarshal(lines.Bytes(), &st); err != nil || !strings.HasPrefix(st.URL, "http://127.0.0.1:") || st.APIURL != st.URL+"/api" || st.Commit == "" {
+		t.Fatalf("start line %s: %+v, %v", lines.Bytes(), st, err)
+	}
+	if strings.Contains(lines.Text(), "tok") {
+		t.Errorf("the start line shows the token: %s", lines.Text())
+	}
+
+	resp, err := http.Get(st.ResourceServiceURL + "/v1/project/sockshop/resource/job%252Fconfig.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("resource without token behind the gateway: %d, want 401", resp.StatusCode)
+	}
+
+	body, err := os.ReadFile("../../../../shared/reference/keptn/events/test.finished.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, st.APIURL+"/v1/event", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-token", "tok")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("event: %d", resp.StatusCode)
+	}
+	if !lines.Scan() {
+		t.Fatalf("no event line: %v", lines.Err())
+	}
+	var ev struct {
+		KeptnContext string `json:"keptnContext"`
+		Event        struct {
+			Type string `json:"type"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(lines.Bytes(), &ev); err != nil || ev.Event.Type != "sh.keptn.event.test.finished" || ev.KeptnContext == "" {
+		t.Errorf("event line %s: %+v, %v", lines.Bytes(), ev, err)
+	}
+
+	cancel()
+	go io.Copy(io.Discard, pr) // let run finish writing, if it does
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+func TestRunRejectsBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"--listen", "0.0.0.0:0"},
+		{"--dir", "does-not-exist"},
+		{"--no-such-flag"},
+	} {
+		if err := run(context.Background(), args, io.Discard); err == nil {
+			t.Errorf("run(%v) succeeded", args)
+		}
+	}
+}
