@@ -156,10 +156,16 @@ func allot(wants []int, budget int) []int {
 }
 
 func fullText(l Log) string {
-	if l.Tail == "" && l.Cut == 0 {
-		return l.Head
+	return joinCut(l.Head, l.Tail, l.Cut, l.AtLeast)
+}
+
+// joinCut is head and tail with a marker between them when bytes are
+// missing there.
+func joinCut(head, tail string, cut int64, atLeast bool) string {
+	if cut == 0 && !atLeast {
+		return head + tail
 	}
-	return l.Head + marker(l.Cut, l.AtLeast) + l.Tail
+	return head + marker(cut, atLeast) + tail
 }
 
 func marker(n int64, atLeast bool) string {
@@ -173,10 +179,7 @@ func marker(n int64, atLeast bool) string {
 // content, keeping the first third and the last two thirds of what fits:
 // the end of a log usually says why it failed.
 func cutText(head, tail string, cut int64, atLeast bool, budget int) string {
-	full := head
-	if tail != "" || cut > 0 {
-		full = head + marker(cut, atLeast) + tail
-	}
+	full := joinCut(head, tail, cut, atLeast)
 	if jsonLen(full) <= budget {
 		return full
 	}

@@ -1,8 +1,8 @@
 package trigger
 
 import (
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
