@@ -40,8 +40,13 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		d.errorf(orNode(seq, m), ep, "required: an action needs at least one event")
 		return nil
 	}
-	out := make([]EventMatcher, 0, len(seq.Content))
-	for k, item := range seq.Content {
+	items := seq.Content
+	if len(items) > d.lim.MaxEventsPerAction {
+		d.errorf(seq, ep, "too many events (%d, at most %d)", len(items), d.lim.MaxEventsPerAction)
+		items = items[:d.lim.MaxEventsPerAction]
+	}
+	out := make([]EventMatcher, 0, len(items))
+	for k, item := range items {
 		out = append(out, d.eventMatcher(item, fmt.Sprintf("%s[%d]", ep, k)))
 	}
 	return out
@@ -85,6 +90,10 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "required: the event type to match (a regular expression)")
 		return nil
 	}
+	if len(name) > maxEventNameLen {
+		d.errorf(n, path, "too long (%d bytes, at most %d)", len(name), maxEventNameLen)
+		return nil
+	}
 	re, err := regexp.Compile(anchored(name))
 	if err != nil {
 		// Compiled bare again so that the message quotes what the author
@@ -100,6 +109,10 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 	}
 	return re
 }
+
+// maxEventNameLen bounds one event name; with MaxEventsPerAction it bounds
+// the regular expressions a config makes us compile and run.
+const maxEventNameLen = 1024
 
 func anchored(name string) string { return "^(?:" + name + ")$" }
 

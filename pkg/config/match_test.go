@@ -223,3 +223,27 @@ func TestConfigErrorf(t *testing.T) {
 	err = cfg.Errorf(Pos{Line: 3, Column: 7, Path: "actions[0]"}, "", "bad")
 	assert.Equal(t, "job/config.yaml:3:7: actions[0]: bad", err.Error())
 }
+
+// The function caches parsed configs and matches events concurrently; run
+// with -race this shows Match and EventValue only read the Config.
+func TestMatchConcurrent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(jesData, "test__data__e2e__envvar.config.yaml"))
+	require.NoError(t, err)
+	cfg, err := Parse("job/config.yaml", data)
+	require.NoError(t, err)
+	ev := mappedEvent(t, "test__events__e2e__envvar.triggered.json")
+	done := make(chan []int)
+	for range 8 {
+		go func() {
+			var got []int
+			for range 100 {
+				got = cfg.Match("sh.keptn.event.deployment.triggered", ev)
+				_, _ = cfg.Actions[0].Tasks[1].Env[0].EventValue(ev)
+			}
+			done <- got
+		}()
+	}
+	for range 8 {
+		assert.Equal(t, []int{0}, <-done)
+	}
+}

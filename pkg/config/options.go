@@ -8,6 +8,9 @@ type Limits struct {
 	MaxBytes int
 	// MaxActions bounds actions[].
 	MaxActions int
+	// MaxEventsPerAction bounds actions[].events[]: each is a regular
+	// expression compiled at parse time and run against every event.
+	MaxEventsPerAction int
 	// MaxTasksPerAction bounds actions[].tasks[].
 	MaxTasksPerAction int
 	// MaxEnvPerTask bounds a task's env[].
@@ -23,12 +26,13 @@ type Limits struct {
 // well under a second.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBytes:          256 << 10,
-		MaxActions:        64,
-		MaxTasksPerAction: 32,
-		MaxEnvPerTask:     128,
-		MaxFilesPerTask:   256,
-		MaxNodes:          1 << 20,
+		MaxBytes:           256 << 10,
+		MaxActions:         64,
+		MaxEventsPerAction: 32,
+		MaxTasksPerAction:  32,
+		MaxEnvPerTask:      128,
+		MaxFilesPerTask:    256,
+		MaxNodes:           1 << 20,
 	}
 }
 
@@ -41,12 +45,13 @@ func (l Limits) withDefaults() Limits {
 		return def
 	}
 	return Limits{
-		MaxBytes:          pick(l.MaxBytes, d.MaxBytes),
-		MaxActions:        pick(l.MaxActions, d.MaxActions),
-		MaxTasksPerAction: pick(l.MaxTasksPerAction, d.MaxTasksPerAction),
-		MaxEnvPerTask:     pick(l.MaxEnvPerTask, d.MaxEnvPerTask),
-		MaxFilesPerTask:   pick(l.MaxFilesPerTask, d.MaxFilesPerTask),
-		MaxNodes:          pick(l.MaxNodes, d.MaxNodes),
+		MaxBytes:           pick(l.MaxBytes, d.MaxBytes),
+		MaxActions:         pick(l.MaxActions, d.MaxActions),
+		MaxEventsPerAction: pick(l.MaxEventsPerAction, d.MaxEventsPerAction),
+		MaxTasksPerAction:  pick(l.MaxTasksPerAction, d.MaxTasksPerAction),
+		MaxEnvPerTask:      pick(l.MaxEnvPerTask, d.MaxEnvPerTask),
+		MaxFilesPerTask:    pick(l.MaxFilesPerTask, d.MaxFilesPerTask),
+		MaxNodes:           pick(l.MaxNodes, d.MaxNodes),
 	}
 }
 

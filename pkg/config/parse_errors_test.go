@@ -236,12 +236,14 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseLimits(t *testing.T) {
-	lim := Limits{MaxActions: 1, MaxTasksPerAction: 1, MaxEnvPerTask: 1, MaxFilesPerTask: 1}
+	lim := Limits{MaxActions: 1, MaxEventsPerAction: 1, MaxTasksPerAction: 1, MaxEnvPerTask: 1, MaxFilesPerTask: 1}
 	tests := []struct {
 		name, yaml, want string
 	}{
 		{"actions", head + "  - name: b\n    event: x.y\n    image: alpine\n",
 			"job/config.yaml:3:3: actions: too many actions (2, at most 1)"},
+		{"events", strings.Replace(head, "    tasks:\n", "      - name: x.y\n    tasks:\n", 1),
+			"job/config.yaml:5:7: actions[0].events: too many events (2, at most 1)"},
 		{"tasks", head + "      - name: u\n        image: alpine\n",
 			"job/config.yaml:7:7: actions[0].tasks: too many tasks (2, at most 1)"},
 		{"env", head + "        env: [{name: A, value: x}, {name: B, value: y}]\n",
@@ -263,6 +265,11 @@ func TestParseLimits(t *testing.T) {
 		_, err := Parse("job/config.yaml", []byte(head), WithLimits(Limits{MaxBytes: 10}))
 		require.Error(t, err)
 		assert.Equal(t, "job/config.yaml:1:1: config is 141 bytes, at most 10 are allowed", err.Error())
+	})
+	t.Run("event name length", func(t *testing.T) {
+		_, err := Parse("job/config.yaml", []byte(strings.Replace(head, "sh.keptn.event.test.triggered", strings.Repeat("a", 1025), 1)))
+		require.Error(t, err)
+		assert.Equal(t, "job/config.yaml:5:15: actions[0].events[0].name: too long (1025 bytes, at most 1024)", err.Error())
 	})
 	t.Run("alias expansion", func(t *testing.T) {
 		// Each level doubles: 2^20 list items from a few hundred bytes.
@@ -340,4 +347,60 @@ func TestErrorListForAction(t *testing.T) {
 	// The partial config still matches, so the function can fail exactly
 	// the actions that would have run.
 	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, cfg.Match("y.z", nil))
+}
+
+// TestParseWarnings checks what is accepted but reported: things that work
+// as in JES but probably not as the author meant.
+func TestParseWarnings(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"no actions", "apiVersion: v2\n", []string{
+			"job/config.yaml:1:1: actions: no actions: this config never runs anything"}},
+		{"ttl raised", head + "        ttlSecondsAfterFinished: 0\n", []string{
+			"job/config.yaml:9:34: actions[0].tasks[0].ttlSecondsAfterFinished: 0 is raised to 60: a finished Job must live long enough to be reported"}},
+		{"bare event name", strings.Replace(head, "sh.keptn.event.test.triggered", "test", 1), []string{
+			`job/config.yaml:5:15: actions[0].events[0].name: matches only the event type "test" exactly (names are anchored; job-executor-service matched them anywhere in the type)`}},
+		{"cmd string with spaces", head + "        cmd: echo hello\n", []string{
+			`job/config.yaml:9:14: actions[0].tasks[0].cmd: "echo hello" is one executable name; to pass arguments write cmd as a list or use args`}},
+		{"secret value ignored", head + "        env:\n          - {name: creds, value: x, valueFrom: secret}\n", []string{
+			"job/config.yaml:10:27: actions[0].tasks[0].env[0].value: is ignored with valueFrom: secret, which imports every key of the Secret named by name (use valueFrom: {secretKeyRef: {name, key}} for one key)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("job/config.yaml", []byte(tc.yaml))
+			require.NoError(t, err)
+			got := make([]string, len(cfg.Warnings))
+			for i, w := range cfg.Warnings {
+				got[i] = w.Error()
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseTaskWithActionField(t *testing.T) {
+	_, err := Parse("job/config.yaml", []byte(head+"        silent: true\n"))
+	assert.EqualError(t, err, "job/config.yaml:9:9: actions[0].tasks[0].silent: a field of the action, not of a task")
+}
+
+// onError written on an action in the one-task form applies to its task;
+// secretKeyRef takes optional.
+func TestParseOneTaskOnErrorAndOptionalSecret(t *testing.T) {
+	cfg := mustParse(t, `apiVersion: v2
+actions:
+  - name: a
+    event: sh.keptn.event.test.triggered
+    onError: warn
+    image: alpine
+    env:
+      - name: TOKEN
+        valueFrom: {secretKeyRef: {name: s, key: k, optional: true}}
+`)
+	task := cfg.Actions[0].Tasks[0]
+	assert.Equal(t, OnErrorWarn, task.OnError)
+	require.NotNil(t, task.Env[0].SecretKeyRef.Optional)
+	assert.True(t, *task.Env[0].SecretKeyRef.Optional)
 }

@@ -47,6 +47,8 @@ func (d *decoder) task(n *yaml.Node, path string) taskDraft {
 			d.errorf(p.k, fp, "set %s on the action, not on a task: all tasks of an action run in one pod", p.key)
 		case taskKeys[p.key]:
 			fields = append(fields, p)
+		case actionOnlyKeys[p.key]:
+			d.errorf(p.k, fp, "a field of the action, not of a task")
 		default:
 			d.unknown(p, fp, taskKnown)
 		}

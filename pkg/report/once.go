@@ -2,6 +2,8 @@ package report
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +41,8 @@ type Sender struct {
 	Jobs   JobsFor
 	Sink   sink.Sender
 	Source string
-	// Holder names this replica in claims (its pod name).
+	// Holder names this replica in claims (its pod name); each attempt adds
+	// a nonce (NewHolder).
 	Holder string
 	// ClaimTTL bounds how long a crashed holder blocks a response.
 	ClaimTTL time.Duration
@@ -57,10 +60,16 @@ func (s *Sender) now() time.Time {
 // replica already carries our claim (written at creation), so the common path
 // costs one send and one update.
 func (s *Sender) Started(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
+	return s.StartedHolding(ctx, job, s.NewHolder())
+}
+
+// StartedHolding is Started for a caller that already holds the .started
+// claim as holder: the creator of the Job, which wrote the claim into it.
+func (s *Sender) StartedHolding(ctx context.Context, job *batchv1.Job, holder string) (*batchv1.Job, error) {
 	if job.Annotations[jobs.AnnotationSilent] == "true" {
 		return job, nil
 	}
-	return s.once(ctx, job, StartedKeys, func(o keptn.Origin) (event.Event, error) {
+	return s.once(ctx, job, StartedKeys, holder, func(o keptn.Origin) (event.Event, error) {
 		return keptn.StartedEvent(s.Source, ResponseID(job, keptn.KindStarted), o, s.now())
 	})
 }
@@ -73,7 +82,7 @@ func (s *Sender) Finished(ctx context.Context, job *batchv1.Job, f keptn.Finishe
 	if job.Annotations[jobs.AnnotationStarted] == "" {
 		return job, ErrNotStarted
 	}
-	return s.once(ctx, job, FinishedKeys, func(o keptn.Origin) (event.Event, error) {
+	return s.once(ctx, job, FinishedKeys, s.NewHolder(), func(o keptn.Origin) (event.Event, error) {
 		return keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, f, s.now())
 	})
 }
@@ -97,10 +106,19 @@ func OriginOf(job *batchv1.Job) (keptn.Origin, error) {
 	return o, nil
 }
 
-func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, build func(keptn.Origin) (event.Event, error)) (*batchv1.Job, error) {
+// NewHolder names one attempt: the replica plus a nonce. Claims are per
+// attempt, not per replica, because one replica serves concurrent
+// deliveries of the same event, and only one of them may send.
+func (s *Sender) NewHolder() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return s.Holder + "/" + hex.EncodeToString(b[:])
+}
+
+func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holder string, build func(keptn.Origin) (event.Event, error)) (*batchv1.Job, error) {
 	now := s.now()
 	client := s.Jobs(job.Namespace)
-	switch claim.Of(job.Annotations, k, s.Holder, now) {
+	switch claim.Of(job.Annotations, k, holder, now) {
 	case claim.Done:
 		return job, nil
 	case claim.HeldByOther:
@@ -108,12 +126,12 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, build
 	case claim.Free:
 		var won bool
 		var err error
-		job, won, err = claim.Take(ctx, client, job, k, s.Holder, now, s.ClaimTTL)
+		job, won, err = claim.Take(ctx, client, job, k, holder, now, s.ClaimTTL)
 		if err != nil {
 			return job, err
 		}
 		if !won {
-			if claim.Of(job.Annotations, k, s.Holder, s.now()) == claim.Done {
+			if claim.Of(job.Annotations, k, holder, s.now()) == claim.Done {
 				return job, nil
 			}
 			return job, ErrBusy
@@ -130,7 +148,7 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, build
 	if err := s.Sink.Send(ctx, ev); err != nil {
 		// Let the next attempt (a broker retry, the sweep, another replica)
 		// take over at once instead of after the claim expires.
-		if j, rerr := claim.Release(context.WithoutCancel(ctx), client, job, k, s.Holder); rerr == nil {
+		if j, rerr := claim.Release(context.WithoutCancel(ctx), client, job, k, holder); rerr == nil {
 			job = j
 		}
 		return job, fmt.Errorf("%s for job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)

@@ -37,8 +37,8 @@ func ParseResult(msg string) (obj map[string]any, result string, ok bool) {
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, "", false
 	}
-	// One object and nothing after it: "{}{}" is a log line, not a result.
-	if _, err := dec.Token(); err == nil {
+	// One object and nothing after it: "{} done" is a log line, not a result.
+	if dec.InputOffset() != int64(len(msg)) {
 		return nil, "", false
 	}
 	if r, isString := obj[ResultKey].(string); isString {

@@ -176,17 +176,18 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 // went out. It reports whether this call created the Job.
 func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 	silent := job.Annotations[jobs.AnnotationSilent] == "true"
+	holder := h.Responses.NewHolder()
 	if !silent {
 		// The creator holds the .started claim from the first instant, so a
 		// concurrent duplicate delivery never sends a second .started.
-		job.Annotations[jobs.AnnotationStartClaim] = claim.Value(h.Responses.Holder, time.Now().Add(h.Responses.ClaimTTL))
+		job.Annotations[jobs.AnnotationStartClaim] = claim.Value(holder, time.Now().Add(h.Responses.ClaimTTL))
 	}
 	client := h.Jobs(job.Namespace)
 	created, err := client.Create(ctx, job, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		h.Log.InfoContext(ctx, "created job", "job", job.Namespace+"/"+job.Name)
-		_, err = h.Responses.Started(ctx, created)
+		_, err = h.Responses.StartedHolding(ctx, created, holder)
 		return true, h.responseErr(err)
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})

@@ -1,13 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/test/eventsink"
@@ -41,12 +47,12 @@ func TestAdapterSendsJobUpdates(t *testing.T) {
 	}
 	t.Cleanup(adapter.Stop)
 
-	// The adapter has no readiness signal; the add event of a first Job
-	// shows its informer is watching, so the next Job's updates are seen.
+	// The adapter has no readiness signal, and objects that exist when its
+	// watch starts produce no event (its reflector's initial list is
+	// dropped). Touching a selected Job until an event about it arrives
+	// shows the watch is up.
 	createJob(t, ctx, c, ns, newJob("canary", selected, nil, container{"task", "alpine:3.20"}))
-	if _, err := sink.WaitFor(ctx, isEventFor("dev.knative.apiserver.resource.add", ns, "canary")); err != nil {
-		t.Fatalf("adapter (log %s) sent no add event for the canary Job: %v", adapter.LogPath(), err)
-	}
+	waitWatching(t, ctx, c, sink, ns, "canary")
 	// An unlabelled Job finishes before the selected one starts; the label
 	// selector must keep it out of the events.
 	createJob(t, ctx, c, ns, newJob("unselected", nil, nil, container{"task", "alpine:3.20"}))
@@ -67,7 +73,7 @@ func TestAdapterSendsJobUpdates(t *testing.T) {
 		return err == nil && cond.Status == corev1.ConditionTrue
 	})
 	if err != nil {
-		t.Fatalf("no update event with the Job Failed (adapter log %s): %v", adapter.LogPath(), err)
+		t.Fatalf("no update event with the Job Failed (adapter log %s): %v; received: %s", adapter.LogPath(), err, summary(sink.Events()))
 	}
 	if ev.Subject() != "/apis/batch/v1/namespaces/"+ns+"/jobs/task" {
 		t.Errorf("subject = %q, want the Job's path", ev.Subject())
@@ -82,6 +88,27 @@ func TestAdapterSendsJobUpdates(t *testing.T) {
 	}
 }
 
+// waitWatching annotates the Job ns/name again and again until the sink got
+// an event about it.
+func waitWatching(t *testing.T, ctx context.Context, c kubernetes.Interface, sink *eventsink.Sink, ns, name string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"testbed.local/poke":"%d"}}}`, i)
+		if _, err := c.BatchV1().Jobs(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("poke job %s: %v", name, err)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := sink.WaitFor(waitCtx, isEventFor("", ns, name))
+		cancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("adapter sent no event about job %s: %v", name, ctx.Err())
+		}
+	}
+}
+
 // isEventFor matches adapter events of type typ ("" for any) about the Job
 // ns/name.
 func isEventFor(typ, ns, name string) func(cloudevents.Event) bool {
@@ -89,4 +116,12 @@ func isEventFor(typ, ns, name string) func(cloudevents.Event) bool {
 	return func(ev cloudevents.Event) bool {
 		return (typ == "" || ev.Type() == typ) && ev.Subject() == subject
 	}
+}
+
+func summary(events []cloudevents.Event) string {
+	var sb strings.Builder
+	for _, ev := range events {
+		fmt.Fprintf(&sb, "\n  %s %s", ev.Type(), ev.Subject())
+	}
+	return sb.String()
 }

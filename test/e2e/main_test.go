@@ -1,6 +1,7 @@
-// Package e2e holds the end-to-end tests that run against the test bed
-// (package testbed): one control plane per test binary, a namespace per test.
-// `go test -short` skips them.
+// Package e2e runs the function against the local control plane (real etcd,
+// kube-apiserver, controller-manager, scheduler and a kwok node), the Keptn
+// stand-in (checked against Keptn's OpenAPI contract) and, for completion,
+// Knative's real ApiServerSource adapter.
 package e2e
 
 import (

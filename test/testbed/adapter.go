@@ -31,8 +31,10 @@ var adapterSeq atomic.Int64
 // module requires, so the watch configuration is Knative's, not ours.
 //
 // The adapter watches with the bed's admin credentials. It stops with the
-// bed or with Adapter.Stop. It has no readiness signal: it sends "add"
-// events for existing objects once its informers have synced.
+// bed or with Adapter.Stop. It has no readiness signal, and objects that
+// exist when its watch starts produce no event (its reflector drops the
+// initial list): to know it is watching, change a watched object until its
+// event arrives.
 func (b *Bed) StartAdapter(ctx context.Context, src *sourcesv1.ApiServerSource, sink string) (*Adapter, error) {
 	if src.Name == "" || src.Namespace == "" {
 		return nil, fmt.Errorf("testbed: ApiServerSource needs a name and a namespace")

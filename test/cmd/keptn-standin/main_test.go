@@ -12,7 +12,13 @@ import (
 )
 
 func TestRunPrintsURLAndEvents(t *testing.T) {
-	pr, pw := io.Pipe()
+	// A kernel pipe, not io.Pipe: the event hook writes before the 200 is
+	// sent, so an unbuffered pipe would block it until this test reads.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

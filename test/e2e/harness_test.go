@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/keptn-sandbox/job-executor-knative/function"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
+)
+
+// jesData holds job-executor-service's own test configs and events.
+const jesData = "../../../shared/reference/jes/data/"
+
+// env is one test's world: a namespace on the bed, a Keptn stand-in and
+// function replicas talking to both.
+type env struct {
+	t      *testing.T
+	ns     string
+	kube   kubernetes.Interface
+	keptn  *keptnstandin.Server
+	bed    *testbed.Bed
+	extraEnv map[string]string
+}
+
+type envOption func(*env)
+
+// withFunctionEnv sets environment variables of the function replicas.
+func withFunctionEnv(k, v string) envOption {
+	return func(e *env) { e.extraEnv[k] = v }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	bed := testbed.Get(t)
+	e := &env{
+		t:        t,
+		bed:      bed,
+		ns:       testbed.Namespace(t),
+		kube:     bed.Client(),
+		keptn:    keptnstandin.NewStarted(t, keptnstandin.WithTest(t)),
+		extraEnv: map[string]string{},
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.prepareNamespace(e.ns)
+	t.Cleanup(func() { e.keptn.CheckContract(t) })
+	return e
+}
+
+// prepareNamespace makes ns a job namespace as config/knative does: the
+// task pods' service account (no token) and the Secret with the Keptn token
+// that only the fetcher reads.
+func (e *env) prepareNamespace(ns string) {
+	e.t.Helper()
+	ctx := context.Background()
+	no := false
+	_, err := e.kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
+		AutomountServiceAccountToken: &no,
+	}, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	_, err = e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
+		StringData: map[string]string{"token": e.keptn.Token()},
+	}, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+}
+
+// replica is one running copy of the function.
+type replica struct {
+	fn  *function.Function
+	url string
+}
+
+// startFunction starts a function replica in this process, configured from
+// the environment exactly as in a pod, and serves it over HTTP on loopback.
+func (e *env) startFunction(name string) *replica {
+	e.t.Helper()
+	cfg := map[string]string{
+		"KUBECONFIG":         e.bed.KubeconfigPath(),
+		"JOB_NAMESPACE":      e.ns,
+		"KEPTN_API_URL":      e.keptn.APIURL(),
+		"KEPTN_API_TOKEN":    e.keptn.Token(),
+		"KEPTN_RESOURCE_URL": e.keptn.ResourceServiceURL(),
+		"POD_NAME":           name,
+		"FETCHER_IMAGE":      "testbed.local/initcontainer:e2e",
+		"LOG_LEVEL":          "debug",
+	}
+	for k, v := range e.extraEnv {
+		cfg[k] = v
+	}
+	fn := function.New()
+	require.NoError(e.t, fn.Start(context.Background(), cfg))
+	srv := httptest.NewServer(serve.Handler(fn, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e.t.Cleanup(srv.Close)
+	return &replica{fn: fn, url: srv.URL}
+}
+
+// commit stores files in the stand-in's repository (keys in its layout,
+// e.g. "project/p/stage/s/service/v/resource/job/config.yaml") and returns
+// the commit id.
+func (e *env) commit(files map[string]string) string {
+	raw := map[string][]byte{}
+	for k, v := range files {
+		raw[k] = []byte(v)
+	}
+	return e.keptn.Commit(raw)
+}
+
+func serviceResource(p, s, v, uri string) string {
+	return fmt.Sprintf("project/%s/stage/%s/service/%s/resource/%s", p, s, v, uri)
+}
+
+func readJES(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(jesData, name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// taskEvent is the .triggered event Keptn's shipyard-controller sends for
+// the first task of the sequence that a JES end-to-end event starts
+// (sh.keptn.event.<stage>.<sequence>.triggered): JES's tests post sequence
+// events and let Keptn derive the task events; our stand-in has no
+// shipyard-controller, so the test derives them the same way.
+func taskEvent(t *testing.T, sequenceEventFile, shipyardFile, commitID string) event.Event {
+	t.Helper()
+	var seq struct {
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(readJES(t, sequenceEventFile)), &seq))
+	if seq.Type == "" {
+		// JES's job-egress test fills the type in code.
+		seq.Type = "sh.keptn.event.e2e.egress-extern.triggered"
+	}
+	parts := strings.Split(seq.Type, ".")
+	require.Len(t, parts, 6, "sequence event type %s", seq.Type)
+	task := firstTask(t, readJES(t, shipyardFile), parts[3], parts[4])
+	return newTriggered(task, seq.Data, commitID)
+}
+
+func newTriggered(task string, data map[string]any, commitID string) event.Event {
+	ce := event.New()
+	ce.SetID(uuid.NewString())
+	ce.SetSource("shipyard-controller")
+	ce.SetType("sh.keptn.event." + task + ".triggered")
+	ce.SetTime(time.Now())
+	ce.SetExtension("shkeptncontext", uuid.NewString())
+	ce.SetExtension("shkeptnspecversion", "0.2.4")
+	if commitID != "" {
+		ce.SetExtension("gitcommitid", commitID)
+	}
+	_ = ce.SetData(event.ApplicationJSON, data)
+	return ce
+}
+
+// deliver posts ce like a Knative Broker does (binary mode, Prefer: reply)
+// and returns the status.
+func deliver(t *testing.T, url string, ce event.Event) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	require.NoError(t, err)
+	require.NoError(t, cehttp.WriteRequest(context.Background(), binding.ToMessage(&ce), req))
+	req.Header.Set("Prefer", "reply")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Logf("delivery of %s answered %d: %s", ce.Type(), resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return resp.StatusCode
+}
+
+// jobsOf lists our Jobs for the triggered event id.
+func (e *env) jobsOf(eventID string) []batchv1.Job {
+	e.t.Helper()
+	list, err := e.kube.BatchV1().Jobs(metav1.NamespaceAll).List(context.Background(), metav1.ListOptions{LabelSelector: jobs.LabelManagedBy})
+	require.NoError(e.t, err)
+	var out []batchv1.Job
+	for _, j := range list.Items {
+		if j.Annotations[jobs.AnnotationEventID] == eventID {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// eventsFor returns the events the stand-in accepted for triggered id.
+func (e *env) eventsFor(triggeredID, typ string) []keptnstandin.Event {
+	var out []keptnstandin.Event
+	for _, ev := range e.keptn.EventsOfType(typ) {
+		if ev.Triggeredid == triggeredID {
+			out = append(out, ev)
+		}
+	}
+	return out
+}

@@ -1,0 +1,277 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+)
+
+// scenario is one of job-executor-service's end-to-end scenarios: its
+// sequence event, shipyard and config, replayed against our function.
+type scenario struct {
+	name     string
+	event    string // test__events__e2e__<event>.triggered.json
+	shipyard string // test__shipyard__e2e__<shipyard>.deployment.yaml
+	// files are resources to commit, by layout key; "config" is shorthand
+	// for the service-level job/config.yaml of the event's scope.
+	config string
+	files  map[string]string
+	// check looks at the Jobs the apiserver accepted.
+	check func(t *testing.T, e *env, job batchv1.Job)
+}
+
+func jesScenarios() []scenario {
+	return []scenario{
+		{name: "helloworld", event: "helloworld", shipyard: "helloworld", config: "test__data__e2e__helloworld.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				c := job.Spec.Template.Spec.Containers[0]
+				assert.Equal(t, []string{"echo"}, c.Command)
+				assert.Equal(t, []string{"Hello World"}, c.Args)
+			}},
+		{name: "envvar", event: "envvar", shipyard: "envvar", config: "test__data__e2e__envvar.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				env := map[string]string{}
+				for _, c := range job.Spec.Template.Spec.InitContainers {
+					for _, v := range c.Env {
+						env[v.Name] = v.Value
+					}
+				}
+				assert.Equal(t, "JSON_PATH_LABEL_VALUE", env["E2E-jsonPathLabel"])
+				assert.Equal(t, "<displayed>", env["E2E-jsonPathArray"])
+				assert.JSONEq(t, `{"jsonPathArray":["<not-displayed>","<displayed>"]}`, env["E2E-EVENT"])
+				assert.Equal(t, "EXAMPLE_LABEL", env["LABELS_E2E_LABEL"])
+			}},
+		{name: "files", event: "files", shipyard: "files", config: "test__data__e2e__files.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				fetcher := job.Spec.Template.Spec.InitContainers[0]
+				assert.Equal(t, jobs.FetcherContainer, fetcher.Name)
+				assert.Subset(t, fetcher.Args, []string{"small.file", "folder/file.py", "folder/big.file"})
+			}},
+		{name: "folder", event: "folder", shipyard: "folder", config: "test__data__e2e__folder.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				assert.Contains(t, job.Spec.Template.Spec.InitContainers[0].Args, "helm")
+			}},
+		{name: "locust", event: "locust.qa.test", shipyard: "locust", config: "test__data__e2e__locust.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				assert.Equal(t, "test", job.Labels[jobs.LabelTask])
+			}},
+		{name: "nginx", event: "nginx", shipyard: "helloworld", config: "test__data__e2e__nginx.config.yaml"},
+		{name: "jobcleanup", event: "jobcleanup", shipyard: "jobcleanup", config: "test__data__e2e__jobcleanup.config.yaml",
+			check: func(t *testing.T, e *env, job batchv1.Job) {
+				// JES raised TTLs under 60 s to 60 s; so do we (docs/config.md).
+				assert.Equal(t, int32(60), *job.Spec.TTLSecondsAfterFinished)
+			}},
+		{name: "job-egress", event: "job-egress", shipyard: "job-egress", config: "test__data__e2e__job-egress.config.yaml"},
+	}
+}
+
+func TestJESScenariosCreateJobsAndStarted(t *testing.T) {
+	for _, sc := range jesScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			e := newEnv(t)
+			fn := e.startFunction("replica-0")
+			ce := taskEvent(t, "test__events__e2e__"+sc.event+".triggered.json", "test__shipyard__e2e__"+sc.shipyard+".deployment.yaml", "")
+			data := dataOf(t, ce)
+			e.commit(map[string]string{
+				serviceResource(data["project"].(string), data["stage"].(string), data["service"].(string), "job/config.yaml"): readJES(t, sc.config),
+			})
+			require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+
+			created := e.jobsOf(ce.ID())
+			require.Len(t, created, 1, "one Job per matching action")
+			job := created[0]
+			assert.Equal(t, e.ns, job.Namespace)
+			assert.NotEmpty(t, job.UID, "accepted by the real apiserver")
+			assert.NotEmpty(t, job.Annotations[jobs.AnnotationStarted], ".started is recorded on the Job")
+			if sc.check != nil {
+				sc.check(t, e, job)
+			}
+
+			started := e.eventsFor(ce.ID(), "sh.keptn.event."+taskOf(ce)+".started")
+			require.Len(t, started, 1)
+			assert.Equal(t, ce.Extensions()["shkeptncontext"], started[0].Shkeptncontext)
+			assert.Equal(t, data["project"], started[0].Data["project"])
+			assert.Equal(t, data["stage"], started[0].Data["stage"])
+			assert.Equal(t, data["service"], started[0].Data["service"])
+
+			// Redelivery answers as the first time and creates nothing.
+			require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+			assert.Len(t, e.jobsOf(ce.ID()), 1)
+			assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event."+taskOf(ce)+".started"), 1)
+		})
+	}
+}
+
+func TestConfigLookupFallsBackServiceStageProject(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.commit(map[string]string{
+		serviceResource("e2e-project", "dev", "service-1", "job/config.yaml"):  readJES(t, "test__data__e2e__jobconfig.service-1.config.yaml"),
+		"project/e2e-project/stage/dev/resource/job/config.yaml":              readJES(t, "test__data__e2e__jobconfig.stage-dev.config.yaml"),
+		"project/e2e-project/resource/job/config.yaml":                        readJES(t, "test__data__e2e__jobconfig.project.config.yaml"),
+	})
+	tests := []struct {
+		event, wantLevel string
+	}{
+		{"jobconfig.dev-1", "service"},
+		{"jobconfig.dev-2", "stage"},
+		{"jobconfig.prod", "project"},
+	}
+	for _, tt := range tests {
+		ce := taskEvent(t, "test__events__e2e__"+tt.event+".triggered.json", "test__shipyard__e2e__jobconfig.deployment.yaml", "")
+		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce), tt.event)
+		created := e.jobsOf(ce.ID())
+		require.Len(t, created, 1, tt.event)
+		assert.Contains(t, created[0].Annotations[jobs.AnnotationConfigFile], "("+tt.wantLevel+" level", tt.event)
+	}
+}
+
+func TestConfigIsReadAtTheEventsCommit(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	key := serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml")
+	old := e.commit(map[string]string{key: readJES(t, "test__data__e2e__gitcommitid.config.yaml")})
+	head := e.commit(map[string]string{key: readJES(t, "test__data__e2e__jobconfig.project.config.yaml")})
+	data := map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}
+
+	for commit, want := range map[string]string{old: "This should not be displayed!", head: "Hello World"} {
+		ce := newTriggered("deployment", data, commit)
+		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+		created := e.jobsOf(ce.ID())
+		require.Len(t, created, 1)
+		assert.Equal(t, []string{want}, created[0].Spec.Template.Spec.Containers[0].Args, "commit %s", commit)
+	}
+}
+
+func TestSameEventDeliveredTwiceAtOnce(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.startFunction("replica-a"), e.startFunction("replica-b")
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__helloworld.config.yaml")})
+	for range 5 {
+		ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}, "")
+		var wg sync.WaitGroup
+		statuses := make([]int, 4)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				url := a.url
+				if i%2 == 1 {
+					url = b.url
+				}
+				statuses[i] = deliver(t, url, ce)
+			}()
+		}
+		wg.Wait()
+		for _, s := range statuses {
+			// A duplicate that finds the other replica mid-send may be told
+			// to come back (503); the broker would redeliver.
+			assert.Contains(t, []int{http.StatusAccepted, http.StatusServiceUnavailable}, s)
+		}
+		require.Equal(t, http.StatusAccepted, deliver(t, a.url, ce), "a later redelivery settles")
+		assert.Len(t, e.jobsOf(ce.ID()), 1, "one Job")
+		assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.started"), 1, "one .started")
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	data := map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}
+
+	t.Run("no config: 202 and nothing created", func(t *testing.T) {
+		ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "unconfigured"}, "")
+		assert.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+		assert.Empty(t, e.jobsOf(ce.ID()))
+		assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.started"))
+	})
+	t.Run("malformed data: 400", func(t *testing.T) {
+		ce := newTriggered("deployment", map[string]any{"project": "p"}, "")
+		assert.Equal(t, http.StatusBadRequest, deliver(t, fn.url, ce))
+	})
+
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__helloworld.config.yaml")})
+	t.Run("no matching action: 202 and nothing created", func(t *testing.T) {
+		ce := newTriggered("test", data, "")
+		assert.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+		assert.Empty(t, e.jobsOf(ce.ID()))
+	})
+	t.Run("Keptn down: 503, and the retry completes without duplicates", func(t *testing.T) {
+		ce := newTriggered("deployment", data, "")
+		e.keptn.SetDown(true)
+		assert.GreaterOrEqual(t, deliver(t, fn.url, ce), 500)
+		e.keptn.SetDown(false)
+		time.Sleep(10 * time.Millisecond)
+		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+		assert.Len(t, e.jobsOf(ce.ID()), 1)
+		assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.started"), 1)
+	})
+}
+
+func TestInvalidConfigFailsTheMatchingActionLoudly(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): `apiVersion: v2
+actions:
+  - name: "Deploy"
+    events:
+      - name: "sh.keptn.event.deployment.triggered"
+    tasks:
+      - name: "Greet"
+        image: "alpine"
+        imagePullPolicy: Sometimes
+`})
+	ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}, "")
+	for range 2 { // the redelivery must not send a second .finished
+		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	}
+	logs := e.keptn.EventsOfType("sh.keptn.log.error")
+	require.NotEmpty(t, logs)
+	assert.Contains(t, logs[0].Data["message"], "imagePullPolicy")
+
+	require.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.started"), 1)
+	finished := e.eventsFor(ce.ID(), "sh.keptn.event.deployment.finished")
+	require.Len(t, finished, 1)
+	assert.Equal(t, "errored", finished[0].Data["status"])
+	assert.Equal(t, "fail", finished[0].Data["result"])
+	assert.Contains(t, finished[0].Data["message"], "job/config.yaml (service level")
+	assert.Contains(t, finished[0].Data["message"], ":9:")
+	assert.Contains(t, finished[0].Data["message"], "actions[0].tasks[0].imagePullPolicy")
+
+	rec := e.jobsOf(ce.ID())
+	require.Len(t, rec, 1)
+	assert.True(t, *rec[0].Spec.Suspend, "a record Job never runs")
+	pods, err := e.kube.CoreV1().Pods(rec[0].Namespace).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, pods.Items)
+}
+
+func TestJobsPassRestrictedPodSecurity(t *testing.T) {
+	e := newEnv(t)
+	e.ns = restrictedNamespace(t)
+	e.prepareNamespace(e.ns)
+	fn := e.startFunction("replica-0")
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__files.config.yaml")})
+	ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	created := e.jobsOf(ce.ID())
+	require.Len(t, created, 1)
+	// The Job controller, not the function, creates the pod: dry-run the
+	// pod template so PSA "restricted" judges exactly what will run.
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "psa-", Namespace: e.ns},
+		Spec:       created[0].Spec.Template.Spec,
+	}
+	_, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	require.NoError(t, err, "the pod template passes Pod Security Admission restricted")
+}
