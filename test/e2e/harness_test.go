@@ -38,11 +38,11 @@ const jesData = "../../../shared/reference/jes/data/"
 // env is one test's world: a namespace on the bed, a Keptn stand-in and
 // function replicas talking to both.
 type env struct {
-	t      *testing.T
-	ns     string
-	kube   kubernetes.Interface
-	keptn  *keptnstandin.Server
-	bed    *testbed.Bed
+	t        *testing.T
+	ns       string
+	kube     kubernetes.Interface
+	keptn    *keptnstandin.Server
+	bed      *testbed.Bed
 	extraEnv map[string]string
 }
 

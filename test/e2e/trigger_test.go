@@ -116,7 +116,7 @@ func TestConfigLookupFallsBackServiceStageProject(t *testing.T) {
 	e := newEnv(t)
 	fn := e.startFunction("replica-0")
 	e.commit(map[string]string{
-		serviceResource("e2e-project", "dev", "service-1", "job/config.yaml"):  readJES(t, "test__data__e2e__jobconfig.service-1.config.yaml"),
+		serviceResource("e2e-project", "dev", "service-1", "job/config.yaml"): readJES(t, "test__data__e2e__jobconfig.service-1.config.yaml"),
 		"project/e2e-project/stage/dev/resource/job/config.yaml":              readJES(t, "test__data__e2e__jobconfig.stage-dev.config.yaml"),
 		"project/e2e-project/resource/job/config.yaml":                        readJES(t, "test__data__e2e__jobconfig.project.config.yaml"),
 	})
