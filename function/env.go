@@ -20,6 +20,7 @@ var Env = []envVar{
 	{"PORT", "8080", "HTTP port of the CloudEvents receiver and health endpoints"},
 	{"KUBECONFIG", "", "kubeconfig to use; empty means in-cluster config"},
 	{"JOB_NAMESPACE", "$POD_NAMESPACE or keptn-jobs", "namespace of Jobs whose action names none"},
+	{"JOB_NAMESPACES", "$JOB_NAMESPACE", "comma-separated namespaces the ping sweep lists for unreported Jobs (every namespace actions may use)"},
 	{"JOB_SERVICE_ACCOUNT", "keptn-job", "service account of task pods (token not mounted unless the action names one)"},
 	{"JOB_MANAGED_BY", "keptn-job-executor", "value of the app.kubernetes.io/managed-by label our Jobs carry"},
 	{"FETCHER_IMAGE", "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:latest", "image of the init container that fetches files"},

@@ -16,6 +16,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
 )
 
@@ -23,6 +24,7 @@ import (
 type Function struct {
 	log     *slog.Logger
 	trigger *trigger.Handler
+	report  *report.Reconciler
 	ready   atomic.Bool
 }
 
@@ -49,9 +51,39 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		out, err := f.trigger.Handle(ctx, ev)
 		log.InfoContext(ctx, "handled triggered event", "matched", out.Matched, "created", out.Created, "existing", out.Existing, "invalid", out.Invalid, "error", errString(err))
 		return nil, answer(err)
+	case strings.HasPrefix(e.Type(), "dev.knative.apiserver.resource."):
+		err := f.report.HandleEvent(ctx, e)
+		if err != nil {
+			log.WarnContext(ctx, "job status event", "subject", e.Subject(), "error", err.Error())
+		}
+		return nil, reportAnswer(err)
+	case e.Type() == "dev.knative.sources.ping":
+		st, err := f.report.Sweep(ctx)
+		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,
+			"reported", st.Reported, "busy", st.Busy, "deleted", st.Deleted, "errors", st.Errors,
+			"skipped", st.Skipped, "duration", st.Duration.String(), "error", errString(err))
+		if err != nil {
+			// Listing failed; the next tick tries again, but a 5xx makes
+			// the broker retry this one sooner.
+			return nil, cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+		}
+		return nil, nil
 	default:
 		log.DebugContext(ctx, "ignoring event type")
 		return nil, nil
+	}
+}
+
+func reportAnswer(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, report.ErrBadEvent):
+		return cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+	case report.IsRetryable(err):
+		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+	default:
+		return cehttp.NewResult(http.StatusInternalServerError, "%s", err.Error())
 	}
 }
 

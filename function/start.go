@@ -70,6 +70,15 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Log:         f.log,
 		BusyWait:    5 * time.Second,
 	}
+	f.report, err = report.NewReconciler(kube, responses, report.Config{
+		ManagedBy:  settings.ManagedBy,
+		Namespaces: sweepNamespaces(cfg, settings.Namespace),
+		RecordTTL:  time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
+		Log:        f.log,
+	})
+	if err != nil {
+		return err
+	}
 	f.ready.Store(true)
 	f.log.Info("started", "job_namespace", settings.Namespace, "holder", holder)
 	return nil
@@ -174,6 +183,21 @@ func eventSink(cfg map[string]string) (sink.Sender, error) {
 		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), nil), nil
 	}
 	return &sink.Log{W: os.Stdout}, nil
+}
+
+// sweepNamespaces are the namespaces the ping sweep lists: every namespace
+// Jobs may go to. Listing cluster-wide would need cluster-wide RBAC.
+func sweepNamespaces(cfg map[string]string, jobNamespace string) []string {
+	var out []string
+	for _, ns := range strings.Split(lookup(cfg, "JOB_NAMESPACES"), ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{jobNamespace}
+	}
+	return out
 }
 
 func firstOf(vals ...string) string {
