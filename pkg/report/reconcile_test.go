@@ -113,7 +113,8 @@ func TestExactlyOneFinishedAcrossConcurrentReplicas(t *testing.T) {
 
 func TestBusyWhileAnotherReplicaSends(t *testing.T) {
 	b := newBed(failedJob(), failedPod())
-	b.sink.entered, b.sink.release = make(chan struct{}), make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	b.sink.entered, b.sink.release = entered, release
 	a, other := b.reconciler(t, "replica-a"), b.reconciler(t, "replica-b")
 	done := make(chan Outcome)
 	go func() {
@@ -121,13 +122,13 @@ func TestBusyWhileAnotherReplicaSends(t *testing.T) {
 		assert.NoError(t, err)
 		done <- out
 	}()
-	<-b.sink.entered // a holds the claim and is sending
+	<-entered // a holds the claim and is sending
 
 	out, err := other.Reconcile(context.Background(), failedJob())
 	require.NoError(t, err, "another replica sending is not an error on the watch path")
 	assert.Equal(t, Outcome{Busy: true}, out)
 
-	close(b.sink.release)
+	close(release)
 	assert.Equal(t, Outcome{Reported: true}, <-done)
 	assert.Len(t, b.sink.types(), 1)
 }

@@ -108,7 +108,7 @@ func (e *env) startFunction(name string) *replica {
 		"KEPTN_API_TOKEN":    e.keptn.Token(),
 		"KEPTN_RESOURCE_URL": e.keptn.ResourceServiceURL(),
 		"POD_NAME":           name,
-		"FETCHER_IMAGE":      "testbed.local/initcontainer:e2e",
+		"FETCHER_IMAGE":      "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:e2e",
 		"LOG_LEVEL":          "debug",
 	}
 	for k, v := range e.extraEnv {
@@ -221,4 +221,18 @@ func (e *env) eventsFor(triggeredID, typ string) []keptnstandin.Event {
 		}
 	}
 	return out
+}
+
+// deliverUntilAccepted retries like the broker does on 5xx.
+func deliverUntilAccepted(t *testing.T, url string, ce event.Event) {
+	for i := 0; i < 20; i++ {
+		if s := deliver(t, url, ce); s < 300 {
+			return
+		} else if s < 500 {
+			t.Errorf("delivery of %s answered %d", ce.ID(), s)
+			return
+		}
+		time.Sleep(time.Duration(50*(i+1)) * time.Millisecond)
+	}
+	t.Errorf("delivery of %s never accepted", ce.ID())
 }

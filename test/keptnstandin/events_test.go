@@ -14,8 +14,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const keptnEvents = "../../../shared/reference/keptn/events"
-
 // finished builds a sh.keptn.event.test.finished body; edit removes or
 // changes fields before it is encoded.
 func finished(edit func(ev, data map[string]any)) []byte {
@@ -144,8 +142,12 @@ func TestKeptnFixtures(t *testing.T) {
 		"jes.test.triggered.with-gitcommitid.json": 400,
 	}
 	s := NewStarted(t)
+	openapi, err := defaultOpenAPIDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, want := range tests {
-		body, err := os.ReadFile(filepath.Join(keptnEvents, name))
+		body, err := os.ReadFile(filepath.Join(openapi, "..", "events", name))
 		if err != nil {
 			t.Fatal(err)
 		}

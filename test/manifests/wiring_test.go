@@ -3,11 +3,13 @@ package manifests
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
@@ -115,9 +117,26 @@ func TestApiServerSourceWatchesOurJobs(t *testing.T) {
 	if sel == nil || sel.MatchLabels[jobs.LabelManagedBy] != cfg["JOB_MANAGED_BY"] || len(sel.MatchLabels) != 1 || len(sel.MatchExpressions) != 0 {
 		t.Errorf("selector %+v, want exactly %v", sel, ours)
 	}
-	ns := src.Spec.NamespaceSelector
-	if ns == nil || ns.MatchLabels[corev1.LabelMetadataName] != cfg["JOB_NAMESPACE"] {
-		t.Errorf("namespaceSelector %+v, want the job namespace %q", ns, cfg["JOB_NAMESPACE"])
+	// Every job namespace is watched, and the function may act in each.
+	nsSel, err := metav1.LabelSelectorAsSelector(src.Spec.NamespaceSelector)
+	if src.Spec.NamespaceSelector == nil || err != nil || nsSel.Empty() {
+		t.Fatalf("namespaceSelector %+v (%v): want the job namespaces; unset means only the source's own, empty means all", src.Spec.NamespaceSelector, err)
+	}
+	jobNamespaces := strings.Split(cfg["JOB_NAMESPACES"], ",")
+	if !slices.Contains(jobNamespaces, cfg["JOB_NAMESPACE"]) {
+		t.Errorf("JOB_NAMESPACES %q lacks JOB_NAMESPACE %q", cfg["JOB_NAMESPACES"], cfg["JOB_NAMESPACE"])
+	}
+	g := effectiveGrants(t, objs)
+	for _, ns := range jobNamespaces {
+		if !nsSel.Matches(labels.Set{corev1.LabelMetadataName: ns}) {
+			t.Errorf("the ApiServerSource does not watch job namespace %s", ns)
+		}
+		if !g.allowed("keptn-job-executor/job-executor", ns, "create", "batch/jobs") {
+			t.Errorf("the function may not create Jobs in job namespace %s", ns)
+		}
+	}
+	if nsSel.Matches(labels.Set{corev1.LabelMetadataName: src.Namespace}) {
+		t.Errorf("the ApiServerSource watches its own namespace %s", src.Namespace)
 	}
 	find[*corev1.ServiceAccount](t, objs, "ServiceAccount "+src.Namespace+"/"+src.Spec.ServiceAccountName)
 	if src.Spec.ServiceAccountName == find[*servingv1.Service](t, objs, fnKey).Spec.Template.Spec.ServiceAccountName {
@@ -159,7 +178,7 @@ func TestConfigMapHoldsFunctionSettings(t *testing.T) {
 			t.Errorf("%s must not be in the ConfigMap", k)
 		}
 	}
-	for _, k := range []string{"JOB_NAMESPACE", "JOB_SERVICE_ACCOUNT", "JOB_MANAGED_BY", "FETCHER_IMAGE", "KEPTN_API_URL", "KEPTN_API_TOKEN_SECRET"} {
+	for _, k := range []string{"JOB_NAMESPACE", "JOB_NAMESPACES", "JOB_SERVICE_ACCOUNT", "JOB_MANAGED_BY", "FETCHER_IMAGE", "KEPTN_API_URL", "KEPTN_API_TOKEN_SECRET"} {
 		if cfg[k] == "" {
 			t.Errorf("%s is not set", k)
 		}

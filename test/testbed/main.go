@@ -56,7 +56,16 @@ func Main(m *testing.M) {
 	stopOnSignal(bed)
 	code := m.Run()
 	if bed != nil {
+		pids := bed.PIDs()
 		bed.Stop()
+		// Stop reaps what it started; anything alive now is a leak, and
+		// leaks fail the run rather than slow down the next one.
+		for _, pid := range pids {
+			if processAlive(pid) {
+				fmt.Fprintf(os.Stderr, "testbed: process %d still running after stop\n", pid)
+				code = 1
+			}
+		}
 	}
 	os.Exit(code)
 }

@@ -100,6 +100,7 @@ func TestFunctionRunsAsItsServiceAccount(t *testing.T) {
 		"KEPTN_CONFIG_DIR": configs,
 		"K_SINK":           sinkSrv.URL,
 		"POD_NAME":         "rbac-flow",
+		"LOG_LEVEL":        "warn",
 	}); err != nil {
 		t.Fatal(err)
 	}

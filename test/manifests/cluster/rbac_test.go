@@ -9,7 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
@@ -136,9 +138,22 @@ func TestFunctionTokenActsOnlyOnJobs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create Job in the job namespace: %v", err)
 	}
-	created.Annotations = map[string]string{"jobs.keptn.sh/reported": "now"}
-	if _, err := jobs.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Errorf("update: %v", err)
+	// The job controller writes the Job too, so update as the function
+	// does: read, change, write, again on conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := jobs.Get(ctx, created.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Annotations = map[string]string{"jobs.keptn.sh/reported": "now"}
+		_, err = jobs.Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Errorf("get and update: %v", err)
+	}
+	if _, err := jobs.Patch(ctx, created.Name, types.MergePatchType, []byte(`{"metadata":{"annotations":{"jobs.keptn.sh/started":"now"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("patch: %v", err)
 	}
 	if _, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=keptn-job-executor"}); err != nil {
 		t.Errorf("list: %v", err)

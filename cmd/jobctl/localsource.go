@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
+
+// Levels of Keptn's repository a config can be stored at.
+var levels = []string{"service", "stage", "project"}
+
+// localConfig serves one local file as job/config.yaml at one level of the
+// event's scope, so that render loads it through the function's own loader
+// (trigger.Configs): same fallback order, same parse options and the same
+// config name in errors and annotations.
+type localConfig struct {
+	level string
+	data  []byte
+}
+
+var _ keptn.ResourceGetter = localConfig{}
+
+// GetResource reports the event's commit as the version, which is what
+// Keptn's resource-service answers when asked for a commit. At project level
+// the function asks without one and Keptn answers with the branch head, which
+// a laptop cannot know: the name then has no "at <commit>".
+func (l localConfig) GetResource(_ context.Context, s keptn.Scope, uri, gitCommitID string) (*keptn.Resource, error) {
+	if s.Level() != l.level || uri != config.ResourceURI {
+		return nil, fmt.Errorf("%w: %s at %s level", keptn.ErrNotFound, uri, s.Level())
+	}
+	return &keptn.Resource{URI: uri, Content: l.data, Version: gitCommitID}, nil
+}

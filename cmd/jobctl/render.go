@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+)
+
+type renderOptions struct {
+	config   string
+	event    string
+	settings string
+	level    string
+}
+
+func newRenderCmd() *cobra.Command {
+	var o renderOptions
+	var keys bytes.Buffer
+	printSettingsTable(&keys)
+	cmd := &cobra.Command{
+		Use:   "render --config FILE --event FILE [--settings FILE]",
+		Short: "Print the Kubernetes Jobs the function would create for an event",
+		Long: `Load the config as the function does (as job/config.yaml at --level of the
+event's scope), match it against the event and print every Job the function
+would create, as YAML documents separated by "---", in the order of the
+actions in the config. No cluster is needed.
+
+The event is a CloudEvent in structured JSON, as Keptn sends it (see
+'jobctl event'). Only sh.keptn.event.<task>.triggered events start tasks.
+
+When the config is invalid, the errors are printed as the function reports
+them (to Keptn, as sh.keptn.log.error) and the exit code is 1. An action that
+matches but cannot be built (a jsonpath that finds nothing in this event, a
+workspace over the ceiling, a plugin without a catalog) is reported with the
+message its errored .finished event would carry; the other actions' Jobs are
+still printed, and the exit code is 1. No matching action prints nothing
+(and a note on stderr) and exits 0.
+
+Jobs are built with the defaults of jobs.DefaultSettings; --settings FILE is a
+YAML mapping that overrides them. Keys (values as in the function's
+environment variable where there is one):
+
+` + keys.String(),
+		Example: `  jobctl render --config job/config.yaml --event event.json
+
+  # the event from jobctl event, straight from a pipe
+  jobctl event test --project sockshop --stage dev --service carts \
+    --data '{"test": {"teststrategy": "locust"}}' |
+    jobctl render --config job/config.yaml --event -
+
+  # with the operator's settings, e.g. settings.yaml:
+  #   namespace: keptn-jobs
+  #   fetcherImage: registry.example/initcontainer:1.0.0
+  #   taskDeadline: 10m
+  jobctl render --config job/config.yaml --event event.json --settings settings.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRender(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "job/config.yaml to render (required)")
+	f.StringVar(&o.event, "event", "", "CloudEvent JSON file, - for stdin (required)")
+	f.StringVar(&o.settings, "settings", "", "YAML file overriding the operator settings")
+	f.StringVar(&o.level, "level", "service", "level of Keptn's repository the config is at: service, stage or project")
+	_ = cmd.MarkFlagRequired("config")
+	_ = cmd.MarkFlagRequired("event")
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("event", "json")
+	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("level", cobra.FixedCompletions(levels, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func readInput(stdin io.Reader, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(path)
+}
+
+func inputName(path string) string {
+	if path == "-" {
+		return "<stdin>"
+	}
+	return path
+}
+
+func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o renderOptions) error {
+	if !slices.Contains(levels, o.level) {
+		return usage("--level %q: want service, stage or project", o.level)
+	}
+	if o.config == "-" && o.event == "-" {
+		return usage("--config and --event cannot both be read from stdin")
+	}
+	settings := jobs.DefaultSettings()
+	if o.settings != "" {
+		data, err := os.ReadFile(o.settings)
+		if err != nil {
+			return usage("%w", err)
+		}
+		if settings, err = parseSettings(o.settings, data); err != nil {
+			return invalid("invalid settings:\n%w", err)
+		}
+	}
+	raw, err := readInput(stdin, o.event)
+	if err != nil {
+		return usage("%w", err)
+	}
+	ev, err := parseEventFile(inputName(o.event), raw)
+	if err != nil {
+		return invalid("%w", err)
+	}
+	data, err := readInput(stdin, o.config)
+	if err != nil {
+		return usage("%w", err)
+	}
+
+	out, err := renderJobs(ctx, localConfig{level: o.level, data: data}, ev, settings)
+	for _, w := range out.warnings {
+		fmt.Fprintln(stderr, asWarning(w))
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range out.failed {
+		fmt.Fprintf(stderr, "action %q (actions[%d]) would fail; its .finished event (status errored, result fail) says:\n%s\n", f.action, f.index, f.message)
+	}
+	if out.matched == 0 {
+		fmt.Fprintf(stderr, "jobctl: no action of %s matches %s; the function would ignore the event\n", out.file, ev.Type)
+	}
+	docs := make([]string, 0, len(out.jobs))
+	for _, job := range out.jobs {
+		y, err := yaml.Marshal(job)
+		if err != nil {
+			return fmt.Errorf("encoding job %s: %w", job.Name, err)
+		}
+		docs = append(docs, string(y))
+	}
+	fmt.Fprint(stdout, strings.Join(docs, "---\n"))
+	if len(out.failed) > 0 {
+		return &exitError{code: exitInvalid, err: errSilent}
+	}
+	return nil
+}
+
+// parseEventFile reads a structured-mode CloudEvent and applies the
+// function's checks in the function's order: only .triggered task events are
+// routed (others are ignored with 200), then keptn.ParseTaskEvent.
+func parseEventFile(name string, raw []byte) (*keptn.TaskEvent, error) {
+	var ce event.Event
+	if err := json.Unmarshal(raw, &ce); err != nil {
+		return nil, fmt.Errorf("%s: not a CloudEvent in structured JSON: %w", name, err)
+	}
+	if !strings.HasPrefix(ce.Type(), "sh.keptn.event.") || !strings.HasSuffix(ce.Type(), "."+keptn.KindTriggered) {
+		return nil, fmt.Errorf("%s: the function ignores events of type %q: only sh.keptn.event.<task>.triggered starts tasks", name, ce.Type())
+	}
+	ev, err := keptn.ParseTaskEvent(ce)
+	if err != nil {
+		hint := ""
+		if ce.ID() == "" || ce.Extensions()[keptn.ExtContext] == nil {
+			hint = " (Keptn's API adds id and shkeptncontext to events sent to it; 'jobctl event' writes complete ones)"
+		}
+		// sdk-go's validation messages end in a newline.
+		return nil, fmt.Errorf("%s: the function answers 400: %s%s", name, strings.TrimSpace(err.Error()), hint)
+	}
+	return ev, nil
+}
+
+type failedAction struct {
+	index   int
+	action  string
+	message string
+}
+
+type rendered struct {
+	file     string
+	matched  int
+	jobs     []*batchv1.Job
+	failed   []failedAction
+	warnings config.ErrorList
+}
+
+// renderJobs mirrors trigger.Handler.Handle without a cluster: load the
+// config, match, build one Job per matching action; an action whose Job
+// cannot be built is failed with the message the handler would send.
+func renderJobs(ctx context.Context, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
+	var out rendered
+	configs := &trigger.Configs{Resources: src}
+	cfg, err := configs.Load(ctx, ev)
+	if cfg != nil {
+		out.file, out.warnings = cfg.File, cfg.Warnings
+	}
+	var list config.ErrorList
+	switch {
+	case errors.As(err, &list):
+		return out, invalidConfig(cfg, ev, list)
+	case err != nil:
+		return out, usage("loading config: %w", err)
+	}
+	matches := cfg.Match(ev.Type, ev.Document())
+	out.matched = len(matches)
+	for _, i := range matches {
+		job, err := jobs.Build(cfg, i, ev, s)
+		if err != nil {
+			out.failed = append(out.failed, failedAction{index: i, action: cfg.Actions[i].Name, message: err.Error()})
+			continue
+		}
+		out.jobs = append(out.jobs, job)
+	}
+	return out, nil
+}
+
+// invalidConfig says what the handler's invalidConfig sends: a log.error
+// with every error, and an errored .finished for each matching action with
+// that action's errors.
+func invalidConfig(cfg *config.Config, ev *keptn.TaskEvent, list config.ErrorList) error {
+	var b strings.Builder
+	b.WriteString("invalid job config:\n" + list.Error())
+	if cfg != nil {
+		for _, i := range cfg.Match(ev.Type, ev.Document()) {
+			which := fmt.Sprintf("the errors in actions[%d]", i)
+			if len(list.ForAction(i)) == 0 {
+				which = "all of these errors"
+			}
+			fmt.Fprintf(&b, "\naction %q (actions[%d]) matches: its .finished event (status errored, result fail) carries %s", cfg.Actions[i].Name, i, which)
+		}
+	}
+	return invalid("%s", b.String())
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+)
+
+// Severities of a diagnostic in -o json.
+const (
+	severityError   = "error"
+	severityWarning = "warning"
+)
+
+// diagnostic is one line of `validate -o json`. Unlike config.FieldError it
+// always has every key, so editors and CI scripts need no special cases.
+type diagnostic struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Path     string `json:"path"`
+	Message  string `json:"message"`
+	Severity string `json:"severity"`
+}
+
+func diagnostics(list config.ErrorList, severity string) []diagnostic {
+	out := make([]diagnostic, 0, len(list))
+	for _, e := range list {
+		out = append(out, diagnostic{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Message, Severity: severity})
+	}
+	return out
+}
+
+// checkConfig parses one file exactly as the function does (same options:
+// none) and returns its errors and warnings.
+func checkConfig(file string, data []byte) (errs, warns config.ErrorList) {
+	cfg, err := config.Parse(file, data)
+	if err != nil && !errors.As(err, &errs) {
+		// Parse documents ErrorList as its only error type; keep any other
+		// error visible rather than calling the file valid.
+		errs = config.ErrorList{{File: file, Line: 1, Message: err.Error()}}
+	}
+	if cfg != nil {
+		warns = cfg.Warnings
+	}
+	return errs, warns
+}
+
+// asWarning renders a warning in the error format with "warning: " before
+// the message, so the same editor patterns (file:line:col: ...) pick it up.
+func asWarning(w *config.FieldError) string {
+	c := *w
+	c.Message = "warning: " + c.Message
+	return c.Error()
+}
+
+type validateOptions struct {
+	output string
+}
+
+func newValidateCmd() *cobra.Command {
+	var o validateOptions
+	cmd := &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check job/config.yaml files the way the function parses them",
+		Long: `Parse and validate each FILE with the function's parser (pkg/config).
+
+Valid files print nothing (warnings go to stderr) and exit 0. Otherwise every
+problem is printed to stdout as
+
+  file:line:column: field.path: message
+
+and the exit code is 1. With -o json, stdout is one JSON array of objects
+{file, line, column, path, message, severity} holding errors and warnings
+(severity "error" or "warning"; column 0 and path "" when unknown), [] when
+there is nothing to say.
+
+Some problems only show with an event (a jsonpath that finds nothing in it,
+a workspace over the operator's ceiling, a plugin task without a catalog):
+use 'jobctl render' for those.`,
+		Example: `  jobctl validate job/config.yaml
+  jobctl validate $(git ls-files '*job/config.yaml')
+  jobctl validate -o json job/config.yaml | jq -r '.[] | select(.severity == "error") | .message'`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("validate needs at least one FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runValidate(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+	}
+	return cmd
+}
+
+func runValidate(stdout, stderr io.Writer, o validateOptions, files []string) error {
+	if o.output != "text" && o.output != "json" {
+		return usage("--output %q: want text or json", o.output)
+	}
+	all := []diagnostic{}
+	failed, unreadable := false, false
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "jobctl: %v\n", err)
+			unreadable = true
+			continue
+		}
+		errs, warns := checkConfig(file, data)
+		failed = failed || len(errs) > 0
+		if o.output == "json" {
+			ds := append(diagnostics(errs, severityError), diagnostics(warns, severityWarning)...)
+			// Document order, as an editor shows them.
+			slices.SortStableFunc(ds, func(a, b diagnostic) int {
+				return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+			})
+			all = append(all, ds...)
+			continue
+		}
+		for _, w := range warns {
+			fmt.Fprintln(stderr, asWarning(w))
+		}
+		for _, e := range errs {
+			fmt.Fprintln(stdout, e.Error())
+		}
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(all); err != nil {
+			return fmt.Errorf("writing json: %w", err)
+		}
+	}
+	switch {
+	case unreadable:
+		return &exitError{code: exitUsage, err: errSilent}
+	case failed:
+		return &exitError{code: exitInvalid, err: errSilent}
+	}
+	return nil
+}
