@@ -137,12 +137,16 @@ func (e *env) watchJobsTo(p *probe) {
 
 // ping delivers a PingSource tick to url.
 func ping(t *testing.T, url string) int {
+	return deliver(t, url, pingEvent())
+}
+
+func pingEvent() event.Event {
 	ce := event.New()
 	ce.SetID(uuid.NewString())
 	ce.SetSource("/apis/v1/namespaces/keptn/pingsources/keptn-job-sweep")
 	ce.SetType("dev.knative.sources.ping")
 	_ = ce.SetData(event.ApplicationJSON, map[string]string{})
-	return deliver(t, url, ce)
+	return ce
 }
 
 // waitFinished waits for the .finished of triggered event id.

@@ -184,18 +184,30 @@ func newTriggered(task string, data map[string]any, commitID string) event.Event
 // and returns the status.
 func deliver(t *testing.T, url string, ce event.Event) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
+	status, body, err := post(url, ce)
 	require.NoError(t, err)
-	require.NoError(t, cehttp.WriteRequest(context.Background(), binding.ToMessage(&ce), req))
+	if status >= 300 {
+		t.Logf("delivery of %s answered %d: %s", ce.Type(), status, bytes.TrimSpace(body))
+	}
+	return status
+}
+
+func post(url string, ce event.Event) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := cehttp.WriteRequest(context.Background(), binding.ToMessage(&ce), req); err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Prefer", "reply")
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Logf("delivery of %s answered %d: %s", ce.Type(), resp.StatusCode, bytes.TrimSpace(body))
+	if err != nil {
+		return 0, nil, err
 	}
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, nil
 }
 
 // jobsOf lists our Jobs for the triggered event id.
