@@ -148,3 +148,13 @@ func TestResponsesCarryWhatKeptnNeeds(t *testing.T) {
 	assert.Equal(t, map[string]any{"start": "a"}, data["test"])
 	assert.True(t, strings.HasSuffix(fin.Type(), ".finished"))
 }
+
+func TestResponsesEncodeDataAsJSONNotBase64(t *testing.T) {
+	o := Origin{Task: "test", TriggeredID: "t", Context: "c", Project: "p", Stage: "s", Service: "v"}
+	ev, err := StartedEvent("src", "id", o, time.Now())
+	require.NoError(t, err)
+	raw, err := json.Marshal(ev)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "data_base64", "structured mode must carry data as JSON")
+	assert.Contains(t, string(raw), `"data":{`)
+}

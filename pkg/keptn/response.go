@@ -113,7 +113,7 @@ func response(typ, source, id string, o Origin, now time.Time, extra map[string]
 	if err != nil {
 		return ev, fmt.Errorf("encoding %s data: %w", typ, err)
 	}
-	if err := ev.SetData(event.ApplicationJSON, raw); err != nil {
+	if err := ev.SetData(event.ApplicationJSON, json.RawMessage(raw)); err != nil {
 		return ev, fmt.Errorf("setting %s data: %w", typ, err)
 	}
 	return ev, nil
