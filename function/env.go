@@ -37,6 +37,8 @@ var Env = []envVar{
 	{"CLAIM_TTL", "2m", "how long a claim to send a response holds before another replica may take over"},
 	{"TASK_DEADLINE", "5m", "default maxPollDuration of a task"},
 	{"WORKSPACE_SIZE", "20Mi", "default size limit of the /keptn workspace"},
+	{"POLICY_FILE", "", "operator policy YAML (docs/security.md), mounted from a ConfigMap; empty means only the built-in hard rules; an invalid policy stops the start"},
+	{"DOCKER_CONFIG", "", "directory of a Docker config.json with registry credentials, used to check image signatures (read by the registry client)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 

@@ -12,12 +12,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
@@ -28,12 +31,19 @@ import (
 // replica than one that mis-runs tasks.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.log = newLogger(lookup(cfg, "LOG_LEVEL"))
-	kube, err := kubeClient(lookup(cfg, "KUBECONFIG"))
+	kube, rc, err := kubeClient(lookup(cfg, "KUBECONFIG"))
 	if err != nil {
 		return err
 	}
 	settings, err := jobSettings(cfg)
 	if err != nil {
+		return err
+	}
+	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc)
+	if err != nil {
+		return err
+	}
+	if settings, err = pol.ApplySettings(settings); err != nil {
 		return err
 	}
 	resources, err := resourceSource(cfg)
@@ -61,9 +71,13 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		ClaimTTL: claimTTL,
 	}
 	f.trigger = &trigger.Handler{
-		Configs:     &trigger.Configs{Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second)},
+		Configs: &trigger.Configs{
+			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
+			Options:   []config.Option{config.WithLimits(pol.ConfigLimits())},
+		},
 		Jobs:        jobsFor,
 		Settings:    settings,
+		Policy:      pol,
 		Responses:   responses,
 		Sink:        out,
 		Integration: responses.Source,
@@ -92,7 +106,7 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -101,12 +115,31 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		rc, err = rest.InClusterConfig()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client config: %w", err)
+		return nil, nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
 	// Bursts of triggered events are short; client-go's default 5 QPS would
 	// queue them behind its own rate limiter.
 	rc.QPS, rc.Burst = 50, 100
-	return kubernetes.NewForConfig(rc)
+	kube, err := kubernetes.NewForConfig(rc)
+	return kube, rc, err
+}
+
+// loadPolicy reads the operator's policy (docs/security.md); without one
+// only the hard rules apply. A policy that does not parse stops the start.
+func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
+	meta, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes metadata client: %w", err)
+	}
+	secrets := policy.WithSecrets(policy.MetadataSecrets{Client: meta})
+	if path == "" {
+		return policy.Default(secrets), nil
+	}
+	p, err := policy.Load(path, secrets)
+	if err != nil {
+		return nil, fmt.Errorf("POLICY_FILE %s:\n%w", path, err)
+	}
+	return p, nil
 }
 
 func jobSettings(cfg map[string]string) (jobs.Settings, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	"sigs.k8s.io/yaml"
@@ -19,6 +17,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
 )
 
@@ -26,6 +25,7 @@ type renderOptions struct {
 	config   string
 	event    string
 	settings string
+	policy   string
 	level    string
 }
 
@@ -46,11 +46,19 @@ The event is a CloudEvent in structured JSON, as Keptn sends it (see
 
 When the config is invalid, the errors are printed as the function reports
 them (to Keptn, as sh.keptn.log.error) and the exit code is 1. An action that
-matches but cannot be built (a jsonpath that finds nothing in this event, a
-workspace over the ceiling, a plugin without a catalog) is reported with the
-message its errored .finished event would carry; the other actions' Jobs are
-still printed, and the exit code is 1. No matching action prints nothing
-(and a note on stderr) and exits 0.
+matches but cannot run (a jsonpath that finds nothing in this event, a
+workspace over the ceiling, a policy refusal) is reported with the message
+its errored .finished event would carry; the other actions' Jobs are still
+printed, and the exit code is 1. No matching action prints nothing (and a
+note on stderr) and exits 0.
+
+Each matching action is first admitted by the operator's policy (--policy
+FILE, else the default policy, as in the function; see 'jobctl validate
+--help'): plugin tasks become the catalog's containers, images a signature
+rule covers are verified and pinned by digest, and the built Job is checked
+against the hard rules. An action the policy cannot decide on from here (a
+registry out of reach, a Secret label rule) is reported on stderr as not
+checked, and the exit code is 2.
 
 Jobs are built with the defaults of jobs.DefaultSettings; --settings FILE is a
 YAML mapping that overrides them. Keys (values as in the function's
@@ -78,28 +86,32 @@ environment variable where there is one):
 	f.StringVar(&o.config, "config", "", "job/config.yaml to render (required)")
 	f.StringVar(&o.event, "event", "", "CloudEvent JSON file, - for stdin (required)")
 	f.StringVar(&o.settings, "settings", "", "YAML file overriding the operator settings")
+	f.StringVar(&o.policy, "policy", "", "operator policy file (the function's POLICY_FILE; default: the built-in policy)")
 	f.StringVar(&o.level, "level", "service", "level of Keptn's repository the config is at: service, stage or project")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("event")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("event", "json")
 	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("level", cobra.FixedCompletions(levels, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-func readInput(stdin io.Reader, path string) ([]byte, error) {
-	if path == "-" {
-		return io.ReadAll(stdin)
+// readSettings reads --settings over jobs.DefaultSettings; "" means none.
+func readSettings(path string) (jobs.Settings, error) {
+	if path == "" {
+		return jobs.DefaultSettings(), nil
 	}
-	return os.ReadFile(path)
-}
-
-func inputName(path string) string {
-	if path == "-" {
-		return "<stdin>"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return jobs.Settings{}, usage("%w", err)
 	}
-	return path
+	s, err := parseSettings(path, data)
+	if err != nil {
+		return s, invalid("invalid settings:\n%w", err)
+	}
+	return s, nil
 }
 
 func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o renderOptions) error {
@@ -109,15 +121,16 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 	if o.config == "-" && o.event == "-" {
 		return usage("--config and --event cannot both be read from stdin")
 	}
-	settings := jobs.DefaultSettings()
-	if o.settings != "" {
-		data, err := os.ReadFile(o.settings)
-		if err != nil {
-			return usage("%w", err)
-		}
-		if settings, err = parseSettings(o.settings, data); err != nil {
-			return invalid("invalid settings:\n%w", err)
-		}
+	pol, err := loadPolicy(o.policy)
+	if err != nil {
+		return err
+	}
+	settings, err := readSettings(o.settings)
+	if err != nil {
+		return err
+	}
+	if settings, err = applyPolicySettings(pol, settings); err != nil {
+		return err
 	}
 	raw, err := readInput(stdin, o.event)
 	if err != nil {
@@ -132,7 +145,7 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 		return usage("%w", err)
 	}
 
-	out, err := renderJobs(ctx, localConfig{level: o.level, data: data}, ev, settings)
+	out, err := renderJobs(ctx, pol, localConfig{level: o.level, data: data}, ev, settings)
 	for _, w := range out.warnings {
 		fmt.Fprintln(stderr, asWarning(w))
 	}
@@ -141,6 +154,9 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 	}
 	for _, f := range out.failed {
 		fmt.Fprintf(stderr, "action %q (actions[%d]) would fail; its .finished event (status errored, result fail) says:\n%s\n", f.action, f.index, f.message)
+	}
+	for _, u := range out.unchecked {
+		fmt.Fprintf(stderr, "jobctl: action %q (actions[%d]) not checked against the policy, no Job printed: %s\n", u.action, u.index, u.message)
 	}
 	if out.matched == 0 {
 		fmt.Fprintf(stderr, "jobctl: no action of %s matches %s; the function would ignore the event\n", out.file, ev.Type)
@@ -154,33 +170,13 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 		docs = append(docs, string(y))
 	}
 	fmt.Fprint(stdout, strings.Join(docs, "---\n"))
-	if len(out.failed) > 0 {
+	switch {
+	case len(out.unchecked) > 0:
+		return &exitError{code: exitUsage, err: errSilent}
+	case len(out.failed) > 0:
 		return &exitError{code: exitInvalid, err: errSilent}
 	}
 	return nil
-}
-
-// parseEventFile reads a structured-mode CloudEvent and applies the
-// function's checks in the function's order: only .triggered task events are
-// routed (others are ignored with 200), then keptn.ParseTaskEvent.
-func parseEventFile(name string, raw []byte) (*keptn.TaskEvent, error) {
-	var ce event.Event
-	if err := json.Unmarshal(raw, &ce); err != nil {
-		return nil, fmt.Errorf("%s: not a CloudEvent in structured JSON: %w", name, err)
-	}
-	if !strings.HasPrefix(ce.Type(), "sh.keptn.event.") || !strings.HasSuffix(ce.Type(), "."+keptn.KindTriggered) {
-		return nil, fmt.Errorf("%s: the function ignores events of type %q: only sh.keptn.event.<task>.triggered starts tasks", name, ce.Type())
-	}
-	ev, err := keptn.ParseTaskEvent(ce)
-	if err != nil {
-		hint := ""
-		if ce.ID() == "" || ce.Extensions()[keptn.ExtContext] == nil {
-			hint = " (Keptn's API adds id and shkeptncontext to events sent to it; 'jobctl event' writes complete ones)"
-		}
-		// sdk-go's validation messages end in a newline.
-		return nil, fmt.Errorf("%s: the function answers 400: %s%s", name, strings.TrimSpace(err.Error()), hint)
-	}
-	return ev, nil
 }
 
 type failedAction struct {
@@ -190,19 +186,22 @@ type failedAction struct {
 }
 
 type rendered struct {
-	file     string
-	matched  int
-	jobs     []*batchv1.Job
-	failed   []failedAction
-	warnings config.ErrorList
+	file    string
+	matched int
+	jobs    []*batchv1.Job
+	// failed are actions the function would fail; unchecked are actions the
+	// policy could not decide on without the cluster or a registry.
+	failed    []failedAction
+	unchecked []failedAction
+	warnings  config.ErrorList
 }
 
 // renderJobs mirrors trigger.Handler.Handle without a cluster: load the
 // config, match, build one Job per matching action; an action whose Job
 // cannot be built is failed with the message the handler would send.
-func renderJobs(ctx context.Context, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
+func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
 	var out rendered
-	configs := &trigger.Configs{Resources: src}
+	configs := &trigger.Configs{Resources: src, Options: parseOptions(pol)}
 	cfg, err := configs.Load(ctx, ev)
 	if cfg != nil {
 		out.file, out.warnings = cfg.File, cfg.Warnings
@@ -217,8 +216,12 @@ func renderJobs(ctx context.Context, src localConfig, ev *keptn.TaskEvent, s job
 	matches := cfg.Match(ev.Type, ev.Document())
 	out.matched = len(matches)
 	for _, i := range matches {
-		job, err := jobs.Build(cfg, i, ev, s)
-		if err != nil {
+		job, err := buildAction(ctx, pol, cfg, i, ev, s)
+		switch {
+		case policy.IsUnavailable(err):
+			out.unchecked = append(out.unchecked, failedAction{index: i, action: cfg.Actions[i].Name, message: err.Error()})
+			continue
+		case err != nil:
 			out.failed = append(out.failed, failedAction{index: i, action: cfg.Actions[i].Name, message: err.Error()})
 			continue
 		}

@@ -18,8 +18,9 @@ function's own parser and Job builder, so a config that jobctl accepts is one
 the function accepts, and the Jobs it renders are the ones the function would
 create.
 
-Exit codes: 0 success, 1 the input is invalid (config errors, a malformed
-event, an action that would fail), 2 wrong usage or an unreadable file.`,
+Exit codes: 0 success, 1 the input is invalid (config errors, a policy
+refusal, a malformed event, an action that would fail), 2 wrong usage, an
+unreadable file, or a policy check that cannot be made from here.`,
 		Example: `  # check configs (exit 1 and file:line:column lines when one is wrong)
   jobctl validate job/config.yaml
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -153,13 +155,22 @@ func printSettingsTable(w io.Writer) {
 // that are each fine but together unsafe fail jobs.Settings.Validate.
 func parseSettings(file string, data []byte) (jobs.Settings, error) {
 	f := settingsFile{s: jobs.DefaultSettings()}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return f.s, config.ErrorList{{File: file, Line: 1, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
-	}
 	var errs config.ErrorList
 	fail := func(n *yaml.Node, key, msg string) {
 		errs = append(errs, &config.FieldError{File: file, Line: n.Line, Column: n.Column, Path: key, Message: msg})
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, extra yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return f.s, config.ErrorList{yamlError(file, err)}
+	}
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return f.s, config.ErrorList{yamlError(file, err)}
+	default:
+		fail(&extra, "", "only one YAML document is allowed (found a second one)")
+		return f.s, errs
 	}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
@@ -204,6 +215,18 @@ func parseSettings(file string, data []byte) (jobs.Settings, error) {
 		return f.s, fmt.Errorf("%s: %w", file, err)
 	}
 	return f.s, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError locates a syntax error at the line yaml.v3 names in its message.
+func yamlError(file string, err error) *config.FieldError {
+	msg, line := err.Error(), 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 func lookupSetting(key string) (setting, bool) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +40,10 @@ func diagnostics(list config.ErrorList, severity string) []diagnostic {
 	return out
 }
 
-// checkConfig parses one file exactly as the function does (same options:
-// none) and returns its errors and warnings.
-func checkConfig(file string, data []byte) (errs, warns config.ErrorList) {
-	cfg, err := config.Parse(file, data)
+// checkConfig parses one file exactly as the function does (same options)
+// and returns its errors and warnings and the config.
+func checkConfig(file string, data []byte, opts ...config.Option) (cfg *config.Config, errs, warns config.ErrorList) {
+	cfg, err := config.Parse(file, data, opts...)
 	if err != nil && !errors.As(err, &errs) {
 		// Parse documents ErrorList as its only error type; keep any other
 		// error visible rather than calling the file valid.
@@ -51,7 +52,7 @@ func checkConfig(file string, data []byte) (errs, warns config.ErrorList) {
 	if cfg != nil {
 		warns = cfg.Warnings
 	}
-	return errs, warns
+	return cfg, errs, warns
 }
 
 // asWarning renders a warning in the error format with "warning: " before
@@ -63,7 +64,9 @@ func asWarning(w *config.FieldError) string {
 }
 
 type validateOptions struct {
-	output string
+	output   string
+	policy   string
+	settings string
 }
 
 func newValidateCmd() *cobra.Command {
@@ -83,12 +86,26 @@ and the exit code is 1. With -o json, stdout is one JSON array of objects
 (severity "error" or "warning"; column 0 and path "" when unknown), [] when
 there is nothing to say.
 
+Every action of a valid file is then checked against the operator's
+policy (docs/security.md), as the function checks it: with --policy FILE
+that policy's images (registries, allow and deny patterns, digests, cosign
+signatures), plugins and their parameters, namespaces, service accounts,
+capabilities, resources and parse limits; without it the default policy,
+as in the function without POLICY_FILE (no plugin catalog, only the hard
+rules). Refusals are printed like config errors. Signature rules ask
+the registries (credentials from the Docker config, as docker and cosign
+read them); a Secret label rule needs the cluster. An action the policy
+cannot decide on from here is reported on stderr as not checked, and the
+exit code is 2. --settings FILE (see 'jobctl render --help') sets the
+operator's default namespace and service account, which the policy always
+allows, and its resource defaults.
+
 Some problems only show with an event (a jsonpath that finds nothing in it,
-a workspace over the operator's ceiling, a plugin task without a catalog):
-use 'jobctl render' for those.`,
+a workspace over the operator's ceiling): use 'jobctl render' for those.`,
 		Example: `  jobctl validate job/config.yaml
   jobctl validate $(git ls-files '*job/config.yaml')
-  jobctl validate -o json job/config.yaml | jq -r '.[] | select(.severity == "error") | .message'`,
+  jobctl validate -o json job/config.yaml | jq -r '.[] | select(.severity == "error") | .message'
+  jobctl validate --policy policy.yaml job/config.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("validate needs at least one FILE")
@@ -96,10 +113,14 @@ use 'jobctl render' for those.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+			return runValidate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&o.policy, "policy", "", "operator policy file (the function's POLICY_FILE; default: the built-in policy)")
+	cmd.Flags().StringVar(&o.settings, "settings", "", "YAML file of operator settings (default namespace, service account, resources)")
+	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
@@ -107,9 +128,20 @@ use 'jobctl render' for those.`,
 	return cmd
 }
 
-func runValidate(stdout, stderr io.Writer, o validateOptions, files []string) error {
+func runValidate(ctx context.Context, stdout, stderr io.Writer, o validateOptions, files []string) error {
 	if o.output != "text" && o.output != "json" {
 		return usage("--output %q: want text or json", o.output)
+	}
+	pol, err := loadPolicy(o.policy)
+	if err != nil {
+		return err
+	}
+	settings, err := readSettings(o.settings)
+	if err != nil {
+		return err
+	}
+	if settings, err = applyPolicySettings(pol, settings); err != nil {
+		return err
 	}
 	all := []diagnostic{}
 	failed, unreadable := false, false
@@ -120,7 +152,16 @@ func runValidate(stdout, stderr io.Writer, o validateOptions, files []string) er
 			unreadable = true
 			continue
 		}
-		errs, warns := checkConfig(file, data)
+		cfg, errs, warns := checkConfig(file, data, parseOptions(pol)...)
+		if len(errs) == 0 {
+			perrs, unchecked := admitAll(ctx, pol, cfg, settings)
+			errs = perrs
+			sortByPosition(errs)
+			for _, u := range unchecked {
+				fmt.Fprintln(stderr, "jobctl:", u)
+			}
+			unreadable = unreadable || len(unchecked) > 0
+		}
 		failed = failed || len(errs) > 0
 		if o.output == "json" {
 			ds := append(diagnostics(errs, severityError), diagnostics(warns, severityWarning)...)
@@ -147,9 +188,17 @@ func runValidate(stdout, stderr io.Writer, o validateOptions, files []string) er
 	}
 	switch {
 	case unreadable:
+		// A file not read or not fully checked: the answer is incomplete.
 		return &exitError{code: exitUsage, err: errSilent}
 	case failed:
 		return &exitError{code: exitInvalid, err: errSilent}
 	}
 	return nil
+}
+
+// sortByPosition puts errors of one file in document order.
+func sortByPosition(l config.ErrorList) {
+	slices.SortStableFunc(l, func(a, b *config.FieldError) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
 }

@@ -1,15 +1,12 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
@@ -81,7 +78,7 @@ func Evaluate(job *batchv1.Job, pods []corev1.Pod, now time.Time, opts EvalOptio
 	if msg := job.Annotations[jobs.AnnotationInvalid]; msg != "" {
 		v := Verdict{Terminal: true, End: job.CreationTimestamp.Time, Summary: msg}
 		v.Finished = keptn.Finished{Status: keptn.StatusErrored, Result: keptn.ResultFail}
-		return withTest(job, v, nil)
+		return conclude(job, v, nil)
 	}
 	pods = owned(job, pods)
 	var v Verdict
@@ -109,7 +106,7 @@ func Evaluate(job *batchv1.Job, pods []corev1.Pod, now time.Time, opts EvalOptio
 	if pod != nil {
 		v.Pod = pod.Name
 	}
-	return withTest(job, v, pod)
+	return conclude(job, v, pod)
 }
 
 // Deleted is the verdict for a Job deleted before it was reported: its
@@ -132,7 +129,7 @@ func Deleted(job *batchv1.Job, pods []corev1.Pod, now time.Time, opts EvalOption
 	if pod != nil {
 		v.Pod = pod.Name
 	}
-	return withTest(job, v, pod)
+	return conclude(job, v, pod)
 }
 
 // terminalCondition is the Job's true Complete/Failed condition or their
@@ -233,185 +230,10 @@ func deadlineExceeded(job *batchv1.Job, pod *corev1.Pod, cond *batchv1.JobCondit
 	return v
 }
 
-// failFast finds a pod of a running Job that can never run.
-func failFast(job *batchv1.Job, pods []corev1.Pod, now time.Time, opts EvalOptions) (Verdict, *corev1.Pod, bool) {
-	for i := range pods {
-		pod := &pods[i]
-		reason, detail, container, ok := stuck(pod, now, opts)
-		if !ok {
-			continue
-		}
-		lines := describe(job, pod)
-		var what string
-		for j := range lines {
-			if container == "" || lines[j].Container == container {
-				lines[j].Reason, lines[j].Detail, what = reason, detail, lines[j].Name()
-				break
-			}
-		}
-		v := Verdict{Stop: reason, Lines: lines, End: now}
-		v.Finished = keptn.Finished{Status: keptn.StatusErrored, Result: keptn.ResultFail}
-		if reason == ReasonUnschedulable {
-			v.Summary = fmt.Sprintf("Job %s failed: its pod could not be scheduled for %s: %s. The Job was stopped.", job.Name, opts.unschedulableTimeout(), detail)
-		} else {
-			v.Summary = fmt.Sprintf("Job %s failed: %s cannot start: %s: %s. The Job was stopped.", job.Name, what, reason, detail)
-		}
-		return v, pod, true
-	}
-	return Verdict{}, nil, false
-}
-
-// stuck reports why pod can never run, if it cannot: a container waiting
-// for something only a person can fix, or no node for too long. container is
-// empty when the whole pod is stuck.
-func stuck(pod *corev1.Pod, now time.Time, opts EvalOptions) (reason, detail, container string, ok bool) {
-	if pod.DeletionTimestamp != nil || (pod.Status.Phase != corev1.PodPending && pod.Status.Phase != corev1.PodRunning && pod.Status.Phase != "") {
-		return "", "", "", false
-	}
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, st := range list {
-			if w := st.State.Waiting; w != nil && failFastReasons[w.Reason] {
-				return w.Reason, oneLine(w.Message), st.Name, true
-			}
-		}
-	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable {
-			continue
-		}
-		since := c.LastTransitionTime.Time
-		if since.IsZero() {
-			since = pod.CreationTimestamp.Time
-		}
-		if now.Sub(since) >= opts.unschedulableTimeout() {
-			return ReasonUnschedulable, oneLine(c.Message), "", true
-		}
-	}
-	return "", "", "", false
-}
-
-// stopRecord is the value of jobs.AnnotationStopped.
-type stopRecord struct {
-	Time    time.Time `json:"time"`
-	Reason  string    `json:"reason"`
-	Summary string    `json:"summary"`
-	Pod     string    `json:"pod,omitempty"`
-	Lines   []Line    `json:"lines"`
-}
-
-// StopAnnotation is the value that records v's stop on the Job.
-func (v Verdict) StopAnnotation() (string, error) {
-	b, err := json.Marshal(stopRecord{Time: v.End.UTC(), Reason: v.Stop, Summary: v.Summary, Pod: v.Pod, Lines: v.Lines})
-	if err != nil {
-		return "", fmt.Errorf("encoding stop record: %w", err)
-	}
-	return string(b), nil
-}
-
-// stopped is the verdict recorded when the Job was stopped: its pods are
-// being killed by then, so their state is no longer the reason.
-func stopped(job *batchv1.Job, pod *corev1.Pod) Verdict {
-	raw := job.Annotations[jobs.AnnotationStopped]
-	v := Verdict{Finished: keptn.Finished{Status: keptn.StatusErrored, Result: keptn.ResultFail}}
-	var rec stopRecord
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil || rec.Summary == "" {
-		v.Lines = describe(job, pod)
-		v.End = job.CreationTimestamp.Time
-		v.Summary = fmt.Sprintf("Job %s was stopped: %s", job.Name, oneLine(raw))
-		return v
-	}
-	v.Lines, v.End, v.Summary = rec.Lines, rec.Time, rec.Summary
-	if pod != nil && rec.Pod != "" && pod.Name != rec.Pod {
-		// Logs come from the recorded pod only.
-		for i := range v.Lines {
-			v.Lines[i].Ran = false
-		}
-	}
-	return v
-}
-
-// describe lines up the Job's tasks with pod's container statuses. The
-// fetcher gets a line only when it did not complete.
-func describe(job *batchv1.Job, pod *corev1.Pod) []Line {
-	var lines []Line
-	inits := job.Spec.Template.Spec.InitContainers
-	if len(inits) > 0 && inits[0].Name == jobs.FetcherContainer {
-		if l := lineOf("", jobs.FetcherContainer, false, statusOf(pod, jobs.FetcherContainer)); !l.completed() && (l.Ran || l.Reason != ReasonNotRun) {
-			lines = append(lines, l)
-		}
-	}
-	for _, t := range taskRefs(job) {
-		lines = append(lines, lineOf(t.Name, t.Container, t.OnError == "warn", statusOf(pod, t.Container)))
-	}
-	return lines
-}
-
-// taskRefs reads the tasks annotation. A Job without a readable one (made
-// by hand, or by an older version) still gets lines: one per container,
-// named after it.
-func taskRefs(job *batchv1.Job) []jobs.TaskRef {
-	var refs []jobs.TaskRef
-	if err := json.Unmarshal([]byte(job.Annotations[jobs.AnnotationTasks]), &refs); err == nil && len(refs) > 0 {
-		return refs
-	}
-	spec := job.Spec.Template.Spec
-	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
-		if c.Name != jobs.FetcherContainer {
-			refs = append(refs, jobs.TaskRef{Name: c.Name, Container: c.Name})
-		}
-	}
-	return refs
-}
-
-// culprit is the first line whose container exited non-zero, or -1.
-func culprit(lines []Line) int {
-	return slices.IndexFunc(lines, Line.failed)
-}
-
-// firstUnfinished is the first line whose container did not exit 0, or -1.
-func firstUnfinished(lines []Line) int {
-	return slices.IndexFunc(lines, func(l Line) bool { return !l.completed() })
-}
-
-// owned drops pods that carry the Job's name but belong to an earlier Job
-// of that name.
-func owned(job *batchv1.Job, pods []corev1.Pod) []corev1.Pod {
-	if job.UID == "" {
-		return pods
-	}
-	var out []corev1.Pod
-	for _, p := range pods {
-		if ref := metav1.GetControllerOf(&p); ref != nil && ref.UID != job.UID {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// pickPod is the newest pod in phase prefer, else the newest pod. A Job
-// with backoffLimit 0 has one pod, but a pod lost with its node is replaced.
-func pickPod(pods []corev1.Pod, prefer corev1.PodPhase) *corev1.Pod {
-	var best, newest *corev1.Pod
-	for i := range pods {
-		p := &pods[i]
-		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
-			newest = p
-		}
-		if prefer != "" && p.Status.Phase == prefer && (best == nil || best.CreationTimestamp.Before(&p.CreationTimestamp)) {
-			best = p
-		}
-	}
-	if best != nil {
-		return best
-	}
-	return newest
-}
-
-// withTest adds what every verdict carries besides its lines: the
+// conclude adds what every verdict carries besides its lines: the
 // structured results of the tasks, the data.test times of a test task, and
 // the lines in the message.
-func withTest(job *batchv1.Job, v Verdict, pod *corev1.Pod) Verdict {
+func conclude(job *batchv1.Job, v Verdict, pod *corev1.Pod) Verdict {
 	extra := map[string]any{}
 	var notes []string
 	for _, t := range taskRefs(job) {

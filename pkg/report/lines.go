@@ -1,11 +1,17 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
 // Reasons a task line shows besides the kubelet's own (Completed, Error,
@@ -139,4 +145,82 @@ func oneLine(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s + "…"
+}
+
+// describe lines up the Job's tasks with pod's container statuses. The
+// fetcher gets a line only when it did not complete.
+func describe(job *batchv1.Job, pod *corev1.Pod) []Line {
+	var lines []Line
+	inits := job.Spec.Template.Spec.InitContainers
+	if len(inits) > 0 && inits[0].Name == jobs.FetcherContainer {
+		if l := lineOf("", jobs.FetcherContainer, false, statusOf(pod, jobs.FetcherContainer)); !l.completed() && (l.Ran || l.Reason != ReasonNotRun) {
+			lines = append(lines, l)
+		}
+	}
+	for _, t := range taskRefs(job) {
+		lines = append(lines, lineOf(t.Name, t.Container, t.OnError == "warn", statusOf(pod, t.Container)))
+	}
+	return lines
+}
+
+// taskRefs reads the tasks annotation. A Job without a readable one (made
+// by hand, or by an older version) still gets lines: one per container,
+// named after it.
+func taskRefs(job *batchv1.Job) []jobs.TaskRef {
+	var refs []jobs.TaskRef
+	if err := json.Unmarshal([]byte(job.Annotations[jobs.AnnotationTasks]), &refs); err == nil && len(refs) > 0 {
+		return refs
+	}
+	spec := job.Spec.Template.Spec
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		if c.Name != jobs.FetcherContainer {
+			refs = append(refs, jobs.TaskRef{Name: c.Name, Container: c.Name})
+		}
+	}
+	return refs
+}
+
+// culprit is the first line whose container exited non-zero, or -1.
+func culprit(lines []Line) int {
+	return slices.IndexFunc(lines, Line.failed)
+}
+
+// firstUnfinished is the first line whose container did not exit 0, or -1.
+func firstUnfinished(lines []Line) int {
+	return slices.IndexFunc(lines, func(l Line) bool { return !l.completed() })
+}
+
+// owned drops pods that carry the Job's name but belong to an earlier Job
+// of that name.
+func owned(job *batchv1.Job, pods []corev1.Pod) []corev1.Pod {
+	if job.UID == "" {
+		return pods
+	}
+	var out []corev1.Pod
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(&p); ref != nil && ref.UID != job.UID {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// pickPod is the newest pod in phase prefer, else the newest pod. A Job
+// with backoffLimit 0 has one pod, but a pod lost with its node is replaced.
+func pickPod(pods []corev1.Pod, prefer corev1.PodPhase) *corev1.Pod {
+	var best, newest *corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
+			newest = p
+		}
+		if prefer != "" && p.Status.Phase == prefer && (best == nil || best.CreationTimestamp.Before(&p.CreationTimestamp)) {
+			best = p
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return newest
 }

@@ -180,3 +180,16 @@ func FuzzCompose(f *testing.F) {
 		require.True(t, strings.HasPrefix(out.Message, fin.Message), "the lines are never cut for logs")
 	})
 }
+
+// BenchmarkCompose: the cost of fitting a 1.3 MB noisy log into one event.
+func BenchmarkCompose(b *testing.B) {
+	size := measure(b)
+	f := keptn.Finished{Status: keptn.StatusErrored, Result: keptn.ResultFail, Message: "m"}
+	logs := []Log{{Title: "a", Head: noisyLog(20000)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compose(f, logs, KeptnMaxEventBytes, size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

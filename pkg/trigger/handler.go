@@ -21,6 +21,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
@@ -44,6 +45,9 @@ type Handler struct {
 	Configs  ConfigLoader
 	Jobs     func(namespace string) JobClient
 	Settings jobs.Settings
+	// Policy is the operator's policy; every action passes it before its
+	// Job is built (nil: none, not even the hard rules).
+	Policy *policy.Policy
 	// Responses sends .started/.finished exactly once.
 	Responses *report.Sender
 	// Sink receives sh.keptn.log.error events, which have no Job to claim on.
@@ -93,11 +97,18 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	}
 	var errs []error
 	for _, i := range matches {
-		job, err := jobs.Build(cfg, i, ev, h.Settings)
+		job, err := h.build(ctx, cfg, i, ev)
+		if policy.IsUnavailable(err) {
+			// A registry or the API server could not answer: nothing is
+			// known about the action yet, so the broker retries.
+			errs = append(errs, Retryable(err))
+			continue
+		}
 		if err != nil {
 			// A config error that only the event reveals (a jsonpath that
-			// finds nothing, a loosened security context): this action fails
-			// with its message; the others still run.
+			// finds nothing, a loosened security context) or the policy's
+			// refusal: this action fails with its message; the others
+			// still run.
 			out.Invalid++
 			errs = append(errs, h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error()))
 			continue
@@ -115,6 +126,24 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
+}
+
+// build admits action i under the policy, builds its Job from the
+// admitted config (plugins resolved, verified images pinned) and checks the
+// Job against the hard rules.
+func (h *Handler) build(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent) (*batchv1.Job, error) {
+	if h.Policy == nil {
+		return jobs.Build(cfg, i, ev, h.Settings)
+	}
+	admitted, err := h.Policy.Admit(ctx, cfg, i, ev, h.Settings)
+	if err != nil {
+		return nil, err
+	}
+	job, err := jobs.Build(admitted, i, ev, h.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return job, h.Policy.CheckJob(job)
 }
 
 // invalidConfig tells Keptn about a config that does not validate: a

@@ -25,6 +25,9 @@ const (
 	ServingVersion = "v0.47.0"
 )
 
+// firstBuildEstimate is what the first build took here (see README.md).
+const firstBuildEstimate = "10 minutes"
+
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
 	Etcd              string
@@ -74,6 +77,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 	defer unlock()
 
 	paths := map[string]string{}
+	announced := false
 	for _, c := range comps {
 		key, err := c.key(goVersion)
 		if err != nil {
@@ -81,6 +85,10 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		}
 		dir := filepath.Join(root, key)
 		if !hasAll(dir, c.bins) {
+			if !announced {
+				fmt.Fprintf(log, "testbed: building the control plane from Go modules into %s; the first build takes about %s on 2 cores\n", root, firstBuildEstimate)
+				announced = true
+			}
 			if err := buildInto(ctx, c, dir, log); err != nil {
 				return Binaries{}, err
 			}
@@ -211,7 +219,7 @@ func buildInto(ctx context.Context, c component, dir string, log io.Writer) erro
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "testbed: building %s %s into %s (the first build of the control plane takes about 10 minutes on 2 cores)\n", c.name, c.version, dir)
+	fmt.Fprintf(log, "testbed: building %s %s\n", c.name, c.version)
 	start := time.Now()
 	if err := c.build(ctx, tmp, log); err != nil {
 		_ = os.RemoveAll(tmp)

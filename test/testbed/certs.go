@@ -19,10 +19,10 @@ import (
 // pki holds the files of the bed's certificate authority and keys. Every
 // certificate is for loopback only and lives as long as the bed's directory.
 type pki struct {
-	CACert, CAKey               string
-	ServingCert, ServingKey     string // apiserver, controller-manager, scheduler and kwok serve with it
-	AdminCert, AdminKey         string // system:masters client, also the apiserver's kubelet client
-	ServiceAccountKey, SAPublic string
+	CACert, CAKey                    string
+	ServingCert, ServingKey          string // apiserver, controller-manager, scheduler and kwok serve with it
+	AdminCert, AdminKey              string // system:masters client, also the apiserver's kubelet client
+	ServiceAccountKey, SAPublic      string
 	caPEM, adminCertPEM, adminKeyPEM []byte
 }
 

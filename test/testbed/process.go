@@ -22,6 +22,8 @@ type process struct {
 	logPath string
 	done    chan struct{}
 	err     error // valid after done is closed
+
+	stopOnce sync.Once
 }
 
 // spawnRequests are served by one goroutine locked to its OS thread. Linux
@@ -92,18 +94,21 @@ func (p *process) exited() (bool, error) {
 }
 
 // stop sends SIGTERM to the process group, waits up to grace, then SIGKILLs
-// the group and waits for the process to be reaped.
+// the group and waits for the process to be reaped. Only the first call
+// signals: later ones would aim at a group id the kernel may have reused.
 func (p *process) stop(grace time.Duration) {
-	pgid := p.pid()
-	if done, _ := p.exited(); !done {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
+	p.stopOnce.Do(func() {
+		pgid := p.pid()
+		if done, _ := p.exited(); !done {
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(grace):
+			}
 		}
-	}
-	// The group may hold children even after the leader is gone.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		// The group may hold children even after the leader is gone.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	})
 	<-p.done
 }
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
+)
+
+// noCluster is the Secret reader of a laptop: a policy with
+// secrets.requireLabel needs the labels of Secrets in the cluster, which
+// jobctl does not have. Saying so (as ErrUnavailable) makes the affected
+// actions "not checked" instead of silently passing.
+type noCluster struct{}
+
+func (noCluster) SecretLabels(_ context.Context, namespace, name string) (map[string]string, error) {
+	return nil, fmt.Errorf("jobctl cannot read the labels of Secret %s/%s (secrets.requireLabel is checked in the cluster): %w", namespace, name, policy.ErrUnavailable)
+}
+
+// loadPolicy reads --policy. Without one it is policy.Default, as in the
+// function without POLICY_FILE: no plugin catalog, only the hard rules.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(policy.WithSecrets(noCluster{})), nil
+	}
+	p, err := policy.Load(path, policy.WithSecrets(noCluster{}))
+	var list config.ErrorList
+	var pathErr *fs.PathError
+	switch {
+	case errors.As(err, &list):
+		return nil, invalid("invalid policy:\n%w", list)
+	case errors.As(err, &pathErr):
+		return nil, usage("%w", err)
+	case err != nil:
+		return nil, invalid("policy: %w", err)
+	}
+	return p, nil
+}
+
+// parseOptions are the config parse options under p: its limits, as the
+// function parses configs.
+func parseOptions(p *policy.Policy) []config.Option {
+	return []config.Option{config.WithLimits(p.ConfigLimits())}
+}
+
+// applyPolicySettings gives the settings the policy's resource defaults
+// and workspace ceiling, as the function does at start.
+func applyPolicySettings(p *policy.Policy, s jobs.Settings) (jobs.Settings, error) {
+	s, err := p.ApplySettings(s)
+	if err != nil {
+		return s, invalid("%w", err)
+	}
+	return s, nil
+}
+
+// buildAction turns one matching action into its Job as the trigger
+// handler does: admitted by the policy (plugins resolved, images checked and
+// pinned), built from the admitted config, then checked against the hard
+// rules.
+func buildAction(ctx context.Context, p *policy.Policy, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
+	admitted, err := p.Admit(ctx, cfg, i, ev, s)
+	if err != nil {
+		return nil, err
+	}
+	job, err := jobs.Build(admitted, i, ev, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckJob(job); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// policyEvent stands in for an event when validating without one: Admit
+// reads an event only to bound its size.
+var policyEvent = &keptn.TaskEvent{Type: keptn.TaskType("validate", keptn.KindTriggered), Task: "validate", Kind: keptn.KindTriggered, Data: map[string]any{}}
+
+// admitAll checks every action of a valid config against p. Refusals are
+// returned as errors located in the config; actions the policy could not
+// decide on without a cluster or registry are returned as unchecked.
+func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.Settings) (errs config.ErrorList, unchecked []string) {
+	for i := range cfg.Actions {
+		_, err := p.Admit(ctx, cfg, i, policyEvent, s)
+		var list config.ErrorList
+		switch {
+		case err == nil:
+		case errors.As(err, &list):
+			errs = append(errs, list...)
+		case policy.IsUnavailable(err):
+			unchecked = append(unchecked, fmt.Sprintf("%s: actions[%d] (%q) not checked against the policy: %v", cfg.File, i, cfg.Actions[i].Name, err))
+		default:
+			errs = append(errs, &config.FieldError{File: cfg.File, Line: cfg.Actions[i].Pos.Line, Column: cfg.Actions[i].Pos.Column,
+				Path: cfg.Actions[i].Pos.Path, Message: err.Error()})
+		}
+	}
+	return errs, unchecked
+}

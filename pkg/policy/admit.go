@@ -1,0 +1,159 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
+
+// Refusal is the policy saying no for a reason that is not a line of the
+// config (the event is too large).
+type Refusal struct{ Message string }
+
+func (r *Refusal) Error() string { return r.Message }
+
+// IsRefusal reports whether err is the policy saying no (the action fails
+// with err's message) rather than a failure to decide.
+func IsRefusal(err error) bool {
+	var list config.ErrorList
+	var v *Violation
+	var r *Refusal
+	return errors.As(err, &list) || errors.As(err, &v) || errors.As(err, &r)
+}
+
+// Admit decides whether action actionIndex of cfg may run for ev. On yes it
+// returns the config to build the Job from: a copy in which that action's
+// plugin tasks are the catalog's containers and every image that a
+// signature rule covers is pinned to the digest that was verified, so what
+// runs is what was checked even if a tag moves afterwards.
+//
+// A refusal is a config.ErrorList whose messages name the config line, the
+// image and the policy rule (IsRefusal). An error wrapping ErrUnavailable
+// (a registry or the API server unreachable) says nothing about the action
+// and should be retried.
+func (p *Policy) Admit(ctx context.Context, cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s jobs.Settings) (*config.Config, error) {
+	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
+		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
+	}
+	if err := p.checkEvent(ev); err != nil {
+		return nil, err
+	}
+	a := cfg.Actions[actionIndex]
+	a.Tasks = slices.Clone(a.Tasks)
+	errs := p.checkScope(cfg, &a, s.Namespace, s.ServiceAccount)
+	namespace := a.Namespace
+	if namespace == "" {
+		namespace = s.Namespace
+	}
+
+	images := make([]Image, len(a.Tasks))
+	var secrets []secretRef
+	for i := range a.Tasks {
+		t := &a.Tasks[i]
+		fromCatalog := false
+		if t.Plugin != "" {
+			resolved, perrs := p.resolvePlugin(cfg, *t)
+			if len(perrs) > 0 {
+				errs = append(errs, perrs...)
+				continue
+			}
+			*t, fromCatalog = resolved, true
+		} else if p.pluginsOnly {
+			errs = append(errs, cfg.Errorf(t.Pos, "image", "image %q is refused by the operator's policy, rule %s: only plugin tasks may run (plugin: <name>)", t.Image, p.cite(rule{Path: "pluginsOnly"})))
+			continue
+		}
+		img, refused := p.checkImage(t.Image, fromCatalog)
+		if refused != nil {
+			errs = append(errs, cfg.Errorf(t.Pos, "image", "%s", refused.message()))
+			continue
+		}
+		images[i] = img
+		errs = append(errs, p.checkCapabilities(cfg, t)...)
+		errs = append(errs, p.checkResources(cfg, t)...)
+		secrets = append(secrets, secretRefs(t)...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	serrs, err := p.checkSecrets(ctx, cfg, secrets, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if len(serrs) > 0 {
+		return nil, serrs
+	}
+	for i := range a.Tasks {
+		t := &a.Tasks[i]
+		pinned, err := p.verifyImage(ctx, images[i])
+		var unsigned errUnsigned
+		switch {
+		case errors.As(err, &unsigned):
+			errs = append(errs, cfg.Errorf(t.Pos, "image", "%s", unsigned.Error()))
+		case err != nil:
+			return nil, err
+		case pinned != "":
+			t.Image = pinned
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	out := *cfg
+	out.Actions = slices.Clone(cfg.Actions)
+	out.Actions[actionIndex] = a
+	return &out, nil
+}
+
+// verifyImage applies the signature rules covering img. It returns the
+// reference by digest to run ("" when no rule covers img), an errUnsigned
+// naming the image and rule, or an ErrUnavailable error.
+func (p *Policy) verifyImage(ctx context.Context, img Image) (string, error) {
+	rules := p.signatureRules(img)
+	if len(rules) == 0 {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, registryTimeout)
+	defer cancel()
+	d, err := p.registry.resolve(ctx, img)
+	if err != nil {
+		var unsigned errUnsigned
+		if errors.As(err, &unsigned) {
+			return "", errUnsigned{fmt.Sprintf("image %q is refused by the operator's policy, rule %s: %s", img.Ref, p.cite(rules[0].rule), unsigned.reason)}
+		}
+		return "", err
+	}
+	for _, r := range rules {
+		if err := p.registry.verify(ctx, d, r); err != nil {
+			var unsigned errUnsigned
+			if errors.As(err, &unsigned) {
+				return "", errUnsigned{fmt.Sprintf("image %q (%s) is refused by the operator's policy, rule %s (%s): a signature by one of its keys is required, but %s",
+					img.Ref, d.String(), p.cite(r.rule), r.Name, unsigned.reason)}
+			}
+			return "", err
+		}
+	}
+	return d.String(), nil
+}
+
+// checkEvent bounds the event payload that env values and jsonpath filters
+// are read from.
+func (p *Policy) checkEvent(ev *keptn.TaskEvent) error {
+	if p.limits.EventBytes <= 0 {
+		return nil
+	}
+	b, err := json.Marshal(ev.Data)
+	if err != nil {
+		return fmt.Errorf("measuring the event: %w", err)
+	}
+	if len(b) > p.limits.EventBytes {
+		return &Refusal{Message: fmt.Sprintf("the event's data is %d bytes; the operator's policy, rule %s, allows at most %d", len(b), p.cite(p.limits.eventBytesAt), p.limits.EventBytes)}
+	}
+	return nil
+}

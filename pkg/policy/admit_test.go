@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+)
+
+// refusedAt asserts err is a refusal with a message at line that contains
+// every want.
+func refusedAt(t *testing.T, err error, line int, want ...string) {
+	t.Helper()
+	require.Error(t, err)
+	require.True(t, IsRefusal(err), "a refusal, not a failure to decide: %v", err)
+	require.False(t, IsUnavailable(err))
+	var list config.ErrorList
+	require.ErrorAs(t, err, &list)
+	for _, e := range list {
+		ok := e.Line == line
+		for _, w := range want {
+			ok = ok && strings.Contains(e.Error(), w)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("want a refusal at line %d containing %q; got:\n%v", line, want, err)
+}
+
+func TestImageRules(t *testing.T) {
+	const policy = `apiVersion: v1
+images:
+  registries: [ghcr.io, docker.io]
+  allow:
+    - ghcr.io/acme/**
+    - alpine:3.*
+  deny:
+    - ghcr.io/acme/bad/**
+`
+	// The task starts on line 7 of configYAML's output: the refusal points there.
+	tests := []struct {
+		name    string
+		image   string
+		refused []string // nil: admitted
+	}{
+		{"allowed by a ** pattern", "ghcr.io/acme/a/b:1", nil},
+		{"allowed official image with a matching tag", "docker.io/library/alpine:3.20", nil},
+		{"bare name normalised the same way", "alpine:3.19", nil},
+		{"registry not listed", "quay.io/acme/a:1", []string{`"quay.io/acme/a:1"`, "images.registries (line 3) of policy.yaml", "registry quay.io is not one of ghcr.io, index.docker.io"}},
+		{"JES-style * does not cross /", "docker.io/evil/miner:1", []string{"images.allow (line 4)", "matches none of the allowed patterns"}},
+		{"implicit latest is a tag like any other", "alpine", []string{`"alpine" (index.docker.io/library/alpine:latest)`, "images.allow"}},
+		{"deny wins over allow", "ghcr.io/acme/bad/x:1", []string{"images.deny[0] (line 8)", `deny pattern "ghcr.io/acme/bad/**"`}},
+		{"not a reference", "UPPER/case", []string{"rule image reference", "not a valid image reference"}},
+	}
+	p := parsePolicy(t, policy)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := admit(t, p, configYAML(withImageTask(tt.image)), testEvent())
+			if tt.refused == nil {
+				require.NoError(t, err)
+				assert.Equal(t, tt.image, out.Actions[0].Tasks[0].Image, "no signature rule: the image is left as written")
+				return
+			}
+			refusedAt(t, err, 7, append(tt.refused, "actions[0].tasks[0].image", "job/config.yaml")...)
+		})
+	}
+}
+
+func TestEmptyListsAllowNothing(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nimages:\n  registries: []\n")
+	_, err := admit(t, p, configYAML(withImageTask("ghcr.io/a/b:1")), testEvent())
+	refusedAt(t, err, 7, "registry ghcr.io is not one of (none)")
+
+	p = parsePolicy(t, "apiVersion: v1\nimages:\n  allow: []\n")
+	_, err = admit(t, p, configYAML(withImageTask("ghcr.io/a/b:1")), testEvent())
+	refusedAt(t, err, 7, "matches none of the allowed patterns (none)")
+}
+
+func TestRequireDigest(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nimages:\n  requireDigest: true\n")
+	_, err := admit(t, p, configYAML(withImageTask("ghcr.io/a/b:1")), testEvent())
+	refusedAt(t, err, 7, "images.requireDigest (line 3)", "pinned by digest")
+
+	out, err := admit(t, p, configYAML(withImageTask("ghcr.io/a/b@sha256:"+hex64)), testEvent())
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/a/b@sha256:"+hex64, out.Actions[0].Tasks[0].Image)
+}
+
+func TestDefaultPolicyAdmitsAnyImage(t *testing.T) {
+	out, err := admit(t, Default(), configYAML(withImageTask("docker.io/evil/miner")), testEvent())
+	require.NoError(t, err)
+	assert.Equal(t, "docker.io/evil/miner", out.Actions[0].Tasks[0].Image)
+}
+
+func TestPluginsOnly(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\npluginsOnly: true\nplugins:\n  echo: {image: \"ghcr.io/a/echo@sha256:"+hex64+"\"}\n")
+	_, err := admit(t, p, configYAML(withImageTask("alpine")), testEvent())
+	refusedAt(t, err, 7, `image "alpine" is refused`, "pluginsOnly", "only plugin tasks")
+
+	_, err = admit(t, p, configYAML(withTask("plugin: echo")), testEvent())
+	require.NoError(t, err)
+}
+
+func TestScopes(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nnamespaces: [team-*]\nserviceAccounts: [deployer]\n")
+	tests := []struct {
+		name    string
+		fields  []string
+		refused []string
+	}{
+		{"defaults always allowed", nil, nil},
+		{"default namespace named explicitly", []string{"namespace: keptn-jobs"}, nil},
+		{"namespace by pattern", []string{"namespace: team-a"}, nil},
+		{"namespace refused", []string{"namespace: kube-system"}, []string{`namespace "kube-system" is refused`, "rule namespaces (line 2)", "keptn-jobs (the default), team-*"}},
+		{"service account allowed", []string{"serviceAccount: deployer"}, nil},
+		{"service account refused", []string{"serviceAccount: cluster-admin"}, []string{`service account "cluster-admin" is refused`, "rule serviceAccounts (line 3)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []actionOpt
+			for _, f := range tt.fields {
+				opts = append(opts, withField(f))
+			}
+			opts = append(opts, withImageTask("alpine"))
+			_, err := admit(t, p, configYAML(opts...), testEvent())
+			if tt.refused == nil {
+				require.NoError(t, err)
+				return
+			}
+			refusedAt(t, err, 3, tt.refused...)
+		})
+	}
+}
+
+func TestAddedCapabilities(t *testing.T) {
+	add := func(c string) actionOpt {
+		return withImageTask("alpine", "securityContext:", "  capabilities:", "    add: ["+c+"]")
+	}
+	_, err := admit(t, Default(), configYAML(add("NET_BIND_SERVICE")), testEvent())
+	refusedAt(t, err, 7, "securityContext.capabilities.add", `adding capability "NET_BIND_SERVICE" is refused`)
+
+	p := parsePolicy(t, "apiVersion: v1\npods:\n  allowNetBindService: true\n")
+	_, err = admit(t, p, configYAML(add("NET_BIND_SERVICE")), testEvent())
+	require.NoError(t, err)
+	_, err = admit(t, p, configYAML(add("SYS_ADMIN")), testEvent())
+	refusedAt(t, err, 7, `"SYS_ADMIN"`)
+}
+
+func TestResourceCeilings(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nresources:\n  max: {cpu: \"2\", memory: 1Gi}\n")
+	res := func(lines ...string) actionOpt {
+		return withImageTask("alpine", append([]string{"resources:"}, lines...)...)
+	}
+	_, err := admit(t, p, configYAML(res("  limits: {cpu: \"2\", memory: 1Gi}", "  requests: {ephemeral-storage: 5Gi}")), testEvent())
+	require.NoError(t, err, "at the ceiling; unlisted standard resources are not bounded")
+
+	_, err = admit(t, p, configYAML(res("  limits: {cpu: \"3\"}")), testEvent())
+	refusedAt(t, err, 7, "actions[0].tasks[0].resources.limits.cpu", "3 is above the operator's ceiling 2", "resources.max.cpu (line 3)")
+
+	_, err = admit(t, p, configYAML(res("  requests: {memory: 2Gi}")), testEvent())
+	refusedAt(t, err, 7, "resources.requests.memory", "2Gi is above the operator's ceiling 1Gi")
+
+	_, err = admit(t, p, configYAML(res("  limits: {nvidia.com/gpu: 1}")), testEvent())
+	refusedAt(t, err, 7, "resources.limits.nvidia.com/gpu", "not offered by the operator")
+}
+
+func TestEventBytes(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nlimits:\n  eventBytes: 200\n")
+	_, err := admit(t, p, configYAML(withImageTask("alpine")), testEvent())
+	require.NoError(t, err)
+	_, err = admit(t, p, configYAML(withImageTask("alpine")), testEvent(withData("blob", strings.Repeat("x", 300))))
+	require.True(t, IsRefusal(err), "%v", err)
+	assert.ErrorContains(t, err, "allows at most 200")
+	assert.ErrorContains(t, err, "limits.eventBytes (line 3)")
+}
+
+func TestSecretOptInLabel(t *testing.T) {
+	store := &secretStore{labels: map[string]map[string]string{
+		"keptn-jobs/opted-in":  {"job-executor.keptn.sh/job-env": "true"},
+		"keptn-jobs/other":     {"job-executor.keptn.sh/job-env": "false"},
+		"team-a/opted-in-else": {"job-executor.keptn.sh/job-env": "true"},
+	}}
+	p := parsePolicy(t, "apiVersion: v1\nsecrets:\n  requireLabel: job-executor.keptn.sh/job-env\n", WithSecrets(store))
+	whole := func(name string) actionOpt {
+		return withImageTask("alpine", "env:", "  - name: "+name, "    valueFrom: secret")
+	}
+	oneKey := func(name string) actionOpt {
+		return withImageTask("alpine", "env:", "  - name: TOKEN", "    valueFrom:", "      secretKeyRef: {name: "+name+", key: token}")
+	}
+	_, err := admit(t, p, configYAML(whole("opted-in")), testEvent())
+	require.NoError(t, err)
+	_, err = admit(t, p, configYAML(oneKey("opted-in")), testEvent())
+	require.NoError(t, err)
+
+	_, err = admit(t, p, configYAML(whole("other")), testEvent())
+	refusedAt(t, err, 10, "actions[0].tasks[0].env[0]", `Secret "other" in namespace keptn-jobs is refused`, "secrets.requireLabel (line 3)", "job-executor.keptn.sh/job-env=true")
+	_, err = admit(t, p, configYAML(oneKey("missing")), testEvent())
+	refusedAt(t, err, 10, `Secret "missing" does not exist in namespace keptn-jobs`)
+
+	// The label is looked up in the job's namespace: a Secret of the same
+	// name that opted in elsewhere does not count.
+	_, err = admit(t, p, configYAML(withField("namespace: team-a"), whole("opted-in")), testEvent())
+	refusedAt(t, err, 11, `Secret "opted-in" does not exist in namespace team-a`)
+
+	store.err = apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "x", errors.New("rbac"))
+	_, err = admit(t, p, configYAML(whole("opted-in")), testEvent())
+	refusedAt(t, err, 10, "may not read Secret", "needs get on secrets")
+
+	store.err = apierrors.NewServiceUnavailable("apiserver restarting")
+	_, err = admit(t, p, configYAML(whole("opted-in")), testEvent())
+	require.Error(t, err)
+	assert.True(t, IsUnavailable(err), "API trouble is retried, not a refusal")
+	assert.False(t, IsRefusal(err))
+}
+
+func TestSecretsNotReadWithoutTheRule(t *testing.T) {
+	store := &secretStore{}
+	p := Default(WithSecrets(store))
+	_, err := admit(t, p, configYAML(withImageTask("alpine", "env:", "  - name: s", "    valueFrom: secret")), testEvent())
+	require.NoError(t, err)
+	assert.Zero(t, store.calls)
+}
+
+func TestAdmitLeavesTheInputConfigAlone(t *testing.T) {
+	p := parsePolicy(t, "apiVersion: v1\nplugins:\n  echo: {image: \"ghcr.io/a/echo@sha256:"+hex64+"\", command: [echo]}\n")
+	cfg := parseConfig(t, configYAML(withTask("plugin: echo")))
+	out, err := p.Admit(context.Background(), cfg, 0, testEvent(), testSettings())
+	require.NoError(t, err)
+	assert.Equal(t, "echo", cfg.Actions[0].Tasks[0].Plugin, "the cached config is shared between events")
+	assert.Empty(t, out.Actions[0].Tasks[0].Plugin)
+}
+
+func TestAdmitRefusesActionOutOfRange(t *testing.T) {
+	_, err := Default().Admit(context.Background(), parseConfig(t, configYAML(withImageTask("alpine"))), 3, testEvent(), testSettings())
+	require.Error(t, err)
+}

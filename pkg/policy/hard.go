@@ -1,0 +1,123 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Violation is a built Job that breaks a hard rule. The job builder should
+// never produce one; CheckJob is the independent last check, so that no
+// config path (present or added later) can loosen the rules.
+type Violation struct {
+	Job  string
+	Rule string
+}
+
+func (v *Violation) Error() string {
+	return fmt.Sprintf("job %s breaks the hard rule %q (Pod Security \"restricted\"); it is not created", v.Job, v.Rule)
+}
+
+// CheckJob enforces the rules no policy can lift: no privileged or
+// privilege-escalating containers, no host namespaces, ports or paths, no
+// added capabilities (but NET_BIND_SERVICE where the policy allows it), a
+// non-root user, and a RuntimeDefault or Localhost seccomp profile.
+func (p *Policy) CheckJob(job *batchv1.Job) error {
+	spec := &job.Spec.Template.Spec
+	fail := func(format string, args ...any) error {
+		return &Violation{Job: job.Namespace + "/" + job.Name, Rule: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case spec.HostNetwork:
+		return fail("hostNetwork")
+	case spec.HostPID:
+		return fail("hostPID")
+	case spec.HostIPC:
+		return fail("hostIPC")
+	case spec.SecurityContext != nil && len(spec.SecurityContext.Sysctls) > 0:
+		return fail("no sysctls")
+	}
+	for _, v := range spec.Volumes {
+		if v.EmptyDir == nil && v.ConfigMap == nil && v.Secret == nil && v.Projected == nil && v.DownwardAPI == nil {
+			return fail("volume %s: only emptyDir, configMap, secret, projected and downwardAPI volumes", v.Name)
+		}
+	}
+	podSC := spec.SecurityContext
+	if podSC == nil {
+		podSC = &corev1.PodSecurityContext{}
+	}
+	if podSC.RunAsUser != nil && *podSC.RunAsUser == 0 {
+		return fail("pod runAsUser 0")
+	}
+	if podSC.WindowsOptions != nil && podSC.WindowsOptions.HostProcess != nil && *podSC.WindowsOptions.HostProcess {
+		return fail("hostProcess")
+	}
+	var all []corev1.Container
+	all = append(all, spec.InitContainers...)
+	all = append(all, spec.Containers...)
+	if len(spec.EphemeralContainers) > 0 {
+		return fail("no ephemeral containers")
+	}
+	for i := range all {
+		if err := p.checkContainer(&all[i], podSC); err != "" {
+			return fail("container %s: %s", all[i].Name, err)
+		}
+	}
+	return nil
+}
+
+func (p *Policy) checkContainer(c *corev1.Container, podSC *corev1.PodSecurityContext) string {
+	sc := c.SecurityContext
+	if sc == nil {
+		return "has no securityContext"
+	}
+	for _, port := range c.Ports {
+		if port.HostPort != 0 {
+			return "hostPort"
+		}
+	}
+	switch {
+	case sc.Privileged != nil && *sc.Privileged:
+		return "privileged"
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		return "allowPrivilegeEscalation must be false"
+	case sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount:
+		return "procMount must be Default"
+	case sc.RunAsUser != nil && *sc.RunAsUser == 0:
+		return "runAsUser 0"
+	case sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess:
+		return "hostProcess"
+	}
+	nonRoot := (sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && podSC.RunAsNonRoot != nil && *podSC.RunAsNonRoot)
+	if !nonRoot {
+		return "runAsNonRoot must be true"
+	}
+	seccomp := sc.SeccompProfile
+	if seccomp == nil {
+		seccomp = podSC.SeccompProfile
+	}
+	if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
+		return "seccompProfile must be RuntimeDefault or Localhost"
+	}
+	caps := sc.Capabilities
+	if caps == nil || !dropsAll(caps.Drop) {
+		return "capabilities must drop ALL"
+	}
+	for _, c := range caps.Add {
+		if c != "NET_BIND_SERVICE" || !p.allowNetBindService {
+			return fmt.Sprintf("capability %s added", c)
+		}
+	}
+	return ""
+}
+
+func dropsAll(drop []corev1.Capability) bool {
+	for _, c := range drop {
+		if strings.EqualFold(string(c), "ALL") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,170 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+)
+
+// SecretReader reads the labels of a Secret; only its metadata is needed,
+// so an implementation need not (and should not) fetch the data.
+type SecretReader interface {
+	SecretLabels(ctx context.Context, namespace, name string) (map[string]string, error)
+}
+
+// checkScope checks the action's namespace and service account. An action
+// that names none runs in the operator's defaults, which are always allowed.
+func (p *Policy) checkScope(cfg *config.Config, a *config.Action, defNamespace, defAccount string) config.ErrorList {
+	var errs config.ErrorList
+	if a.Namespace != "" && a.Namespace != defNamespace && p.namespaces != nil && !anyGlob(p.namespaces, a.Namespace) {
+		errs = append(errs, cfg.Errorf(a.Pos, "namespace", "namespace %q is refused by the operator's policy, rule %s: allowed are %s",
+			a.Namespace, p.cite(rule{Path: "namespaces", Line: lineOf(p.namespaces)}), namesOr(p.namespaces, defNamespace)))
+	}
+	if a.ServiceAccount != "" && a.ServiceAccount != defAccount && p.accounts != nil && !anyGlob(p.accounts, a.ServiceAccount) {
+		errs = append(errs, cfg.Errorf(a.Pos, "serviceAccount", "service account %q is refused by the operator's policy, rule %s: allowed are %s",
+			a.ServiceAccount, p.cite(rule{Path: "serviceAccounts", Line: lineOf(p.accounts)}), namesOr(p.accounts, defAccount)))
+	}
+	return errs
+}
+
+func lineOf(list []*namedGlob) int {
+	if len(list) == 0 {
+		return 0
+	}
+	return list[0].Line
+}
+
+func namesOr(list []*namedGlob, def string) string {
+	s := globList(list)
+	switch {
+	case def == "":
+		return orNone(s)
+	case s == "":
+		return def + " (the default)"
+	}
+	return def + " (the default), " + s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// checkCapabilities refuses added capabilities: the job builder lets
+// NET_BIND_SERVICE through (Pod Security "restricted" does), the policy
+// only when the operator says so.
+func (p *Policy) checkCapabilities(cfg *config.Config, t *config.Task) config.ErrorList {
+	if t.SecurityContext == nil || t.SecurityContext.Capabilities == nil {
+		return nil
+	}
+	var errs config.ErrorList
+	for _, c := range t.SecurityContext.Capabilities.Add {
+		if c == "NET_BIND_SERVICE" && p.allowNetBindService {
+			continue
+		}
+		errs = append(errs, cfg.Errorf(t.Pos, "securityContext.capabilities.add", "adding capability %q is refused by the operator's policy (pods.allowNetBindService permits NET_BIND_SERVICE only)", c))
+	}
+	return errs
+}
+
+// checkResources refuses a task that asks for more than the operator's
+// ceiling. Extended resources (say nvidia.com/gpu) must be listed in
+// resources.max once it is set; cpu, memory and ephemeral-storage are
+// bounded only if listed.
+func (p *Policy) checkResources(cfg *config.Config, t *config.Task) config.ErrorList {
+	if p.resources.max == nil || t.Resources == nil {
+		return nil
+	}
+	var errs config.ErrorList
+	for _, kind := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"limits", t.Resources.Limits}, {"requests", t.Resources.Requests}} {
+		for _, name := range sortedResources(kind.list) {
+			q := kind.list[name]
+			field := "resources." + kind.name + "." + string(name)
+			ceiling, ok := p.resources.max[name]
+			switch {
+			case ok && q.Cmp(ceiling) > 0:
+				errs = append(errs, cfg.Errorf(t.Pos, field, "%s is above the operator's ceiling %s (rule %s)", q.String(), ceiling.String(), p.cite(rule{Path: "resources.max." + string(name), Line: p.resources.maxAt.Line})))
+			case !ok && !standardResources[name]:
+				errs = append(errs, cfg.Errorf(t.Pos, field, "%s is not offered by the operator (rule %s lists no %s)", name, p.cite(p.resources.maxAt), name))
+			}
+		}
+	}
+	return errs
+}
+
+var standardResources = map[corev1.ResourceName]bool{
+	corev1.ResourceCPU: true, corev1.ResourceMemory: true, corev1.ResourceEphemeralStorage: true,
+}
+
+// secretRef is a Secret a task's env reads, with the entry that reads it.
+type secretRef struct {
+	name string
+	pos  config.Pos
+}
+
+func secretRefs(t *config.Task) []secretRef {
+	var out []secretRef
+	for _, e := range t.Env {
+		switch {
+		case e.ValueFrom == config.EnvFromSecret:
+			out = append(out, secretRef{name: e.Name, pos: e.Pos})
+		case e.ValueFrom == config.EnvFromSecretKey && e.SecretKeyRef != nil:
+			out = append(out, secretRef{name: e.SecretKeyRef.Name, pos: e.Pos})
+		}
+	}
+	return out
+}
+
+// checkSecrets requires every Secret a task reads to carry the operator's
+// opt-in label. A pod reads Secrets of its own namespace only, so the
+// label is looked up there: a Secret that opted in for one namespace's jobs
+// does not open another's.
+func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []secretRef, namespace string) (config.ErrorList, error) {
+	if p.secretLabel == nil || len(refs) == 0 {
+		return nil, nil
+	}
+	var errs config.ErrorList
+	type lookup struct {
+		labels map[string]string
+		err    error
+	}
+	seen := map[string]lookup{}
+	for _, r := range refs {
+		l, ok := seen[r.name]
+		if !ok {
+			l.labels, l.err = p.secrets.SecretLabels(ctx, namespace, r.name)
+			seen[r.name] = l
+		}
+		switch {
+		case apierrors.IsNotFound(l.err):
+			errs = append(errs, cfg.Errorf(r.pos, "", "Secret %q does not exist in namespace %s", r.name, namespace))
+		case apierrors.IsForbidden(l.err):
+			errs = append(errs, cfg.Errorf(r.pos, "", "the function may not read Secret %q in namespace %s to check its opt-in label (it needs get on secrets there): %v", r.name, namespace, l.err))
+		case l.err != nil:
+			return nil, fmt.Errorf("reading Secret %s/%s: %w: %w", namespace, r.name, ErrUnavailable, l.err)
+		case l.labels[p.secretLabel.Key] != p.secretLabel.Value:
+			errs = append(errs, cfg.Errorf(r.pos, "", "Secret %q in namespace %s is refused by the operator's policy, rule %s: it lacks the label %s=%s that opts it in to job env",
+				r.name, namespace, p.cite(p.secretLabel.rule), p.secretLabel.Key, p.secretLabel.Value))
+		}
+	}
+	return errs, nil
+}
+
+func sortedResources(list corev1.ResourceList) []corev1.ResourceName {
+	out := make([]corev1.ResourceName, 0, len(list))
+	for k := range list {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,176 @@
+package report
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+)
+
+// apiServerEvent is what the ApiServerSource adapter sends in Resource mode.
+func apiServerEvent(t *testing.T, typ string, obj any, kind string) event.Event {
+	t.Helper()
+	ev := event.New()
+	ev.SetID("uuid-1")
+	ev.SetType(typ)
+	ev.SetSource("https://10.96.0.1:443")
+	ev.SetExtension("kind", kind)
+	ev.SetExtension("namespace", ns)
+	require.NoError(t, ev.SetData(event.ApplicationJSON, obj))
+	return ev
+}
+
+func TestHandleJobEvents(t *testing.T) {
+	b := newBed(failedJob(), failedPod())
+	r := b.reconciler(t, "a")
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, failedJob(), "Job")))
+	assert.Equal(t, "errored", b.sink.finished(t)["status"])
+
+	// Data without TypeMeta: the kind extension says what it is.
+	bare := failedJob()
+	bare.TypeMeta = metav1.TypeMeta{}
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventAdd, bare, "Job")))
+	assert.Len(t, b.sink.types(), 1, "still one")
+}
+
+func TestHandleStuckPodStopsItsJob(t *testing.T) {
+	stuckPod := podObj(phase(corev1.PodPending), ok(jobs.FetcherContainer), waiting(c0, "InvalidImageName", "bad name"))
+	b := newBed(newJob(), stuckPod)
+	r := b.reconciler(t, "a")
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, stuckPod, "Pod")))
+	assert.Contains(t, b.sink.finished(t)["message"], "InvalidImageName: bad name")
+	assert.Equal(t, int64(1), *getJob(t, b.kube).Spec.ActiveDeadlineSeconds)
+}
+
+func TestHandleOrdinaryPodChangesWithoutAPICalls(t *testing.T) {
+	b := newBed(newJob())
+	r := b.reconciler(t, "a")
+	for _, p := range []*corev1.Pod{
+		podObj(ok(jobs.FetcherContainer), running(c0)),
+		podObj(phase(corev1.PodPending), waiting(jobs.FetcherContainer, "ErrImagePull", "try again")),
+		podObj(phase(corev1.PodFailed), terminated(c0, 1, "Error", "")),
+	} {
+		require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, p, "Pod")))
+	}
+	foreign := podObj(phase(corev1.PodPending), waiting(c0, "ImagePullBackOff", ""))
+	foreign.Labels[jobs.LabelManagedBy] = "other"
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, foreign, "Pod")))
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventDelete, podObj(), "Pod")))
+	assert.Empty(t, b.kube.Actions(), "pod churn costs no API calls")
+	assert.Empty(t, b.sink.types())
+}
+
+func TestHandleRefusesUnusableEvents(t *testing.T) {
+	r := newBed().reconciler(t, "a")
+	ref := apiServerEvent(t, "dev.knative.apiserver.ref.update", map[string]string{"kind": "Job", "name": "x"}, "Job")
+	notJSON := event.New()
+	notJSON.SetType(EventUpdate)
+	require.NoError(t, notJSON.SetData("text/plain", []byte("hello")))
+	for name, ev := range map[string]event.Event{
+		"reference mode": ref,
+		"not JSON":       notJSON,
+		"other kind":     apiServerEvent(t, EventUpdate, map[string]string{"kind": "ConfigMap"}, "ConfigMap"),
+		"other type":     apiServerEvent(t, "dev.knative.sources.ping", map[string]string{}, ""),
+	} {
+		err := r.HandleEvent(context.Background(), ev)
+		require.ErrorIs(t, err, ErrBadEvent, name)
+		assert.False(t, IsRetryable(err), name)
+	}
+	assert.Contains(t, r.HandleEvent(context.Background(), ref).Error(), "mode to Resource")
+}
+
+func TestHandleDeletedJobs(t *testing.T) {
+	tests := []struct {
+		name   string
+		job    *batchv1.Job
+		status string // of the .finished; "" when none is due
+	}{
+		{name: "ended, unreported", job: failedJob(), status: "errored"},
+		{name: "running, unreported", job: newJob(), status: "errored"},
+		{name: "succeeded, unreported", job: newJob(complete(t0.Add(time.Minute))), status: "succeeded"},
+		{name: "reported", job: newJob(complete(t0), withAnnotation(jobs.AnnotationReported, t0.Format(time.RFC3339Nano)))},
+		{name: "claimed by a replica that is sending", job: newJob(complete(t0), withAnnotation(jobs.AnnotationReportClaim, claim.Value("b/1", t0.Add(time.Hour))))},
+		{name: "never started", job: newJob(complete(t0), withoutAnnotation(jobs.AnnotationStarted))},
+		{name: "silent", job: newJob(complete(t0), withAnnotation(jobs.AnnotationSilent, "true"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBed() // the Job is gone from the API
+			require.NoError(t, b.reconciler(t, "a").HandleEvent(context.Background(), apiServerEvent(t, EventDelete, tt.job, "Job")))
+			if tt.status == "" {
+				assert.Empty(t, b.sink.types())
+				return
+			}
+			data := b.sink.finished(t)
+			assert.Equal(t, tt.status, data["status"])
+			assert.Equal(t, ResponseID(tt.job, "finished"), b.sink.events[0].ID())
+		})
+	}
+	b := newBed()
+	require.NoError(t, b.reconciler(t, "a").HandleEvent(context.Background(), apiServerEvent(t, EventDelete, newJob(), "Job")))
+	assert.Contains(t, b.sink.finished(t)["message"], "was deleted before it finished")
+}
+
+func TestSweepPagesThroughJobs(t *testing.T) {
+	var objs []runtime.Object
+	for i := range 7 {
+		j := failedJob()
+		j.Name = "job-" + strconv.Itoa(i)
+		objs = append(objs, j)
+	}
+	b := newBed(objs...)
+	// The fake ignores Limit; serve pages by offset, and expire the first
+	// continue token once, as etcd compaction would.
+	var limits []int64
+	expired := false
+	b.kube.PrependReactor("list", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		opts := a.(k8stesting.ListActionImpl).ListOptions
+		limits = append(limits, opts.Limit)
+		if opts.Continue == "3" && !expired {
+			expired = true
+			return true, nil, apierrors.NewResourceExpired("continue token expired")
+		}
+		all, err := b.kube.Tracker().List(jobsResource, batchv1.SchemeGroupVersion.WithKind("Job"), ns)
+		if err != nil {
+			return true, nil, err
+		}
+		items := all.(*batchv1.JobList).Items
+		from, _ := strconv.Atoi(opts.Continue)
+		to := min(from+int(opts.Limit), len(items))
+		page := &batchv1.JobList{Items: items[from:to]}
+		if to < len(items) {
+			page.Continue = strconv.Itoa(to)
+		}
+		return true, page, nil
+	})
+	r := b.reconciler(t, "a")
+	r.Config.PageSize = 3
+	st, err := r.Sweep(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []int64{3, 3, 3, 3, 3}, limits, "pages of 3 (0-2, expired, 0-2, 3-5, 6); the expired token restarts the list once")
+	assert.Equal(t, 7, st.Reported)
+	assert.Len(t, b.sink.types(), 7, "Jobs seen twice after the restart are reported once")
+}
+
+func TestSweepReportsListFailures(t *testing.T) {
+	b := newBed()
+	b.kube.PrependReactor("list", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("apiserver is restarting")
+	})
+	_, err := b.reconciler(t, "a").Sweep(context.Background())
+	require.Error(t, err)
+	assert.True(t, IsRetryable(err))
+}
