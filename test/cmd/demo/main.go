@@ -1,0 +1,375 @@
+// Command demo runs the main job end to end on a machine with only Go: the
+// local control plane (built on first use), the Keptn stand-in serving an
+// example project, the function, and Knative's real ApiServerSource adapter.
+// It sends one sh.keptn.event.test.triggered and prints the Job, the
+// .started and the .finished as they happen, then stops everything.
+//
+// With --kubeconfig it uses that cluster instead of starting one: no
+// adapter is started there, and completion comes from the ping sweep (the
+// PingSource-only mode).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/function"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
+)
+
+const namespace = "keptn-demo"
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "use this cluster instead of starting the local control plane (ping-only mode)")
+	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long (excluding the first build)")
+	verbose := flag.Bool("v", false, "show the function's own logs")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: demo [--kubeconfig FILE] [--timeout D] [-v]\n\n%s\n\nFlags:\n", strings.TrimSpace(usage))
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *kubeconfig, *timeout, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `
+Runs one Keptn test task end to end: the Keptn stand-in serves the example
+project in test/cmd/demo/project (the seed's "Hello World" and a locust
+test), the function turns sh.keptn.event.test.triggered into a Job, and the
+Job's completion comes back as sh.keptn.event.test.finished.
+
+Containers are simulated by kwok on the local control plane, so the task
+logs shown are the ones the simulated kubelet serves. The file fetcher is
+the real initcontainer binary, run here with the Job's own arguments.`
+
+type printer struct{ start time.Time }
+
+func (p printer) say(format string, args ...any) {
+	fmt.Printf("[%6.2fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose bool) error {
+	p := printer{start: time.Now()}
+	var bed *testbed.Bed
+	if kubeconfig == "" {
+		p.say("starting the local control plane (the first run builds it from Go modules: ~10 min on 2 cores)")
+		var err error
+		bed, err = testbed.Start(ctx, testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")})
+		if err != nil {
+			return err
+		}
+		defer bed.Stop()
+		kubeconfig = bed.KubeconfigPath()
+		p.say("control plane up; KUBECONFIG=%s", kubeconfig)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	kube, err := client(kubeconfig)
+	if err != nil {
+		return err
+	}
+	keptn, err := startKeptn(p)
+	if err != nil {
+		return err
+	}
+	defer keptn.Close()
+	if err := prepareNamespace(ctx, kube, keptn.Token()); err != nil {
+		return err
+	}
+
+	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose)
+	if err != nil {
+		return err
+	}
+	defer stopFn()
+	p.say("function listening on %s", fnURL)
+
+	if bed != nil {
+		if err := watchJobs(ctx, bed, kube, fnURL); err != nil {
+			return err
+		}
+		p.say("ApiServerSource adapter watching Jobs and pods in %s", namespace)
+		// What the simulated kubelet answers for the tasks' logs.
+		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(0, "Greet the world"), "Hello World")
+		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(1, "Run locust"),
+			"[2026-11-27 09:00:00] locust/INFO: Starting Locust 2.31.8\nName  # reqs  # fails  Avg\nGET / 112     0(0.00%)  23\nAggregated 112 0(0.00%) 23")
+	}
+
+	ce := triggered()
+	p.say("sending %s (id %s) to the function", ce.Type(), ce.ID())
+	if status, err := deliver(ctx, fnURL, ce); err != nil || status >= 300 {
+		return fmt.Errorf("the function answered %d: %v", status, err)
+	}
+	job, err := findJob(ctx, kube, ce.ID())
+	if err != nil {
+		return err
+	}
+	p.say("Job %s/%s created:", job.Namespace, job.Name)
+	for _, c := range append(job.Spec.Template.Spec.InitContainers, job.Spec.Template.Spec.Containers...) {
+		fmt.Printf("           %-28s %s %s\n", c.Name, c.Image, strings.Join(append(c.Command, c.Args...), " "))
+	}
+	if err := runFetcher(ctx, p, job, keptn); err != nil {
+		return err
+	}
+
+	finished, err := follow(ctx, p, keptn, kube, fnURL, ce.ID(), bed == nil)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Println(indent(finished.Data["message"]))
+	if finished.Data["result"] != "pass" {
+		return fmt.Errorf("the task's result is %v", finished.Data["result"])
+	}
+	p.say("done; stopping everything")
+	return nil
+}
+
+func startKeptn(p printer) (*keptnstandin.Server, error) {
+	p.say("starting the Keptn stand-in with the example project")
+	k, err := keptnstandin.New(keptnstandin.WithOpenAPIDir(filepath.Join(sourceDir(), "../../../../shared/reference/keptn/openapi")))
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Start(); err != nil {
+		return nil, err
+	}
+	if _, err := k.LoadDir(filepath.Join(sourceDir(), "project")); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// sourceDir is this file's directory, so the demo finds its example project
+// from any working directory.
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+func client(kubeconfig string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(rc)
+}
+
+// prepareNamespace does what config/knative does for a job namespace.
+func prepareNamespace(ctx context.Context, kube kubernetes.Interface, token string) error {
+	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   namespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+	}}, metav1.CreateOptions{})
+	if ignoreExists(err) != nil {
+		return err
+	}
+	_, err = kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
+		AutomountServiceAccountToken: ptr.To(false),
+	}, metav1.CreateOptions{})
+	if ignoreExists(err) != nil {
+		return err
+	}
+	_, err = kube.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
+		StringData: map[string]string{"token": token},
+	}, metav1.CreateOptions{})
+	return ignoreExists(err)
+}
+
+func ignoreExists(err error) error {
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		return nil
+	}
+	return err
+}
+
+func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose bool) (string, func(), error) {
+	fn := function.New()
+	env := map[string]string{
+		"KUBECONFIG":         kubeconfig,
+		"JOB_NAMESPACE":      namespace,
+		"KEPTN_API_URL":      keptn.APIURL(),
+		"KEPTN_API_TOKEN":    keptn.Token(),
+		"KEPTN_RESOURCE_URL": keptn.ResourceServiceURL(),
+		"POD_NAME":           "demo",
+		"FETCHER_IMAGE":      "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:demo",
+		"LOG_LEVEL":          "warn",
+	}
+	if verbose {
+		env["LOG_LEVEL"] = "debug"
+	}
+	if err := fn.Start(ctx, env); err != nil {
+		return "", nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = serve.Run(sctx, l, fn, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second)
+	}()
+	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+func watchJobs(ctx context.Context, bed *testbed.Bed, kube kubernetes.Interface, sink string) error {
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{jobs.LabelManagedBy: "keptn-job-executor"}}
+	src := &sourcesv1.ApiServerSource{
+		ObjectMeta: metav1.ObjectMeta{Name: "keptn-jobs", Namespace: namespace},
+		Spec: sourcesv1.ApiServerSourceSpec{
+			EventMode: sourcesv1.ResourceMode,
+			Resources: []sourcesv1.APIVersionKindSelector{
+				{APIVersion: "batch/v1", Kind: "Job", LabelSelector: selector},
+				{APIVersion: "v1", Kind: "Pod", LabelSelector: selector},
+			},
+		},
+	}
+	_, err := bed.StartAdapter(ctx, src, sink)
+	return err
+}
+
+func triggered() event.Event {
+	ce := event.New()
+	ce.SetID(uuid.NewString())
+	ce.SetSource("shipyard-controller")
+	ce.SetType("sh.keptn.event.test.triggered")
+	ce.SetTime(time.Now())
+	ce.SetExtension("shkeptncontext", uuid.NewString())
+	_ = ce.SetData(event.ApplicationJSON, map[string]any{
+		"project": "demo", "stage": "hardening", "service": "carts",
+		"labels":     map[string]string{"buildId": "42"},
+		"deployment": map[string]any{"deploymentURIsLocal": []string{"http://carts.hardening.svc.cluster.local"}},
+		"test":       map[string]any{"teststrategy": "performance"},
+	})
+	return ce
+}
+
+func deliver(ctx context.Context, url string, ce event.Event) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&ce), req); err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func findJob(ctx context.Context, kube kubernetes.Interface, eventID string) (*batchv1.Job, error) {
+	list, err := kube.BatchV1().Jobs(namespace).List(ctx, metav1.ListOptions{LabelSelector: jobs.LabelManagedBy})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		if list.Items[i].Annotations[jobs.AnnotationEventID] == eventID {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, errors.New("the function created no Job")
+}
+
+// follow prints .started and waits for .finished.
+func follow(ctx context.Context, p printer, keptn *keptnstandin.Server, kube kubernetes.Interface, fnURL, id string, pingOnly bool) (keptnstandin.Event, error) {
+	match := func(kind string) func(keptnstandin.Event) bool {
+		return func(ev keptnstandin.Event) bool { return ev.Triggeredid == id && ev.Type == "sh.keptn.event.test."+kind }
+	}
+	started, err := keptn.WaitFor(ctx, match("started"))
+	if err != nil {
+		return started, fmt.Errorf("no .started: %w", err)
+	}
+	p.say("Keptn received %s (triggeredid %s)", started.Type, started.Triggeredid)
+	// Play the PingSource: the safety net under the watch, and all of the
+	// reporting in ping-only mode.
+	period := 10 * time.Second
+	if pingOnly {
+		period = 2 * time.Second
+	}
+	go func() {
+		for ctx.Err() == nil {
+			time.Sleep(period)
+			_, _ = deliver(ctx, fnURL, pingTick())
+		}
+	}()
+	finished, err := keptn.WaitFor(ctx, match("finished"))
+	if err != nil {
+		return finished, fmt.Errorf("no .finished: %w", err)
+	}
+	raw, _ := json.Marshal(map[string]any{"status": finished.Data["status"], "result": finished.Data["result"], "test": finished.Data["test"]})
+	p.say("Keptn received %s: %s", finished.Type, raw)
+	return finished, nil
+}
+
+func pingTick() event.Event {
+	ce := event.New()
+	ce.SetID(uuid.NewString())
+	ce.SetSource("demo/ping")
+	ce.SetType("dev.knative.sources.ping")
+	return ce
+}
+
+func indent(v any) string {
+	s, _ := v.(string)
+	return "           " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n           ")
+}
+
+func prefixed(w io.Writer, prefix string) io.Writer {
+	return &prefixWriter{w: w, prefix: prefix}
+}
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			fmt.Fprint(p.w, p.prefix+line)
+		}
+	}
+	return len(b), nil
+}
