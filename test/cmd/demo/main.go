@@ -315,7 +315,9 @@ func findJob(ctx context.Context, kube kubernetes.Interface, eventID string) (*b
 // follow prints .started and waits for .finished.
 func follow(ctx context.Context, p printer, keptn *keptnstandin.Server, kube kubernetes.Interface, fnURL, id string, pingOnly bool) (keptnstandin.Event, error) {
 	match := func(kind string) func(keptnstandin.Event) bool {
-		return func(ev keptnstandin.Event) bool { return ev.Triggeredid == id && ev.Type == "sh.keptn.event.test."+kind }
+		return func(ev keptnstandin.Event) bool {
+			return ev.Triggeredid == id && ev.Type == "sh.keptn.event.test."+kind
+		}
 	}
 	started, err := keptn.WaitFor(ctx, match("started"))
 	if err != nil {
