@@ -204,13 +204,19 @@ func deadlineExceeded(job *batchv1.Job, pod *corev1.Pod, cond *batchv1.JobCondit
 		limit = fmt.Sprintf("its deadline of %s", time.Duration(*d)*time.Second)
 	}
 	i := firstUnfinished(lines)
-	if pod == nil || i < 0 {
+	if pod == nil && len(lines) == 1 {
+		// The Job controller deletes the pod at the deadline, often before
+		// we read it; with one task there is no doubt which one ran.
+		i = 0
+		lines[0].Ran = true
+	}
+	if i < 0 || pod == nil && len(lines) > 1 {
 		for j := range lines {
 			if !lines[j].completed() {
 				lines[j].Reason = ReasonUnknown
 			}
 		}
-		v.Summary = fmt.Sprintf("Job %s exceeded %s; its pod is gone, so which task was running is unknown.", job.Name, limit)
+		v.Summary = fmt.Sprintf("Job %s exceeded %s (DeadlineExceeded); its pod is gone, so which task was running is unknown.", job.Name, limit)
 		return v
 	}
 	l := &lines[i]
@@ -222,7 +228,7 @@ func deadlineExceeded(job *batchv1.Job, pod *corev1.Pod, cond *batchv1.JobCondit
 	if !l.Ran {
 		l.Detail = "was waiting: " + was
 	}
-	v.Summary = fmt.Sprintf("Job %s exceeded %s while %s was running.", job.Name, limit, l.Name())
+	v.Summary = fmt.Sprintf("Job %s exceeded %s (DeadlineExceeded) while %s was running.", job.Name, limit, l.Name())
 	if l.Warn && l.Ran {
 		v.Finished.Status, v.Finished.Result = keptn.StatusSucceeded, keptn.ResultWarning
 		v.Summary += " The task's onError is warn."

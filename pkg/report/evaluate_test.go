@@ -85,7 +85,7 @@ func TestEvaluate(t *testing.T) {
 				`task "greet" [task-0-greet]: exit code 0, Completed`,
 				`task "post" [task-1-post]: exit code 143, DeadlineExceeded`,
 			},
-			contains: []string{`exceeded its deadline of 5m0s while task "post" was running.`},
+			contains: []string{`exceeded its deadline of 5m0s (DeadlineExceeded) while task "post" was running.`},
 			logs:     []string{c0, c1},
 		},
 		{

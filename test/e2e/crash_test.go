@@ -85,7 +85,7 @@ func TestCompletionReplicaKilledBetweenClaimAndSend(t *testing.T) {
 	}))
 	t.Cleanup(blackhole.Close)
 	doomed, doomedURL := startProcess(t, bin, map[string]string{
-		"KUBECONFIG":         e.bed.KubeconfigPath(),
+		"KUBECONFIG":         e.functionKubeconfig(),
 		"JOB_NAMESPACE":      e.ns,
 		"KEPTN_RESOURCE_URL": e.keptn.ResourceServiceURL(),
 		"KEPTN_API_TOKEN":    e.keptn.Token(),

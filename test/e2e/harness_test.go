@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -44,6 +46,8 @@ type env struct {
 	keptn    *keptnstandin.Server
 	bed      *testbed.Bed
 	extraEnv map[string]string
+	// kubeconfigs of the function's ServiceAccount, by job namespace.
+	kubeconfigs map[string]string
 }
 
 type envOption func(*env)
@@ -57,12 +61,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	bed := testbed.Get(t)
 	e := &env{
-		t:        t,
-		bed:      bed,
-		ns:       testbed.Namespace(t),
-		kube:     bed.Client(),
-		keptn:    keptnstandin.NewStarted(t, keptnstandin.WithTest(t)),
-		extraEnv: map[string]string{},
+		t:           t,
+		bed:         bed,
+		ns:          testbed.Namespace(t),
+		kube:        bed.Client(),
+		keptn:       keptnstandin.NewStarted(t, keptnstandin.WithTest(t)),
+		extraEnv:    map[string]string{},
+		kubeconfigs: map[string]string{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -70,6 +75,29 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.prepareNamespace(e.ns)
 	t.Cleanup(func() { e.keptn.CheckContract(t) })
 	return e
+}
+
+// functionKubeconfig authenticates as the function's ServiceAccount with
+// exactly the RBAC config/knative ships, moved to a fresh function
+// namespace and to e.ns as the job namespace: every end-to-end test thereby
+// proves that RBAC sufficient.
+func (e *env) functionKubeconfig() string {
+	e.t.Helper()
+	if path, ok := e.kubeconfigs[e.ns]; ok {
+		return path
+	}
+	ctx := context.Background()
+	fnNS := testbed.Namespace(e.t)
+	objs, err := manifests.RBACFor(fnNS, e.ns)
+	require.NoError(e.t, err)
+	_, err = e.bed.ApplyObjects(ctx, "", objs...)
+	require.NoError(e.t, err)
+	rc, err := manifests.ServiceAccountConfig(ctx, e.bed.RESTConfig(), fnNS, manifests.FunctionServiceAccount)
+	require.NoError(e.t, err)
+	path := filepath.Join(e.t.TempDir(), "function.kubeconfig")
+	require.NoError(e.t, manifests.WriteKubeconfig(rc, path))
+	e.kubeconfigs[e.ns] = path
+	return path
 }
 
 // prepareNamespace makes ns a job namespace as config/knative does: the
@@ -83,7 +111,9 @@ func (e *env) prepareNamespace(ns string) {
 		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
 		AutomountServiceAccountToken: &no,
 	}, metav1.CreateOptions{})
-	require.NoError(e.t, err)
+	if !apierrors.IsAlreadyExists(err) {
+		require.NoError(e.t, err)
+	}
 	_, err = e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
 		StringData: map[string]string{"token": e.keptn.Token()},
@@ -102,7 +132,7 @@ type replica struct {
 func (e *env) startFunction(name string) *replica {
 	e.t.Helper()
 	cfg := map[string]string{
-		"KUBECONFIG":         e.bed.KubeconfigPath(),
+		"KUBECONFIG":         e.functionKubeconfig(),
 		"JOB_NAMESPACE":      e.ns,
 		"KEPTN_API_URL":      e.keptn.APIURL(),
 		"KEPTN_API_TOKEN":    e.keptn.Token(),
