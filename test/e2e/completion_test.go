@@ -209,3 +209,18 @@ func TestCompletionFiftyEventsWithDuplicates(t *testing.T) {
 	assert.Len(t, e.keptn.EventsOfType("sh.keptn.event.test.started"), 50)
 	assert.Len(t, e.keptn.EventsOfType("sh.keptn.event.test.finished"), 50)
 }
+
+func TestCompletionStructuredResultFromTerminationMessage(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.startWatch(fn)
+	e.setConfig(testConfig(testbed.ImageResult, ""))
+	ce := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	fin := e.waitFinished(ce.ID(), "test", reportWithin)
+	// The task's JSON is merged under its name and may set the result.
+	assert.Equal(t, "warning", fin.Data["result"])
+	run, ok := fin.Data["run"].(map[string]any)
+	require.True(t, ok, "data carries the task's result under its name: %v", fin.Data)
+	assert.Equal(t, map[string]any{"response_time_p95_ms": float64(230), "error_rate": 0.01}, run["sli"])
+}

@@ -31,6 +31,11 @@ const (
 	ImageConfigError = ImagePrefix + "configerror"
 	// ImageOOMKilled terminates with exit code 137 and reason OOMKilled.
 	ImageOOMKilled = ImagePrefix + "oomkilled"
+	// ImageResult exits 0 leaving ResultMessage as its termination message,
+	// as a task reporting structured results does.
+	ImageResult = ImagePrefix + "result"
+	// ResultMessage is ImageResult's termination message.
+	ResultMessage = `{"result":"warning","sli":{"response_time_p95_ms":230,"error_rate":0.01}}`
 )
 
 // ImageExit is the image whose container terminates with code (0-255); a
