@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"net/http"
 	"sync"
 	"testing"
@@ -26,6 +27,9 @@ type scenario struct {
 	// for the service-level job/config.yaml of the event's scope.
 	config string
 	files  map[string]string
+	// fetched are the files (of files) the Job's real fetcher must place
+	// in the workspace, byte for byte, and nothing else.
+	fetched []string
 	// check looks at the Jobs the apiserver accepted.
 	check func(t *testing.T, e *env, job batchv1.Job)
 }
@@ -52,15 +56,21 @@ func jesScenarios() []scenario {
 				assert.Equal(t, "EXAMPLE_LABEL", env["LABELS_E2E_LABEL"])
 			}},
 		{name: "files", event: "files", shipyard: "files", config: "test__data__e2e__files.config.yaml",
-			check: func(t *testing.T, e *env, job batchv1.Job) {
-				fetcher := job.Spec.Template.Spec.InitContainers[0]
-				assert.Equal(t, jobs.FetcherContainer, fetcher.Name)
-				assert.Subset(t, fetcher.Args, []string{"small.file", "folder/file.py", "folder/big.file"})
-			}},
+			files: map[string]string{
+				"small.file":      "small\n",
+				"folder/file.py":  "print('hello')\n",
+				"folder/big.file": strings.Repeat("0123456789abcdef", 40<<10),
+				"folder/other.py": "not listed, so not fetched\n",
+			},
+			fetched: []string{"small.file", "folder/file.py", "folder/big.file"}},
 		{name: "folder", event: "folder", shipyard: "folder", config: "test__data__e2e__folder.config.yaml",
-			check: func(t *testing.T, e *env, job batchv1.Job) {
-				assert.Contains(t, job.Spec.Template.Spec.InitContainers[0].Args, "helm")
-			}},
+			files: map[string]string{
+				"helm/Chart.yaml":              "apiVersion: v2\nname: carts\n",
+				"helm/values.yaml":             "replicas: 1\n",
+				"helm/templates/deploy.yaml":   "kind: Deployment\n",
+				"helmet/not-in-the-folder.txt": "a prefix is not a folder\n",
+			},
+			fetched: []string{"helm/Chart.yaml", "helm/values.yaml", "helm/templates/deploy.yaml"}},
 		{name: "locust", event: "locust.qa.test", shipyard: "locust", config: "test__data__e2e__locust.config.yaml",
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				assert.Equal(t, "test", job.Labels[jobs.LabelTask])
@@ -82,9 +92,12 @@ func TestJESScenariosCreateJobsAndStarted(t *testing.T) {
 			fn := e.startFunction("replica-0")
 			ce := taskEvent(t, "test__events__e2e__"+sc.event+".triggered.json", "test__shipyard__e2e__"+sc.shipyard+".deployment.yaml", "")
 			data := dataOf(t, ce)
-			e.commit(map[string]string{
-				serviceResource(data["project"].(string), data["stage"].(string), data["service"].(string), "job/config.yaml"): readJES(t, sc.config),
-			})
+			p, st, sv := data["project"].(string), data["stage"].(string), data["service"].(string)
+			repo := map[string]string{serviceResource(p, st, sv, "job/config.yaml"): readJES(t, sc.config)}
+			for uri, content := range sc.files {
+				repo[serviceResource(p, st, sv, uri)] = content
+			}
+			e.commit(repo)
 			require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
 
 			created := e.jobsOf(ce.ID())
@@ -95,6 +108,18 @@ func TestJESScenariosCreateJobsAndStarted(t *testing.T) {
 			assert.NotEmpty(t, job.Annotations[jobs.AnnotationStarted], ".started is recorded on the Job")
 			if sc.check != nil {
 				sc.check(t, e, job)
+			}
+			if sc.fetched != nil {
+				tree := e.fetch(job)
+				want := map[string]string{}
+				for _, f := range sc.fetched {
+					want[f] = sc.files[f]
+				}
+				got := map[string]string{}
+				for k, v := range tree {
+					got[k] = string(v)
+				}
+				assert.Equal(t, want, got, "the workspace holds exactly the listed files, byte for byte")
 			}
 
 			started := e.eventsFor(ce.ID(), "sh.keptn.event."+taskOf(ce)+".started")
@@ -274,4 +299,28 @@ func TestJobsPassRestrictedPodSecurity(t *testing.T) {
 	}
 	_, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	require.NoError(t, err, "the pod template passes Pod Security Admission restricted")
+}
+
+func TestSilentActionRunsButSendsNothing(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.setConfig(`apiVersion: v2
+actions:
+  - name: "Notify quietly"
+    silent: true
+    events:
+      - name: "sh.keptn.event.deployment.triggered"
+    tasks:
+      - name: "notify"
+        image: "alpine:3.20"
+        cmd: [echo, done]
+`)
+	ce := newTriggered("deployment", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	created := e.jobsOf(ce.ID())
+	require.Len(t, created, 1, "a silent action still runs")
+	waitJobCondition(t, context.Background(), e.kube, e.ns, created[0].Name, "Complete")
+	require.Equal(t, http.StatusAccepted, ping(t, fn.url))
+	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.started"))
+	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.deployment.finished"))
 }
