@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"context"
-	"strings"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
