@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -135,22 +136,36 @@ func TestProductSendsEvents(t *testing.T) {
 	}
 }
 
-// TestCloudEventJSONIsNotKeptnJSON records why the product has its own
-// encoder (sink.KeptnBody): the CloudEvents SDK writes []byte data as
-// data_base64, and Keptn's api-service requires a "data" object.
+// TestCloudEventJSONIsNotKeptnJSON records why the product sets event data
+// as json.RawMessage and has its own encoder (sink.KeptnBody): the
+// CloudEvents SDK writes []byte data as data_base64, and Keptn's api-service
+// requires a "data" object.
 func TestCloudEventJSONIsNotKeptnJSON(t *testing.T) {
 	s := NewStarted(t)
-	ev, err := keptn.StartedEvent("job-executor-knative", "id-1", keptn.Origin{Task: "test", TriggeredID: "t", Project: "p", Stage: "s", Service: "v"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := json.Marshal(ev)
+	raw := cloudevents.NewEvent()
+	raw.SetID("id-0")
+	raw.SetSource("job-executor-knative")
+	raw.SetType("sh.keptn.event.test.started")
+	raw.SetExtension("triggeredid", "t")
+	_ = raw.SetData(cloudevents.ApplicationJSON, []byte(`{"project":"p","stage":"s","service":"v"}`))
+	body, err := json.Marshal(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body)
 	if r.status != 400 || !strings.Contains(string(r.body), `property \"data\" is missing`) {
-		t.Errorf("SDK JSON: %d %s, want 400 for the missing data object", r.status, r.body)
+		t.Errorf("SDK JSON of []byte data: %d %s, want 400 for the missing data object", r.status, r.body)
+	}
+
+	ev, err := keptn.StartedEvent("job-executor-knative", "id-1", keptn.Origin{Task: "test", TriggeredID: "t", Project: "p", Stage: "s", Service: "v"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err = json.Marshal(ev); err != nil {
+		t.Fatal(err)
+	}
+	if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body); r.status != 200 {
+		t.Errorf("our event as structured CloudEvent JSON: %d %s, want 200", r.status, r.body)
 	}
 	keptnBody, err := sink.KeptnBody(ev)
 	if err != nil {
