@@ -90,7 +90,10 @@ func TestRBACGrantsExactlyWhatTheFunctionNeeds(t *testing.T) {
 			expand([]string{"get", "list"}, "core/pods"),
 			[]string{"get core/pods/log", "create core/events"},
 		)},
-		"keptn-job-executor/job-executor-sources": {jobNS: expand([]string{"get", "list", "watch"}, "batch/jobs")},
+		"keptn-job-executor/job-executor-sources": {jobNS: slices.Concat(
+			expand([]string{"get", "list", "watch"}, "batch/jobs"),
+			expand([]string{"get", "list", "watch"}, "core/pods"),
+		)},
 	}
 	for sa, perNS := range want {
 		for ns := range perNS {

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -109,13 +110,19 @@ func TestApiServerSourceWatchesOurJobs(t *testing.T) {
 	if src.Spec.EventMode != sourcesv1.ResourceMode {
 		t.Errorf("mode %q, want Resource: the function reads the Job from the event", src.Spec.EventMode)
 	}
-	if len(src.Spec.Resources) != 1 || src.Spec.Resources[0].APIVersion != "batch/v1" || src.Spec.Resources[0].Kind != "Job" {
-		t.Fatalf("resources %+v, want batch/v1 Job only", src.Spec.Resources)
+	// Jobs, and their pods: a pod stuck in ImagePullBackOff does not change
+	// its Job, and the function fails such a Job fast from the pod's event.
+	var kinds []string
+	for _, r := range src.Spec.Resources {
+		kinds = append(kinds, r.APIVersion+" "+r.Kind)
+		sel := r.LabelSelector
+		ours := labels.Set{jobs.LabelManagedBy: cfg["JOB_MANAGED_BY"]}
+		if sel == nil || sel.MatchLabels[jobs.LabelManagedBy] != cfg["JOB_MANAGED_BY"] || len(sel.MatchLabels) != 1 || len(sel.MatchExpressions) != 0 {
+			t.Errorf("%s selector %+v, want exactly %v", r.Kind, sel, ours)
+		}
 	}
-	sel := src.Spec.Resources[0].LabelSelector
-	ours := labels.Set{jobs.LabelManagedBy: cfg["JOB_MANAGED_BY"]}
-	if sel == nil || sel.MatchLabels[jobs.LabelManagedBy] != cfg["JOB_MANAGED_BY"] || len(sel.MatchLabels) != 1 || len(sel.MatchExpressions) != 0 {
-		t.Errorf("selector %+v, want exactly %v", sel, ours)
+	if fmt.Sprint(kinds) != "[batch/v1 Job v1 Pod]" {
+		t.Fatalf("resources %v, want batch/v1 Job and v1 Pod", kinds)
 	}
 	// Every job namespace is watched, and the function may act in each.
 	nsSel, err := metav1.LabelSelectorAsSelector(src.Spec.NamespaceSelector)
