@@ -76,5 +76,6 @@ func (s *Sender) sendGone(ctx context.Context, job *batchv1.Job, f *keptn.Finish
 	if err := s.Sink.Send(ctx, ev); err != nil {
 		return fmt.Errorf("%s for deleted job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)
 	}
+	s.observer().Sent(ctx, job, ev)
 	return nil
 }

@@ -47,6 +47,9 @@ type Sender struct {
 	// ClaimTTL bounds how long a crashed holder blocks a response.
 	ClaimTTL time.Duration
 	Now      func() time.Time
+	// Observer, if set, hears about each response sent and each claim
+	// found busy.
+	Observer Observer
 }
 
 func (s *Sender) now() time.Time {
@@ -122,6 +125,7 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holde
 	case claim.Done:
 		return job, nil
 	case claim.HeldByOther:
+		s.observer().Busy(ctx, job, k.Claim)
 		return job, ErrBusy
 	case claim.Free:
 		var won bool
@@ -134,6 +138,7 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holde
 			if claim.Of(job.Annotations, k, holder, s.now()) == claim.Done {
 				return job, nil
 			}
+			s.observer().Busy(ctx, job, k.Claim)
 			return job, ErrBusy
 		}
 	}
@@ -159,6 +164,7 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holde
 	if err != nil {
 		return job, fmt.Errorf("%s for job %s/%s sent, but recording it failed: %w", ev.Type(), job.Namespace, job.Name, err)
 	}
+	s.observer().Sent(ctx, j, ev)
 	return j, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -112,9 +113,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
 		return out, nil
 	}
-	if _, err := OriginOf(job); err != nil {
+	origin, err := OriginOf(job)
+	if err != nil {
 		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
 	}
+	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
 		j, err := r.Sender.Started(ctx, job)
 		switch {
@@ -152,6 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	case state == claim.Done:
 		return out, nil
 	case state == claim.HeldByOther:
+		r.Sender.observer().Busy(ctx, job, FinishedKeys.Claim)
 		out.Busy = true
 		return out, nil
 	}
@@ -161,6 +165,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		// Report what the Job now records, which is ours or, after a
 		// crash, what an earlier attempt recorded.
 		v = Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
+		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
 	f, err := Compose(v.Finished, r.fetchLogs(ctx, job.Namespace, v), r.maxEventBytes(), r.sizer(job))
 	if err == nil {
@@ -179,8 +184,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		return out, err
 	}
 	out.Reported = true
-	r.Config.Log.InfoContext(ctx, "reported job", "job", job.Namespace+"/"+job.Name,
-		"status", f.Status, "result", f.Result, "stopped", stopped)
+	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped)
 	return out, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
@@ -58,6 +59,15 @@ type Handler struct {
 	// BusyWait is how long a redelivery waits for another replica's
 	// in-flight .started before answering "retry later".
 	BusyWait time.Duration
+	// Observer, if set, hears about each Job created (metrics, Kubernetes
+	// Events).
+	Observer CreateObserver
+}
+
+// CreateObserver hears about each Job this handler created. Created is
+// called on the request path and must not block.
+type CreateObserver interface {
+	Created(ctx context.Context, job *batchv1.Job)
 }
 
 // Outcome says what happened, for logs and metrics.
@@ -184,6 +194,7 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 	if err != nil {
 		return err
 	}
+	ctx = logctx.With(ctx, "job", rec.Namespace+"/"+rec.Name)
 	if _, err := h.run(ctx, rec); err != nil {
 		// Even the record was refused (say, our own namespace is gone):
 		// nothing can be reported, so the broker must keep the event.
@@ -198,12 +209,13 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 		Result:  keptn.ResultFail,
 		Message: job.Annotations[jobs.AnnotationInvalid],
 	})
-	return h.responseErr(err)
+	return h.responseErr(ctx, err)
 }
 
 // run creates job (tolerating AlreadyExists) and makes sure its .started
 // went out. It reports whether this call created the Job.
 func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
+	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name)
 	silent := job.Annotations[jobs.AnnotationSilent] == "true"
 	holder := h.Responses.NewHolder()
 	if !silent {
@@ -215,9 +227,12 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 	created, err := client.Create(ctx, job, metav1.CreateOptions{})
 	switch {
 	case err == nil:
-		h.Log.InfoContext(ctx, "created job", "job", job.Namespace+"/"+job.Name)
+		h.Log.InfoContext(ctx, "created job")
+		if h.Observer != nil {
+			h.Observer.Created(ctx, created)
+		}
 		_, err = h.Responses.StartedHolding(ctx, created, holder)
-		return true, h.responseErr(err)
+		return true, h.responseErr(ctx, err)
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
@@ -244,7 +259,7 @@ func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
 	for {
 		_, err := h.Responses.Started(ctx, job)
 		if !errors.Is(err, report.ErrBusy) || time.Now().After(deadline) {
-			return h.responseErr(err)
+			return h.responseErr(ctx, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -263,12 +278,12 @@ func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
 // send failures are worth a broker retry; a refusal by Keptn (4xx) is not
 // made better by retrying the triggered event, but the response is still
 // owed, so it is retried too and logged loudly.
-func (h *Handler) responseErr(err error) error {
+func (h *Handler) responseErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	if !sink.IsRetryable(err) && !errors.Is(err, report.ErrBusy) {
-		h.Log.Error("Keptn refused a response; it will be retried", "error", err.Error())
+		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
 	}
 	return Retryable(err)
 }

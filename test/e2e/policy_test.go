@@ -14,11 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy/policytest"
+	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -143,6 +146,58 @@ func (e *env) expectJob(t *testing.T, url string, ce event.Event) batchv1.Job {
 	return job
 }
 
+// functionSubject is the ServiceAccount the replicas authenticate as (set
+// up by startFunction with the shipped RBAC in e.ns).
+func (e *env) functionSubject() rbacv1.Subject {
+	e.t.Helper()
+	bindings, err := e.kube.RbacV1().RoleBindings(e.ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(e.t, err)
+	for _, b := range bindings.Items {
+		for _, s := range b.Subjects {
+			if s.Kind == rbacv1.ServiceAccountKind && s.Name == manifests.FunctionServiceAccount {
+				return s
+			}
+		}
+	}
+	e.t.Fatalf("no RoleBinding in %s names the function's ServiceAccount", e.ns)
+	return rbacv1.Subject{}
+}
+
+// grantSecretsGet gives the function what secrets.requireLabel needs in ns
+// and the shipped RBAC lacks: get on Secrets (it reads only their metadata).
+func (e *env) grantSecretsGet(ns string) {
+	e.t.Helper()
+	ctx := context.Background()
+	_, err := e.kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "job-executor-policy-secrets"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	_, err = e.kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "job-executor-policy-secrets"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "job-executor-policy-secrets"},
+		Subjects:   []rbacv1.Subject{e.functionSubject()},
+	}, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+}
+
+// addJobNamespace gives the function the shipped job-namespace RBAC in ns
+// too, as an operator adding a namespace to the policy would.
+func (e *env) addJobNamespace(ns string) {
+	e.t.Helper()
+	objs, err := manifests.RBACFor(e.functionSubject().Namespace, ns)
+	require.NoError(e.t, err)
+	var inNS []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetNamespace() == ns {
+			inNS = append(inNS, o)
+		}
+	}
+	require.NotEmpty(e.t, inNS)
+	_, err = e.bed.ApplyObjects(context.Background(), "", inNS...)
+	require.NoError(e.t, err)
+}
+
 func (e *env) createSecret(ns, name string, labels map[string]string) {
 	e.t.Helper()
 	_, err := e.kube.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
@@ -167,8 +222,15 @@ func TestPolicyRulesEndToEnd(t *testing.T) {
 	e.createSecret(e.ns, "not-opted-in", nil)
 	e.withPolicy(fullPolicy(reg, key, otherNS))
 	fn := e.startFunction("replica-0")
+	e.addJobNamespace(otherNS)
 	locust, err := os.ReadFile(seedLocust)
 	require.NoError(t, err)
+
+	// The shipped RBAC grants no access to Secrets: the label cannot be
+	// checked, and the action says what is missing.
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "no-rbac", "job/config.yaml"): oneTask("", imageTask("alpine:3.20", "env:", "  - {name: opted-in, valueFrom: secret}"))})
+	e.expectRefused(t, fn.url, newTriggered("test", serviceScope("no-rbac"), ""), `may not read Secret "opted-in"`, "needs get on secrets")
+	e.grantSecretsGet(e.ns)
 
 	refused := []struct {
 		name   string
@@ -357,6 +419,7 @@ resources:
   max: {cpu: "1", memory: 512Mi}
 `)
 	fn := e.startFunction("replica-0")
+	e.grantSecretsGet(e.ns)
 	e.startWatch(fn)
 	locust, err := os.ReadFile(seedLocust)
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ const (
 )
 
 // firstBuildEstimate is what the first build took here (see README.md).
-const firstBuildEstimate = "10 minutes"
+const firstBuildEstimate = "7-10 minutes"
 
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
