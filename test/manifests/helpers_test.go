@@ -32,6 +32,12 @@ func build(t testing.TB, dir string) []Object {
 // optional component yields.
 func overlayWithNetworkPolicy(t testing.TB) []Object {
 	t.Helper()
+	return overlayWith(t, "job-network-policy")
+}
+
+// overlayWith builds config/knative with the named optional components.
+func overlayWith(t testing.TB, components ...string) []Object {
+	t.Helper()
 	dir := t.TempDir()
 	// kustomize refuses absolute paths in resources and components.
 	rel := func(target string) string {
@@ -41,8 +47,10 @@ func overlayWithNetworkPolicy(t testing.TB) []Object {
 		}
 		return r
 	}
-	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " +
-		rel(knativeDir(t)) + "\ncomponents:\n- " + rel(knativeDir(t, "components", "job-network-policy")) + "\n"
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + rel(knativeDir(t)) + "\ncomponents:\n"
+	for _, c := range components {
+		k += "- " + rel(knativeDir(t, "components", c)) + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ func TestManifestsPassAdmission(t *testing.T) {
 		"kustomize build":          build(t, knativeDir(t)),
 		"kustomize build platform": build(t, knativeDir(t, "platform")),
 		"overlay with component":   overlayWithNetworkPolicy(t),
+		"overlay with policy":      overlayWith(t, "policy"),
 	}
 	for name, objs := range sets {
 		t.Run(name, func(t *testing.T) {
