@@ -40,6 +40,8 @@ var Env = []envVar{
 	{"POLICY_FILE", "", "operator policy YAML (docs/security.md), mounted from a ConfigMap; empty means only the built-in hard rules; an invalid policy stops the start"},
 	{"DOCKER_CONFIG", "", "directory of a Docker config.json with registry credentials, used to check image signatures (read by the registry client)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"METRICS_PORT", "9090", "port of the Prometheus metrics endpoint /metrics (docs/observability.md)"},
+	{"KUBE_EVENTS", "true", "record Kubernetes Events on each Job (created, .started sent, stopped, .finished sent); needs create and patch on events.events.k8s.io"},
 }
 
 // PrintEnv writes the table for --help.

@@ -16,7 +16,9 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
 )
 
@@ -25,12 +27,14 @@ type Function struct {
 	log     *slog.Logger
 	trigger *trigger.Handler
 	report  *report.Reconciler
+	metrics *telemetry.Metrics
+	events  *telemetry.JobEvents
 	ready   atomic.Bool
 }
 
 // New returns an unstarted Function; Start wires it from the environment.
 func New() *Function {
-	return &Function{log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}
+	return &Function{log: slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, nil)))}
 }
 
 // Handle routes one event. Errors are *cehttp.Result values whose status
@@ -39,37 +43,51 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	if !f.ready.Load() {
 		return nil, cehttp.NewResult(http.StatusServiceUnavailable, "function is not started")
 	}
-	log := f.log.With("event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
+	// Every line logged while handling e names it (pkg/logctx).
+	ctx = logctx.With(ctx, "event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
+	log := f.log
 	switch {
 	case strings.HasPrefix(e.Type(), "sh.keptn.event.") && strings.HasSuffix(e.Type(), "."+keptn.KindTriggered):
 		ev, err := keptn.ParseTaskEvent(e)
 		if err != nil {
 			log.WarnContext(ctx, "refusing malformed event", "error", err.Error())
+			f.metrics.Event(ctx, e.Type(), outcomeMalformed)
 			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
 		}
-		log = log.With("shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
+		ctx = logctx.With(ctx, "shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
 		out, err := f.trigger.Handle(ctx, ev)
 		log.InfoContext(ctx, "handled triggered event", "matched", out.Matched, "created", out.Created, "existing", out.Existing, "invalid", out.Invalid, "error", errString(err))
+		f.metrics.Event(ctx, e.Type(), triggeredOutcome(out, err))
 		return nil, answer(err)
 	case strings.HasPrefix(e.Type(), "dev.knative.apiserver.resource."):
 		err := f.report.HandleEvent(ctx, e)
 		if err != nil {
 			log.WarnContext(ctx, "job status event", "subject", e.Subject(), "error", err.Error())
 		}
-		return nil, reportAnswer(err)
+		res := reportAnswer(err)
+		f.metrics.Event(ctx, e.Type(), errorOutcome(res))
+		return nil, res
 	case e.Type() == "dev.knative.sources.ping":
 		st, err := f.report.Sweep(ctx)
 		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,
 			"reported", st.Reported, "busy", st.Busy, "deleted", st.Deleted, "errors", st.Errors,
 			"skipped", st.Skipped, "duration", st.Duration.String(), "error", errString(err))
-		if err != nil {
+		switch {
+		case err != nil:
 			// Listing failed; the next tick tries again, but a 5xx makes
 			// the broker retry this one sooner.
+			f.metrics.Event(ctx, e.Type(), outcomeRetry)
 			return nil, cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+		case st.Skipped:
+			f.metrics.Event(ctx, e.Type(), outcomeSkipped)
+		default:
+			f.metrics.Event(ctx, e.Type(), outcomeHandled)
+			f.metrics.Sweep(ctx, st.Duration)
 		}
 		return nil, nil
 	default:
 		log.DebugContext(ctx, "ignoring event type")
+		f.metrics.Event(ctx, e.Type(), outcomeIgnored)
 		return nil, nil
 	}
 }
@@ -117,7 +135,7 @@ func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 // Stop marks the function not ready; in-flight requests finish in the
 // server's graceful shutdown.
-func (f *Function) Stop(context.Context) error {
+func (f *Function) Stop(ctx context.Context) error {
 	f.ready.Store(false)
-	return nil
+	return f.stopTelemetry(ctx)
 }

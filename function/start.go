@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -20,9 +21,11 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
 )
 
@@ -31,7 +34,12 @@ import (
 // replica than one that mis-runs tasks.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.log = newLogger(lookup(cfg, "LOG_LEVEL"))
-	kube, rc, err := kubeClient(lookup(cfg, "KUBECONFIG"))
+	metrics, err := telemetry.NewMetrics()
+	if err != nil {
+		return err
+	}
+	f.metrics = metrics
+	kube, rc, err := kubeClient(lookup(cfg, "KUBECONFIG"), metrics.Transport)
 	if err != nil {
 		return err
 	}
@@ -70,6 +78,11 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Holder:   holder,
 		ClaimTTL: claimTTL,
 	}
+	obs, err := f.observer(cfg, kube)
+	if err != nil {
+		return err
+	}
+	responses.Observer = obs
 	f.trigger = &trigger.Handler{
 		Configs: &trigger.Configs{
 			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
@@ -83,6 +96,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Integration: responses.Source,
 		Log:         f.log,
 		BusyWait:    5 * time.Second,
+		Observer:    obs,
 	}
 	f.report, err = report.NewReconciler(kube, responses, report.Config{
 		ManagedBy:  settings.ManagedBy,
@@ -103,10 +117,12 @@ func newLogger(level string) *slog.Logger {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	// logctx adds each event's attributes (Keptn context, event id, Job).
+	return slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
+// kubeClient builds the Kubernetes client; wrap counts its requests.
+func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTripper) (kubernetes.Interface, *rest.Config, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -120,6 +136,7 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 	// Bursts of triggered events are short; client-go's default 5 QPS would
 	// queue them behind its own rate limiter.
 	rc.QPS, rc.Burst = 50, 100
+	rc.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(rc)
 	return kube, rc, err
 }

@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,14 +39,15 @@ Flags:
 		function.PrintEnv(os.Stderr)
 	}
 	listen := flag.String("listen", "", "address to listen on (default :$PORT)")
+	metricsListen := flag.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (default :$METRICS_PORT)")
 	flag.Parse()
-	if err := run(*listen); err != nil {
+	if err := run(*listen, *metricsListen); err != nil {
 		fmt.Fprintln(os.Stderr, "function:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen string) error {
+func run(listen, metricsListen string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	env := environ()
@@ -55,15 +58,26 @@ func run(listen string) error {
 		}
 		listen = ":" + port
 	}
+	if metricsListen == "" {
+		metricsListen = ":" + orDefault(env["METRICS_PORT"], "9090")
+	}
 	fn := function.New()
 	if err := fn.Start(ctx, env); err != nil {
 		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Metrics are for operators, tasks are for users: a port that is taken
+	// costs the metrics, not the replica.
+	if ml, err := net.Listen("tcp", metricsListen); err != nil {
+		log.Error("not serving metrics", "address", metricsListen, "error", err.Error())
+	} else {
+		log.Info("serving metrics", "address", ml.Addr().String(), "path", "/metrics")
+		go serveMetrics(ctx, ml, fn.MetricsHandler(), log)
 	}
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	// Printed for scripts (make demo, tests) that listen on port 0.
 	log.Info("listening", "address", l.Addr().String())
 	err = serve.Run(ctx, l, fn, log, 25*time.Second)
@@ -71,6 +85,28 @@ func run(listen string) error {
 		err = serr
 	}
 	return err
+}
+
+// serveMetrics serves /metrics on l until ctx is done. Scrapes are cheap
+// and idempotent, so shutdown does not wait for them.
+func serveMetrics(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 2 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics server stopped", "error", err.Error())
+	}
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
 }
 
 func environ() map[string]string {
