@@ -26,13 +26,15 @@ vet:
 unit: ## unit tests of the product module (no cluster)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-e2e: ## end-to-end tests: builds and starts the local control plane once
-	cd test && $(GO) test -count=1 -timeout 75m -p 1 ./...
+e2e: ## end-to-end tests: builds the local control plane once, then each test package starts it
+	cd test && $(GO) run ./cmd/testbed build
+	cd test && $(GO) test -count=1 -timeout 60m -p 1 ./...
 
 bench: ## benchmarks (results in docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pkg/...
 
 demo: ## run the main job end to end on the local control plane
+	cd test && $(GO) run ./cmd/testbed build
 	cd test && $(GO) run ./cmd/demo
 
 cluster-up: ## start the local control plane in the background; prints KUBECONFIG

@@ -12,7 +12,9 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts its own control plane")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// The bound covers a first build of the control plane too, for a
+	// `go test` run without `make`.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	if err := run(ctx, "", 3*time.Minute, false); err != nil {
 		t.Fatal(err)
