@@ -198,14 +198,17 @@ func (d *decoder) mergeSource(v *yaml.Node, path string) []pair {
 // unknown reports a field that is not part of the schema, with a suggestion
 // when the key is a near miss of a known one.
 func (d *decoder) unknown(p pair, path string, known []string) {
-	if s := suggest(p.key, known); s != "" {
+	if s := Suggest(p.key, known); s != "" {
 		d.errorf(p.k, path, "unknown field (did you mean %q?)", s)
 		return
 	}
 	d.errorf(p.k, path, "unknown field")
 }
 
-func suggest(key string, known []string) string {
+// Suggest returns the known field name key most likely misspells (same
+// letters in another case, or at most two edits away), or "". Every strict
+// YAML reader of ours uses it, so "did you mean" reads the same everywhere.
+func Suggest(key string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if strings.EqualFold(k, key) {

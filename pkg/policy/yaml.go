@@ -92,7 +92,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) []field {
 		}
 		seen[k.Value] = k
 		if known != nil && !contains(known, k.Value) {
-			if s := suggest(k.Value, known); s != "" {
+			if s := config.Suggest(k.Value, known); s != "" {
 				d.errorf(k, fp, "unknown field (did you mean %q?)", s)
 			} else {
 				d.errorf(k, fp, "unknown field (known: %s)", strings.Join(sorted(known), ", "))
@@ -117,39 +117,6 @@ func sorted(list []string) []string {
 	out := append([]string(nil), list...)
 	sort.Strings(out)
 	return out
-}
-
-func suggest(key string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if strings.EqualFold(k, key) {
-			return k
-		}
-		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // str reads a string scalar; numbers and booleans are refused so that
