@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 
-	batchv1 "k8s.io/api/batch/v1"
-
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
@@ -58,25 +56,6 @@ func applyPolicySettings(p *policy.Policy, s jobs.Settings) (jobs.Settings, erro
 		return s, invalid("%w", err)
 	}
 	return s, nil
-}
-
-// buildAction turns one matching action into its Job as the trigger
-// handler does: admitted by the policy (plugins resolved, images checked and
-// pinned), built from the admitted config, then checked against the hard
-// rules.
-func buildAction(ctx context.Context, p *policy.Policy, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
-	admitted, err := p.Admit(ctx, cfg, i, ev, s)
-	if err != nil {
-		return nil, err
-	}
-	job, err := jobs.Build(admitted, i, ev, s)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.CheckJob(job); err != nil {
-		return nil, err
-	}
-	return job, nil
 }
 
 // policyEvent stands in for an event when validating without one: Admit

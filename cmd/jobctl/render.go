@@ -216,7 +216,7 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 	matches := cfg.Match(ev.Type, ev.Document())
 	out.matched = len(matches)
 	for _, i := range matches {
-		job, err := buildAction(ctx, pol, cfg, i, ev, s)
+		job, err := pol.Build(ctx, cfg, i, ev, s)
 		switch {
 		case policy.IsUnavailable(err):
 			out.unchecked = append(out.unchecked, failedAction{index: i, action: cfg.Actions[i].Name, message: err.Error()})

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	batchv1 "k8s.io/api/batch/v1"
+
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
@@ -156,4 +158,23 @@ func (p *Policy) checkEvent(ev *keptn.TaskEvent) error {
 		return &Refusal{Message: fmt.Sprintf("the event's data is %d bytes; the operator's policy, rule %s, allows at most %d", len(b), p.cite(p.limits.eventBytesAt), p.limits.EventBytes)}
 	}
 	return nil
+}
+
+// Build is the Job for action i of cfg under p: Admit (plugins resolved,
+// verified images pinned), jobs.Build, then CheckJob on the result. The
+// function and jobctl both build Jobs through it, so what jobctl renders is
+// what the function creates.
+func (p *Policy) Build(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
+	admitted, err := p.Admit(ctx, cfg, i, ev, s)
+	if err != nil {
+		return nil, err
+	}
+	job, err := jobs.Build(admitted, i, ev, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckJob(job); err != nil {
+		return nil, err
+	}
+	return job, nil
 }

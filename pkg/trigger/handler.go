@@ -145,15 +145,7 @@ func (h *Handler) build(ctx context.Context, cfg *config.Config, i int, ev *kept
 	if h.Policy == nil {
 		return jobs.Build(cfg, i, ev, h.Settings)
 	}
-	admitted, err := h.Policy.Admit(ctx, cfg, i, ev, h.Settings)
-	if err != nil {
-		return nil, err
-	}
-	job, err := jobs.Build(admitted, i, ev, h.Settings)
-	if err != nil {
-		return nil, err
-	}
-	return job, h.Policy.CheckJob(job)
+	return h.Policy.Build(ctx, cfg, i, ev, h.Settings)
 }
 
 // invalidConfig tells Keptn about a config that does not validate: a
