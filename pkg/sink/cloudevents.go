@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -21,7 +20,7 @@ type CloudEvents struct {
 // NewCloudEvents returns a sender to target.
 func NewCloudEvents(target string, client *http.Client) (*CloudEvents, error) {
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = defaultClient()
 	}
 	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(target), cehttp.WithClient(*client))
 	if err != nil {

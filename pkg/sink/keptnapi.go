@@ -26,7 +26,7 @@ type KeptnAPI struct {
 // NewKeptnAPI returns a sender with a bounded HTTP client.
 func NewKeptnAPI(baseURL, token string, client *http.Client) *KeptnAPI {
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = defaultClient()
 	}
 	return &KeptnAPI{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: token, Client: client}
 }

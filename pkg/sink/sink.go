@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -59,4 +60,14 @@ func statusError(status int, body string) error {
 // worth another try.
 func transportError(err error) error {
 	return &SendError{Retryable: true, Err: err}
+}
+
+// defaultClient is bounded in time and keeps a connection per concurrent
+// send: net/http keeps only 2 idle per host, so at the function's
+// concurrency most sends would open a new connection (a new TLS handshake
+// towards Keptn's gateway).
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return &http.Client{Timeout: 10 * time.Second, Transport: t}
 }

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry/telemetrytest"
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+)
+
+// BenchmarkCompletion measures, through Knative's real ApiServerSource
+// adapter (watching Jobs and their pods, as docs/completion.md configures
+// it), the time from a Job's end to its .finished accepted by the Keptn
+// stand-in. The end is when a watch of the bench first saw the task's pod
+// end (the adapter's watch sees it at the same moment; the function
+// reports from the pod's status, so it need not wait for the Job
+// controller), and also, separately, when it saw the Job's Complete
+// condition; the condition's lastTransitionTime is kept in whole seconds by
+// the API, so latencies from it are shown too but overstate by up to a
+// second.
+func BenchmarkCompletion(b *testing.B) {
+	var (
+		events   = envInt("BENCH_COMPLETIONS", 30)
+		interval = 500 * time.Millisecond
+	)
+	w := newWorld(b, "alpine:3.20")
+	fnBin, _ := binaries(b)
+	fn := startProcess(b, fnBin, w.functionEnv("bench-completion"), true)
+	fn.waitReady(b)
+	w.watchJobs(b, fn)
+	tr := newTracker(b, w)
+	client := httpClient(4)
+
+	for b.Loop() {
+		ctx := ctxFor(b, 5*time.Minute)
+		var ids []string
+		errs := make(chan error, events)
+		tick := time.NewTicker(interval)
+		for range events {
+			ce := w.triggered()
+			ids = append(ids, ce.ID())
+			go func() {
+				_, err := post(ctx, client, fn.url, ce)
+				errs <- err
+			}()
+			<-tick.C
+		}
+		tick.Stop()
+		for range events {
+			must(b, <-errs)
+		}
+		var fromPod, fromJob, fromCondition []time.Duration
+		for _, id := range ids {
+			fin, err := w.keptn.WaitFor(ctx, func(e keptnstandin.Event) bool {
+				return e.Type == keptn.TaskType(task, keptn.KindFinished) && e.Triggeredid == id
+			})
+			must(b, err)
+			// The bench's watch and the adapter's are independent: the
+			// report may arrive before this watch shows the end.
+			if tr.waitFor(ctx, []string{id}, func(s seenJob) bool { return ended(s) && !s.PodEnded.IsZero() }) > 0 {
+				b.Fatalf("the bench's watch never saw the Job of %s end", id)
+			}
+			s, _ := tr.get(id)
+			fromPod = append(fromPod, fin.Received.Sub(s.PodEnded))
+			fromJob = append(fromJob, fin.Received.Sub(s.Ended))
+			fromCondition = append(fromCondition, fin.Received.Sub(s.Transition))
+		}
+		ss, err := telemetrytest.Fetch(fn.metrics)
+		must(b, err)
+		summary("completion → .finished (n=%d, one event every %s): p50 %s, p90 %s, p99 %s from the Job's terminal condition seen by a watch (goal: p50 < 500 ms)",
+			events, interval, Ms(Percentile(fromJob, 50)), Ms(Percentile(fromJob, 90)), Ms(Percentile(fromJob, 99)))
+		summary("completion → .finished: p50 %s from the condition's lastTransitionTime (whole seconds: up to 1 s more); p50 %s from the task's pod ending (the Job controller batches pod updates for 1 s before it writes the condition)",
+			Ms(Percentile(fromCondition, 50)), Ms(Percentile(fromPod, 50)))
+		summary("completion: the function's report-latency histogram: %.0f reports, mean %.2f s (from lastTransitionTime)",
+			ss.Sum(telemetry.MetricReportLatency+"_count"), ss.Sum(telemetry.MetricReportLatency+"_sum")/ss.Sum(telemetry.MetricReportLatency+"_count"))
+		b.ReportMetric(float64(Percentile(fromJob, 50))/1e6, "p50-ms")
+		b.ReportMetric(float64(Percentile(fromJob, 99))/1e6, "p99-ms")
+	}
+}
+
+// watchJobs runs the ApiServerSource adapter on the world's Jobs, sending
+// to the function, and waits until it delivers: a canary Job is changed
+// until the function counts an event of the adapter.
+func (w *world) watchJobs(b *testing.B, fn *process) {
+	b.Helper()
+	ours := &metav1.LabelSelector{MatchLabels: map[string]string{jobs.LabelManagedBy: jobs.DefaultSettings().ManagedBy}}
+	src := &sourcesv1.ApiServerSource{
+		ObjectMeta: metav1.ObjectMeta{Name: "job-executor-jobs", Namespace: w.ns},
+		Spec: sourcesv1.ApiServerSourceSpec{
+			EventMode: sourcesv1.ResourceMode,
+			Resources: []sourcesv1.APIVersionKindSelector{
+				{APIVersion: "batch/v1", Kind: "Job", LabelSelector: ours},
+				{APIVersion: "v1", Kind: "Pod", LabelSelector: ours},
+			},
+		},
+	}
+	ctx := ctxFor(b, 2*time.Minute)
+	adapter, err := w.bed.StartAdapter(ctx, src, fn.url)
+	must(b, err)
+	b.Cleanup(adapter.Stop)
+	suspend := true
+	canary := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "canary-" + uuid.NewString()[:8], Labels: map[string]string{jobs.LabelManagedBy: jobs.DefaultSettings().ManagedBy}},
+		Spec: batchv1.JobSpec{Suspend: &suspend, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "c", Image: "alpine:3.20"}},
+		}}},
+	}
+	_, err = w.kube.BatchV1().Jobs(w.ns).Create(ctx, canary, metav1.CreateOptions{})
+	must(b, err)
+	for i := 0; ; i++ {
+		ss, err := telemetrytest.Fetch(fn.metrics)
+		must(b, err)
+		if adapterEvents(ss) > 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			b.Fatal("the ApiServerSource adapter delivered nothing to the function")
+		}
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"bench.local/poke":"%d"}}}`, i)
+		_, _ = w.kube.BatchV1().Jobs(w.ns).Patch(ctx, canary.Name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// adapterEvents counts the ApiServerSource events the function handled.
+func adapterEvents(ss telemetrytest.Samples) float64 {
+	var n float64
+	for _, t := range []string{"add", "update", "delete"} {
+		n += ss.Sum(telemetry.MetricEvents, "type", "dev.knative.apiserver.resource."+t)
+	}
+	return n
+}
