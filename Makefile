@@ -30,8 +30,17 @@ e2e: ## end-to-end tests: builds the local control plane once, then each test pa
 	cd test && $(GO) run ./cmd/testbed build
 	cd test && $(GO) test -count=1 -timeout 60m -p 1 ./...
 
+# Go benchmarks of the pure parts, then the function against the limits of
+# its design on the local control plane (test/bench; about 5 minutes on 2
+# cores). -benchtime bounds the time: 300 ms per Go benchmark, and one run
+# of each end-to-end scenario. The summary lines go into docs/benchmarks.md.
 bench: ## benchmarks (results in docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pkg/...
+	@out=$$(mktemp) && trap 'rm -f '"$$out" EXIT && \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300ms -count 3 ./pkg/... 2>&1 | tee "$$out" && \
+	(cd test && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench 2>&1) | tee -a "$$out" && \
+	printf '\n== summary: %s cores, %s memory, %s\n' "$$(nproc)" "$$(free -h | awk '/^Mem:/ {print $$2}')" "$$($(GO) version)" && \
+	grep '^summary: ' "$$out" | sed 's/^summary: //' && \
+	! grep -q -e '^FAIL' -e '^--- FAIL' -e '^panic:' "$$out"
 
 demo: ## run the main job end to end on the local control plane
 	cd test && $(GO) run ./cmd/testbed build

@@ -40,7 +40,7 @@ var Env = []envVar{
 	{"POLICY_FILE", "", "operator policy YAML (docs/security.md), mounted from a ConfigMap; empty means only the built-in hard rules; an invalid policy stops the start"},
 	{"DOCKER_CONFIG", "", "directory of a Docker config.json with registry credentials, used to check image signatures (read by the registry client)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"METRICS_PORT", "9090", "port of the Prometheus metrics endpoint /metrics (docs/observability.md)"},
+	{"METRICS_PORT", "9095", "port of the Prometheus metrics endpoint /metrics (docs/observability.md; not 9090 or 9091, Knative's queue-proxy has them)"},
 	{"KUBE_EVENTS", "true", "record Kubernetes Events on each Job (created, .started sent, stopped, .finished sent); needs create and patch on events.events.k8s.io"},
 }
 

@@ -27,6 +27,7 @@ func main() {
 Receives Keptn task events (sh.keptn.event.<task>.triggered) as CloudEvents on
 "/", runs each matching job/config.yaml action as a Kubernetes Job, and sends
 .started/.finished back to Keptn. Health: /health/readiness, /health/liveness.
+Prometheus metrics: /metrics on $METRICS_PORT (docs/observability.md).
 
 Answers: 202 accepted; 400 malformed event (final); 413 body over 1 MiB;
 5xx Kubernetes or Keptn unreachable (the broker retries; a retry never
@@ -59,7 +60,8 @@ func run(listen, metricsListen string) error {
 		listen = ":" + port
 	}
 	if metricsListen == "" {
-		metricsListen = ":" + orDefault(env["METRICS_PORT"], "9090")
+		// Not 9090: Knative's queue-proxy, in the same pod, listens there.
+		metricsListen = ":" + orDefault(env["METRICS_PORT"], "9095")
 	}
 	fn := function.New()
 	if err := fn.Start(ctx, env); err != nil {

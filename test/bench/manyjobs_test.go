@@ -37,6 +37,7 @@ func BenchmarkManyJobs(b *testing.B) {
 		sweep(b, ctx, client, fn) // a first sweep of nothing, for a warm process
 		time.Sleep(time.Second)
 		idle, _ := fn.memory(b)
+		idleHeap := heapInUse(b, fn)
 
 		begin := time.Now()
 		w.createRunning(b, ctx, count)
@@ -53,10 +54,11 @@ func BenchmarkManyJobs(b *testing.B) {
 		after, err := telemetrytest.Fetch(fn.metrics)
 		must(b, err)
 		swept, peak := fn.memory(b)
+		sweptHeap := heapInUse(b, fn)
 		summary("many jobs: sweep of %d running Jobs: median %s of %d (each: %s)",
 			count, Ms(MedianDuration(took)), sweeps, kubeCallsPerEvent(before, after, float64(sweeps)))
-		summary("many jobs: function RSS %s idle with no Jobs, %s with %d running Jobs, %s after %d sweeps (peak %s)",
-			MiB(idle), MiB(loaded), count, MiB(swept), sweeps, MiB(peak))
+		summary("many jobs: function RSS %s idle with no Jobs, %s with %d running Jobs, %s after %d sweeps (peak %s); Go heap in use %s idle, %s after the sweeps",
+			MiB(idle), MiB(loaded), count, MiB(swept), sweeps, MiB(peak), MiB(idleHeap), MiB(sweptHeap))
 		b.ReportMetric(float64(MedianDuration(took))/1e6, "sweep-ms")
 		b.ReportMetric(float64(swept)/(1<<20), "RSS-MiB")
 	}
@@ -64,7 +66,7 @@ func BenchmarkManyJobs(b *testing.B) {
 
 // sweep delivers one PingSource tick and returns how long the function
 // took to answer, which is the sweep's duration plus an HTTP round trip.
-func sweep(b *testing.B, ctx context.Context, client httpDoer, fn *process) time.Duration {
+func sweep(b testing.TB, ctx context.Context, client httpDoer, fn *process) time.Duration {
 	b.Helper()
 	ce := event.New()
 	ce.SetID(uuid.NewString())
@@ -113,7 +115,8 @@ func (w *world) createRunning(b *testing.B, ctx context.Context, n int) {
 	must(b, <-errs)
 }
 
-// waitRunning waits (up to 5 minutes) until n pods run in the world's
+// waitRunning waits (up to 5 minutes; the Job controller, held to the
+// controller-manager's 20 QPS, starts about 8 pods a second here) until n pods run in the world's
 // namespace and returns how many do.
 func (w *world) waitRunning(b *testing.B, ctx context.Context, n int) int {
 	b.Helper()
@@ -126,4 +129,12 @@ func (w *world) waitRunning(b *testing.B, ctx context.Context, n int) int {
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// heapInUse is the function's Go heap in use, from its /metrics.
+func heapInUse(b *testing.B, fn *process) int64 {
+	b.Helper()
+	ss, err := telemetrytest.Fetch(fn.metrics)
+	must(b, err)
+	return int64(ss.Sum("go_memstats_heap_inuse_bytes"))
 }

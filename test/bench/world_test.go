@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -62,14 +63,43 @@ type world struct {
 	keptn  *keptnstandin.Server
 	commit string
 	image  string
+	// keptnURL is where the function reaches Keptn: the stand-in, or a
+	// handler in front of it.
+	keptnURL string
 }
 
-func newWorld(tb testing.TB, image string) *world {
+// worldOption changes a world before it starts.
+type worldOption func(*worldOptions)
+
+type worldOptions struct {
+	front func(http.Handler) http.Handler
+}
+
+// withKeptnFront puts front in front of the Keptn stand-in, to see the
+// requests the function makes.
+func withKeptnFront(front func(http.Handler) http.Handler) worldOption {
+	return func(o *worldOptions) { o.front = front }
+}
+
+func newWorld(tb testing.TB, image string, opts ...worldOption) *world {
 	tb.Helper()
+	var o worldOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bed := testbed.Get(tb)
 	w := &world{tb: tb, bed: bed, kube: rawClient(tb, bed), image: image}
 	w.ns = w.namespace()
-	w.keptn = keptnstandin.NewStarted(tb)
+	if o.front == nil {
+		w.keptn = keptnstandin.NewStarted(tb)
+		w.keptnURL = w.keptn.URL()
+	} else {
+		k, err := keptnstandin.New(keptnstandin.WithTest(tb))
+		must(tb, err)
+		srv := httptest.NewServer(o.front(k))
+		tb.Cleanup(srv.Close)
+		w.keptn, w.keptnURL = k, srv.URL
+	}
 	w.commit = w.keptn.Commit(map[string][]byte{
 		fmt.Sprintf("project/%s/stage/%s/service/%s/resource/%s", project, stage, service, config.ResourceURI): []byte(benchConfig(image)),
 	})
@@ -153,9 +183,9 @@ func (w *world) functionEnv(podName string) map[string]string {
 	return map[string]string{
 		"KUBECONFIG":         w.bed.KubeconfigPath(),
 		"JOB_NAMESPACE":      w.ns,
-		"KEPTN_API_URL":      w.keptn.APIURL(),
+		"KEPTN_API_URL":      w.keptnURL,
 		"KEPTN_API_TOKEN":    w.keptn.Token(),
-		"KEPTN_RESOURCE_URL": w.keptn.ResourceServiceURL(),
+		"KEPTN_RESOURCE_URL": w.keptnURL,
 		"POD_NAME":           podName,
 		"FETCHER_IMAGE":      fetcher,
 		// For experiments by hand: BENCH_KUBE_EVENTS=false.
@@ -169,7 +199,7 @@ func (w *world) settings() jobs.Settings {
 	s := jobs.DefaultSettings()
 	s.Namespace = w.ns
 	s.FetcherImage = fetcher
-	s.KeptnAPIURL = w.keptn.ResourceServiceURL()
+	s.KeptnAPIURL = w.keptnURL
 	s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: tokenName}, Key: "token"}
 	return s
 }
