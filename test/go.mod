@@ -16,6 +16,7 @@ require (
 	k8s.io/api v0.33.5
 	k8s.io/apimachinery v0.33.5
 	k8s.io/client-go v0.33.5
+	k8s.io/utils v0.0.0-20241210054802-24370beab758
 	knative.dev/eventing v0.47.0
 	knative.dev/pkg v0.0.0-20251022152246-7bf6febca0b3
 	knative.dev/serving v0.47.0
@@ -131,7 +132,6 @@ require (
 	k8s.io/apiserver v0.33.5 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect
-	k8s.io/utils v0.0.0-20241210054802-24370beab758 // indirect
 	knative.dev/networking v0.0.0-20251021092443-0bde19154dce // indirect
 	sigs.k8s.io/gateway-api v1.1.0 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect

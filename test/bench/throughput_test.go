@@ -60,7 +60,7 @@ func BenchmarkThroughput(b *testing.B) {
 	var (
 		concurrency = envInt("BENCH_CONCURRENCY", 8)
 		perBatch    = envInt("BENCH_EVENTS", 200)
-		rounds      = envInt("BENCH_ROUNDS", 7)
+		rounds      = envInt("BENCH_ROUNDS", 11)
 	)
 	w := newWorld(b, "alpine:3.20")
 	fnBin, _ := binaries(b)

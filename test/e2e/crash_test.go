@@ -34,7 +34,7 @@ func buildFunction(t *testing.T) string {
 // startProcess runs the function binary with env and returns its URL.
 func startProcess(t *testing.T, bin string, env map[string]string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -88,7 +88,7 @@ func TestRBACGrantsExactlyWhatTheFunctionNeeds(t *testing.T) {
 		fnSA: {jobNS: slices.Concat(
 			expand([]string{"create", "get", "list", "watch", "update", "patch", "delete"}, "batch/jobs"),
 			expand([]string{"get", "list"}, "core/pods"),
-			[]string{"get core/pods/log", "create core/events"},
+			[]string{"get core/pods/log", "create core/events", "create events.k8s.io/events", "patch events.k8s.io/events"},
 		)},
 		"keptn-job-executor/job-executor-sources": {jobNS: slices.Concat(
 			expand([]string{"get", "list", "watch"}, "batch/jobs"),
