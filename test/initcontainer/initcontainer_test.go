@@ -5,6 +5,7 @@ package initcontainer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keptn-sandbox/job-executor-knative/test/fetcher"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 )
 
@@ -29,12 +31,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "initcontainer")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binPath,
-		"github.com/keptn-sandbox/job-executor-knative/initcontainer")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building initcontainer: %v\n%s", err, out)
+	if binPath, err = fetcher.Build(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
