@@ -22,7 +22,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprint(os.Stderr, `Usage: function [--listen ADDR]
+		fmt.Fprint(os.Stderr, `Usage: function [--listen ADDR] [--metrics-listen ADDR]
 
 Receives Keptn task events (sh.keptn.event.<task>.triggered) as CloudEvents on
 "/", runs each matching job/config.yaml action as a Kubernetes Job, and sends
