@@ -156,10 +156,17 @@ type backoff struct {
 // keptn.IsRetryable errors are retried.
 func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op func(context.Context) (T, error)) (T, error) {
 	delay := b.initial
+	// cause is the last failure that says why Keptn could not be reached:
+	// an attempt cut short by the deadline itself says nothing new, and the
+	// one-line error the user sees should name the real reason.
+	var cause error
 	for attempt := 1; ; attempt++ {
 		v, err := op(ctx)
 		if err == nil || !keptn.IsRetryable(err) {
 			return v, err
+		}
+		if cause == nil || ctx.Err() == nil || !errors.Is(err, context.DeadlineExceeded) {
+			cause = err
 		}
 		if ctx.Err() == nil {
 			// Full jitter over [delay/2, delay) spreads many pods
@@ -177,8 +184,8 @@ func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op
 		}
 		var zero T
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return zero, &exitError{code: exitUnreachable, err: fmt.Errorf("%s: deadline reached after %d attempts: %w", what, attempt, err)}
+			return zero, &exitError{code: exitUnreachable, err: fmt.Errorf("%s: deadline reached after %d attempts: %w", what, attempt, cause)}
 		}
-		return zero, &exitError{code: exitInternal, err: fmt.Errorf("%s: interrupted after %d attempts: %w", what, attempt, err)}
+		return zero, &exitError{code: exitInternal, err: fmt.Errorf("%s: interrupted after %d attempts: %w", what, attempt, cause)}
 	}
 }
