@@ -65,22 +65,22 @@ func TestEventShape(t *testing.T) {
 }
 
 // TestEventRenderPipeline pipes `jobctl event` into `jobctl render` with
-// JES's envvar config, whose env values read the event.
+// The env config, whose env values read the event.
 func TestEventRenderPipeline(t *testing.T) {
 	args := append([]string{"event", "deployment", "--project", "e2e-project", "--stage", "e2e", "--service", "e2e-service",
 		"--label", "jsonPathLabel=label-value", "--data", `{"additionalData": {"jsonPathArray": ["a", "b"], "n": 1.50}}`}, pinned...)
 	ev := jobctl(t, "", args...)
 	require.Equal(t, exitOK, ev.code, ev.stderr)
 
-	config := jesData + "test__data__e2e__envvar.config.yaml"
+	config := jobConfigs + "env.yaml"
 	r := jobctl(t, ev.stdout, "render", "--config", config, "--event", "-")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	for _, want := range []string{
 		"- name: LABELS_JSONPATHLABEL\n          value: label-value\n",
-		"- name: E2E-jsonPathLabel\n          value: label-value\n",
-		"- name: E2E-jsonPathArray\n          value: b\n",
+		"- name: FROM-EVENT-label\n          value: label-value\n",
+		"- name: FROM-EVENT-second\n          value: b\n",
 		// The function decodes event data into float64s: 1.50 reads 1.5.
-		`- name: E2E-EVENT` + "\n" + `          value: '{"jsonPathArray":["a","b"],"n":1.5}'` + "\n",
+		`- name: FROM-EVENT-object` + "\n" + `          value: '{"jsonPathArray":["a","b"],"n":1.5}'` + "\n",
 	} {
 		assert.Contains(t, r.stdout, want)
 	}
@@ -208,7 +208,7 @@ func FuzzBuildEvent(f *testing.F) {
 }
 
 func FuzzParseEventFile(f *testing.F) {
-	for _, name := range []string{testEvent, keptnEvent, jesData + "test__events__e2e__helloworld.triggered.json", jesData + "test__events__service.create.finished.json"} {
+	for _, name := range []string{testEvent, keptnEvent, events + "deployment.triggered.api-request.json", events + "service.create.finished.json"} {
 		raw, err := os.ReadFile(name)
 		require.NoError(f, err)
 		f.Add(raw)

@@ -61,7 +61,7 @@ func jobctl(t *testing.T, stdin string, args ...string) result {
 }
 
 func TestExitCodes(t *testing.T) {
-	valid := jesData + "test__data__e2e__helloworld.config.yaml"
+	valid := jobConfigs + "hello-world.yaml"
 	tests := []struct {
 		name string
 		args []string
@@ -81,7 +81,7 @@ func TestExitCodes(t *testing.T) {
 		{"render", []string{"render", "--config", valid, "--event", "testdata/render/test.triggered.json"}, exitOK},
 		{"render invalid config", []string{"render", "--config", "testdata/bad/fields.yaml", "--event", "testdata/render/test.triggered.json"}, exitInvalid},
 		{"render failing action", []string{"render", "--config", "testdata/render/partial.config.yaml", "--event", "testdata/render/test.triggered.json"}, exitInvalid},
-		{"render malformed event", []string{"render", "--config", valid, "--event", jesData + "test__events__e2e__helloworld.triggered.json"}, exitInvalid},
+		{"render malformed event", []string{"render", "--config", valid, "--event", events + "deployment.triggered.api-request.json"}, exitInvalid},
 		{"event without project", []string{"event", "test", "--stage", "dev", "--service", "carts"}, exitUsage},
 		{"event bad task", []string{"event", "test.x", "--project", "p", "--stage", "s", "--service", "v"}, exitUsage},
 		{"completion unknown shell", []string{"completion", "tcsh"}, exitUsage},

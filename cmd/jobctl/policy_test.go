@@ -57,9 +57,9 @@ func TestValidatePolicy(t *testing.T) {
 	r = jobctl(t, "", "validate", "--policy", testPolicy, "testdata/render/multi.config.yaml")
 	assert.Equal(t, exitOK, r.code, r.stdout)
 	// ... and one it does not: "alpine" is alpine:latest.
-	r = jobctl(t, "", "validate", "--policy", testPolicy, jesData+"test__data__e2e__helloworld.config.yaml")
+	r = jobctl(t, "", "validate", "--policy", testPolicy, jobConfigs+"hello-world.yaml")
 	assert.Equal(t, exitInvalid, r.code)
-	assert.Equal(t, jesData+`test__data__e2e__helloworld.config.yaml:7:9: actions[0].tasks[0].image: image "alpine" (index.docker.io/library/alpine:latest) is refused by the operator's policy, rule images.deny[0] (line 5) of testdata/policy/policy.yaml: it matches the deny pattern "**:latest"`+"\n", r.stdout)
+	assert.Equal(t, jobConfigs+`hello-world.yaml:8:9: actions[0].tasks[0].image: image "alpine" (index.docker.io/library/alpine:latest) is refused by the operator's policy, rule images.deny[0] (line 5) of testdata/policy/policy.yaml: it matches the deny pattern "**:latest"`+"\n", r.stdout)
 }
 
 func TestValidatePolicyJSON(t *testing.T) {
@@ -174,13 +174,13 @@ func TestPolicySecretLabels(t *testing.T) {
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
 	require.NoError(t, os.WriteFile(pol, []byte("apiVersion: v1\nsecrets:\n  requireLabel: job-executor.keptn.sh/job-env=true\n"), 0o644))
-	r := jobctl(t, "", "validate", "--policy", pol, jesData+"test__data__e2e__envvar.config.yaml")
+	r := jobctl(t, "", "validate", "--policy", pol, jobConfigs+"env.yaml")
 	assert.Equal(t, exitUsage, r.code)
 	assert.Empty(t, r.stdout)
-	assert.Contains(t, r.stderr, `actions[0] ("Env vars e2e test") not checked against the policy: `)
-	assert.Contains(t, r.stderr, "jobctl cannot read the labels of Secret keptn-jobs/e2e-kubernetes-secret (secrets.requireLabel is checked in the cluster)")
+	assert.Contains(t, r.stderr, `actions[0] ("Show the environment") not checked against the policy: `)
+	assert.Contains(t, r.stderr, "jobctl cannot read the labels of Secret keptn-jobs/database-credentials (secrets.requireLabel is checked in the cluster)")
 
 	// Configs that read no Secret are fully checked.
-	r = jobctl(t, "", "validate", "--policy", pol, jesData+"test__data__e2e__helloworld.config.yaml")
+	r = jobctl(t, "", "validate", "--policy", pol, jobConfigs+"hello-world.yaml")
 	assert.Equal(t, exitOK, r.code, r.stderr)
 }

@@ -24,8 +24,8 @@ var update = flag.Bool("update", false, "rewrite golden files (review the diff b
 
 const (
 	testEvent = "testdata/render/test.triggered.json"
-	// keptnEvent is the test event of Keptn's reference data.
-	keptnEvent = "../../../shared/reference/keptn/events/jes.test.triggered.with-gitcommitid.json"
+	// keptnEvent is a test.triggered as the shipyard-controller sends it.
+	keptnEvent = events + "test.triggered.json"
 )
 
 // expectJobs builds the Jobs in-process with the function's packages, the
@@ -53,7 +53,7 @@ func expectJobs(t *testing.T, configFile, configName, eventFile string, s jobs.S
 	return strings.Join(docs, "---\n")
 }
 
-// TestRenderGolden renders JES configs and our own and compares the output
+// TestRenderGolden renders the fixtures' configs and this package's and compares the output
 // with reviewed golden files and with jobs.Build called in-process.
 func TestRenderGolden(t *testing.T) {
 	operator := jobs.DefaultSettings()
@@ -75,16 +75,16 @@ func TestRenderGolden(t *testing.T) {
 		s                             jobs.Settings
 		jobs                          int
 	}{
-		{name: "jes-locust", config: jesData + "test__data__e2e__locust.config.yaml", event: keptnEvent, jobs: 1,
-			configName: "job/config.yaml (service level at e7c61f9b12c2bb45ae8cceaf92c6b81db5b2adc5)", s: jobs.DefaultSettings()},
-		// "Run locust" filters on $.test.teststrategy, which is not where
+		{name: "locust", config: jobConfigs + "locust.yaml", event: keptnEvent, jobs: 1,
+			configName: "job/config.yaml (service level at 3c9e1f07a5b24d68e0f1a2b3c4d5e6f708192a3b)", s: jobs.DefaultSettings()},
+		// "Smoke test with locust" filters on $.test.teststrategy, which is not where
 		// Keptn puts data: only the silent catch-all action runs.
-		{name: "jes-complex", config: jesData + "pkg__config__config_test.go__complexConfig.yaml", event: jesData + "test__events__test.triggered.with-gitcommitid.json", jobs: 1,
-			configName: "job/config.yaml (service level at e7c61f9b12c2bb45ae8cceaf92c6b81db5b2adc5)", s: jobs.DefaultSettings()},
+		{name: "complex", config: jobConfigs + "complex.yaml", event: keptnEvent, jobs: 1,
+			configName: "job/config.yaml (service level at 3c9e1f07a5b24d68e0f1a2b3c4d5e6f708192a3b)", s: jobs.DefaultSettings()},
 		{name: "multi", config: "testdata/render/multi.config.yaml", event: testEvent, jobs: 2,
 			configName: "job/config.yaml (service level at 521747298a3790fde1710f3aa2d03b55020575aa)", s: jobs.DefaultSettings()},
-		{name: "jes-locust-settings", config: jesData + "test__data__e2e__locust.config.yaml", event: keptnEvent, settings: "testdata/render/settings.yaml", jobs: 1,
-			configName: "job/config.yaml (service level at e7c61f9b12c2bb45ae8cceaf92c6b81db5b2adc5)", s: operator},
+		{name: "locust-settings", config: jobConfigs + "locust.yaml", event: keptnEvent, settings: "testdata/render/settings.yaml", jobs: 1,
+			configName: "job/config.yaml (service level at 3c9e1f07a5b24d68e0f1a2b3c4d5e6f708192a3b)", s: operator},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ action "Load test" (actions[1]) matches: its .finished event (status errored, re
 }
 
 func TestRenderNoMatch(t *testing.T) {
-	r := jobctl(t, "", "render", "--config", jesData+"test__data__e2e__envvar.config.yaml", "--event", testEvent)
+	r := jobctl(t, "", "render", "--config", jobConfigs+"env.yaml", "--event", testEvent)
 	assert.Equal(t, exitOK, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Equal(t, "jobctl: no action of job/config.yaml (service level at 521747298a3790fde1710f3aa2d03b55020575aa) matches sh.keptn.event.test.triggered; the function would ignore the event\n", r.stderr)
@@ -172,14 +172,14 @@ func TestRenderLevel(t *testing.T) {
 }
 
 func TestRenderEventErrors(t *testing.T) {
-	cfg := jesData + "test__data__e2e__helloworld.config.yaml"
+	cfg := jobConfigs + "hello-world.yaml"
 	tests := []struct {
 		name, event, stdin, stderr string
 	}{
-		{"JES event without id", jesData + "test__events__e2e__helloworld.triggered.json", "",
-			"jobctl: " + jesData + "test__events__e2e__helloworld.triggered.json: the function answers 400: malformed Keptn event: id: MUST be a non-empty string (Keptn's API adds id and shkeptncontext to events sent to it; 'jobctl event' writes complete ones)\n"},
-		{"finished event", jesData + "test__events__service.create.finished.json", "",
-			"jobctl: " + jesData + `test__events__service.create.finished.json: the function ignores events of type "sh.keptn.event.service.create.finished": only sh.keptn.event.<task>.triggered starts tasks` + "\n"},
+		{"event as sent to Keptn's API, without id", events + "deployment.triggered.api-request.json", "",
+			"jobctl: " + events + "deployment.triggered.api-request.json: the function answers 400: malformed Keptn event: id: MUST be a non-empty string (Keptn's API adds id and shkeptncontext to events sent to it; 'jobctl event' writes complete ones)\n"},
+		{"finished event", events + "service.create.finished.json", "",
+			"jobctl: " + events + `service.create.finished.json: the function ignores events of type "sh.keptn.event.service.create.finished": only sh.keptn.event.<task>.triggered starts tasks` + "\n"},
 		{"not JSON", "-", "project: sockshop\n",
 			"jobctl: <stdin>: not a CloudEvent in structured JSON: invalid character 'p' looking for beginning of value\n"},
 		{"no context", "-", `{"specversion":"1.0","id":"1","source":"s","type":"sh.keptn.event.test.triggered","data":{"project":"p","stage":"s","service":"v"}}`,
@@ -217,13 +217,13 @@ func TestRenderSettingsErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "settings.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("namespace: ns\nnamspace: typo\ntaskDeadline: 5\n"), 0o644))
-	r := jobctl(t, "", "render", "--config", jesData+"test__data__e2e__helloworld.config.yaml", "--event", testEvent, "--settings", bad)
+	r := jobctl(t, "", "render", "--config", jobConfigs+"hello-world.yaml", "--event", testEvent, "--settings", bad)
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Equal(t, "jobctl: invalid settings:\n"+
 		bad+":2:1: namspace: unknown setting (known: "+settingKeys()+")\n"+
 		bad+`:3:15: taskDeadline: "5" is not a duration such as 90s or 5m`+"\n", r.stderr)
 
-	r = jobctl(t, "", "render", "--config", jesData+"test__data__e2e__helloworld.config.yaml", "--event", testEvent, "--settings", filepath.Join(dir, "missing.yaml"))
+	r = jobctl(t, "", "render", "--config", jobConfigs+"hello-world.yaml", "--event", testEvent, "--settings", filepath.Join(dir, "missing.yaml"))
 	assert.Equal(t, exitUsage, r.code)
 }

@@ -11,52 +11,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// jesData is job-executor-service's own example and test data (see
-// /work/shared/README.md), relative to this package.
-const jesData = "../../../shared/reference/jes/data/"
+// The repository's own fixtures (testdata/README.md at its root), relative
+// to this package: job configs in the shapes job-executor-service accepted
+// (rejected/ holds files it refused), and Keptn events.
+const (
+	jobConfigs = "../../testdata/jobconfigs/"
+	events     = "../../testdata/events/"
+)
 
-// jesRejected are the YAML files of JES's data that are not job configs JES
-// accepted, with the first error jobctl must print. Every other YAML file
-// there is a config JES ran, which must validate.
-var jesRejected = map[string]string{
+// rejectedConfigs are the fixtures that are not job configs JES accepted,
+// with the first error jobctl must print.
+var rejectedConfigs = map[string]string{
 	// JES's yaml.v2 refused a mapping for the actions list too.
-	"test__data__e2e__empty.config.yaml": "test__data__e2e__empty.config.yaml:2:10: actions: must be a list (got a mapping)",
+	"actions-mapping.yaml": "actions-mapping.yaml:2:10: actions: must be a list (got a mapping)",
 	// Job label files and shipyards, not job configs.
-	"test__data__invalid-user-defined-labels.yaml":      "test__data__invalid-user-defined-labels.yaml:1:1: Test_InvalidLabel: unknown field",
-	"test__data__user-defined-labels.yaml":              "test__data__user-defined-labels.yaml:1:1: Label: unknown field",
-	"docs__example__shipyard.yaml":                      "docs__example__shipyard.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__envvar.deployment.yaml":       "test__shipyard__e2e__envvar.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__files.deployment.yaml":        "test__shipyard__e2e__files.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__folder.deployment.yaml":       "test__shipyard__e2e__folder.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__helloworld.deployment.yaml":   "test__shipyard__e2e__helloworld.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__job-egress.deployment.yaml":   "test__shipyard__e2e__job-egress.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__jobcleanup.deployment.yaml":   "test__shipyard__e2e__jobcleanup.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__jobconfig.deployment.yaml":    "test__shipyard__e2e__jobconfig.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__locust.deployment.yaml":       "test__shipyard__e2e__locust.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__nginx.deployment.yaml":        "test__shipyard__e2e__nginx.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__noingress.deployment.yaml":    "test__shipyard__e2e__noingress.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
-	"test__shipyard__e2e__taskdeadline.deployment.yaml": "test__shipyard__e2e__taskdeadline.deployment.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
+	"invalid-labels-file.yaml": "invalid-labels-file.yaml:1:1: Bad_Label: unknown field",
+	"labels-file.yaml":         "labels-file.yaml:1:1: Team: unknown field",
+	"shipyard.yaml":            "shipyard.yaml:1:13: apiVersion: spec.keptn.sh/0.2.2 is not supported, use v2",
 }
 
-func jesYAML(t *testing.T) (accepted, rejected []string) {
+func fixtureConfigs(t *testing.T) (accepted, rejected []string) {
 	t.Helper()
-	files, err := filepath.Glob(jesData + "*.yaml")
+	accepted, err := filepath.Glob(jobConfigs + "*.yaml")
 	require.NoError(t, err)
-	require.NotEmpty(t, files, "JES data not found at %s", jesData)
-	for _, f := range files {
-		if _, ok := jesRejected[filepath.Base(f)]; ok {
-			rejected = append(rejected, f)
-		} else {
-			accepted = append(accepted, f)
-		}
-	}
-	require.Len(t, rejected, len(jesRejected), "a rejected file is missing from the data")
+	rejected, err = filepath.Glob(jobConfigs + "rejected/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, rejected, len(rejectedConfigs), "every rejected fixture is classified here: %v", rejected)
 	return accepted, rejected
 }
 
-// TestValidateJESAccepted validates every config JES ran, in one call.
-func TestValidateJESAccepted(t *testing.T) {
-	accepted, _ := jesYAML(t)
+// TestValidateFixturesAccepted validates every config in a shape JES ran,
+// in one call.
+func TestValidateFixturesAccepted(t *testing.T) {
+	accepted, _ := fixtureConfigs(t)
 	require.Len(t, accepted, 19)
 	r := jobctl(t, "", append([]string{"validate"}, accepted...)...)
 	assert.Equal(t, exitOK, r.code)
@@ -67,17 +54,17 @@ func TestValidateJESAccepted(t *testing.T) {
 	}
 }
 
-// TestValidateJESRejected checks that every other file fails with located
-// errors, the first one exactly as expected.
-func TestValidateJESRejected(t *testing.T) {
-	_, rejected := jesYAML(t)
+// TestValidateFixturesRejected checks that every rejected fixture fails with
+// located errors, the first one exactly as expected.
+func TestValidateFixturesRejected(t *testing.T) {
+	_, rejected := fixtureConfigs(t)
 	for _, f := range rejected {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			r := jobctl(t, "", "validate", f)
 			assert.Equal(t, exitInvalid, r.code)
 			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-			assert.Equal(t, jesData+jesRejected[name], lines[0])
+			assert.Equal(t, jobConfigs+"rejected/"+rejectedConfigs[name], lines[0])
 			for _, l := range lines {
 				assert.Regexp(t, `^`+regexpQuote(f)+`:\d+:\d+: \S+: \S`, l, "every error is located")
 			}
@@ -123,10 +110,10 @@ func TestValidateBadConfigs(t *testing.T) {
 }
 
 func TestValidateWarningsGoToStderr(t *testing.T) {
-	r := jobctl(t, "", "validate", jesData+"test__data__e2e__jobcleanup.config.yaml")
+	r := jobctl(t, "", "validate", jobConfigs+"cleanup.yaml")
 	assert.Equal(t, exitOK, r.code)
 	assert.Empty(t, r.stdout)
-	assert.Equal(t, jesData+"test__data__e2e__jobcleanup.config.yaml:8:34: actions[0].tasks[0].ttlSecondsAfterFinished: warning: 5 is raised to 60: a finished Job must live long enough to be reported\n", r.stderr)
+	assert.Equal(t, jobConfigs+"cleanup.yaml:10:34: actions[0].tasks[0].ttlSecondsAfterFinished: warning: 5 is raised to 60: a finished Job must live long enough to be reported\n", r.stderr)
 }
 
 func TestValidateUnreadableFile(t *testing.T) {
@@ -137,7 +124,7 @@ func TestValidateUnreadableFile(t *testing.T) {
 }
 
 func TestValidateJSON(t *testing.T) {
-	r := jobctl(t, "", "validate", "-o", "json", "testdata/bad/fields.yaml", jesData+"test__data__e2e__jobcleanup.config.yaml", "testdata/bad/syntax.yaml")
+	r := jobctl(t, "", "validate", "-o", "json", "testdata/bad/fields.yaml", jobConfigs+"cleanup.yaml", "testdata/bad/syntax.yaml")
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Empty(t, r.stderr, "in json mode warnings are in the array")
 
@@ -158,14 +145,14 @@ func TestValidateJSON(t *testing.T) {
 	var got []diagnostic
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 	assert.Equal(t, diagnostic{File: "testdata/bad/fields.yaml", Line: 1, Column: 13, Path: "apiVersion", Message: "v1 is not supported, use v2", Severity: "error"}, got[0])
-	assert.Equal(t, diagnostic{File: jesData + "test__data__e2e__jobcleanup.config.yaml", Line: 8, Column: 34,
+	assert.Equal(t, diagnostic{File: jobConfigs + "cleanup.yaml", Line: 10, Column: 34,
 		Path: "actions[0].tasks[0].ttlSecondsAfterFinished", Message: "5 is raised to 60: a finished Job must live long enough to be reported", Severity: "warning"}, got[5])
 	// A syntax error has no column or path, and still both keys.
 	assert.Equal(t, diagnostic{File: "testdata/bad/syntax.yaml", Line: 6, Message: "invalid YAML: did not find expected '-' indicator", Severity: "error"}, got[6])
 }
 
 func TestValidateJSONValid(t *testing.T) {
-	r := jobctl(t, "", "validate", "-o", "json", jesData+"test__data__e2e__helloworld.config.yaml")
+	r := jobctl(t, "", "validate", "-o", "json", jobConfigs+"hello-world.yaml")
 	assert.Equal(t, exitOK, r.code)
 	assert.Equal(t, "[]\n", r.stdout)
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -20,9 +19,10 @@ func benchParse(b *testing.B, path string) {
 	}
 }
 
-// BenchmarkParse parses JES's most complex unit-test config.
+// BenchmarkParse parses the fixtures' complex config, the size of a busy
+// real one.
 func BenchmarkParse(b *testing.B) {
-	benchParse(b, filepath.Join(jesData, "pkg__config__config_test.go__complexConfig.yaml"))
+	benchParse(b, configFixture("complex.yaml"))
 }
 
 // BenchmarkParseFull parses a config that uses every field.
@@ -31,7 +31,7 @@ func BenchmarkParseFull(b *testing.B) {
 }
 
 func BenchmarkMatch(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(jesData, "pkg__config__config_test.go__complexConfig.yaml"))
+	data, err := os.ReadFile(configFixture("complex.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}

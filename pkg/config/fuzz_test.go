@@ -10,11 +10,12 @@ import (
 	"testing"
 )
 
-// seedFiles are every config we know: JES's data and our testdata.
+// seedFiles are every config we know: the repository's fixtures and this
+// package's testdata.
 func seedFiles(f *testing.F) [][]byte {
 	f.Helper()
 	var out [][]byte
-	for _, pattern := range []string{filepath.Join(jesData, "*.yaml"), "testdata/*.yaml"} {
+	for _, pattern := range []string{configFixture("*.yaml"), configFixture("rejected/*.yaml"), "testdata/*.yaml"} {
 		files, err := filepath.Glob(pattern)
 		if err != nil {
 			f.Fatal(err)

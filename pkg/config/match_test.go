@@ -3,18 +3,17 @@ package config
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// mappedEvent reads a JES event file into the map Match and Lookup take: the
+// mappedEvent reads an event fixture into the map Match and Lookup take: the
 // CloudEvent's attributes by their lower-case names and data as a map.
 func mappedEvent(t *testing.T, name string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(jesData, name))
+	b, err := os.ReadFile(eventFixture(name))
 	require.NoError(t, err)
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(b, &raw))
@@ -34,32 +33,32 @@ func mustParse(t *testing.T, doc string) *Config {
 	return cfg
 }
 
-func TestMatchJESTestData(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(jesData, "test__data__config.yaml"))
+func TestMatchTwoActions(t *testing.T) {
+	data, err := os.ReadFile(configFixture("two-actions.yaml"))
 	require.NoError(t, err)
 	cfg, err := Parse("job/config.yaml", data)
 	require.NoError(t, err)
 
-	testEvent := mappedEvent(t, "test__events__test.triggered.json")
+	testEvent := mappedEvent(t, "test.triggered.json")
 	assert.Empty(t, cfg.Match("sh.keptn.event.test.triggered", testEvent), "teststrategy is health, the config wants locust")
 
 	testEvent["data"].(map[string]any)["test"].(map[string]any)["teststrategy"] = "locust"
 	assert.Equal(t, []int{0}, cfg.Match("sh.keptn.event.test.triggered", testEvent))
 
-	actionEvent := mappedEvent(t, "test__events__action.triggered.json")
+	actionEvent := mappedEvent(t, "action.triggered.json")
 	assert.Equal(t, []int{1}, cfg.Match("sh.keptn.event.action.triggered", actionEvent))
 	assert.Empty(t, cfg.Match("sh.keptn.event.action.finished", actionEvent))
 }
 
-func TestMatchJESComplexConfig(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(jesData, "pkg__config__config_test.go__complexConfig.yaml"))
+func TestMatchComplexConfig(t *testing.T) {
+	data, err := os.ReadFile(configFixture("complex.yaml"))
 	require.NoError(t, err)
 	cfg, err := Parse("job/config.yaml", data)
 	require.NoError(t, err)
 	// Its filters were written against the event's data, not the mapped
 	// event ($.action.action), so only the catch-all event of the silent
 	// action matches; silent actions are returned like any other.
-	ev := mappedEvent(t, "test__events__action.triggered.json")
+	ev := mappedEvent(t, "action.triggered.json")
 	assert.Equal(t, []int{1}, cfg.Match("sh.keptn.event.action.triggered", ev))
 	assert.Equal(t, []int{1}, cfg.Match("sh.keptn.event.action.started", ev))
 	assert.Empty(t, cfg.Match("sh.keptn.event.action.finished", ev))
@@ -133,7 +132,7 @@ func TestMatchHandBuiltConfig(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	ev := mappedEvent(t, "test__events__e2e__envvar.triggered.json")
+	ev := mappedEvent(t, "e2e/env.triggered.json")
 	v, err := Lookup("$.data.labels.jsonPathLabel", ev)
 	require.NoError(t, err)
 	assert.Equal(t, "JSON_PATH_LABEL_VALUE", v)
@@ -144,7 +143,7 @@ func TestLookup(t *testing.T) {
 
 	v, err = Lookup("$.type", ev)
 	require.NoError(t, err)
-	assert.Equal(t, "sh.keptn.event.e2e.jes.triggered", v)
+	assert.Equal(t, "sh.keptn.event.deployment.triggered", v)
 
 	_, err = Lookup("$.data.labels.nope", ev)
 	assert.EqualError(t, err, "$.data.labels.nope: unknown key nope")
@@ -187,14 +186,14 @@ func TestFormatValue(t *testing.T) {
 	assert.EqualError(t, err, `unknown format "xml" (want json, yaml or string)`)
 }
 
-// TestEnvEventValue runs JES's env e2e scenario: its config against its
+// TestEnvEventValue runs the env end-to-end scenario's config against its
 // event.
 func TestEnvEventValue(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(jesData, "test__data__e2e__envvar.config.yaml"))
+	data, err := os.ReadFile(configFixture("env.yaml"))
 	require.NoError(t, err)
 	cfg, err := Parse("job/config.yaml", data)
 	require.NoError(t, err)
-	ev := mappedEvent(t, "test__events__e2e__envvar.triggered.json")
+	ev := mappedEvent(t, "e2e/env.triggered.json")
 
 	env := cfg.Actions[0].Tasks[1].Env
 	require.Len(t, env, 3)
@@ -210,10 +209,10 @@ func TestEnvEventValue(t *testing.T) {
 	_, err = env[0].EventValue(ev)
 	var fe *FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "job/config.yaml:19:20: actions[0].tasks[1].env[0].value: finds nothing in the event: $.data.labels.jsonPathLabel: unknown key labels", err.Error())
+	assert.Equal(t, "job/config.yaml:22:20: actions[0].tasks[1].env[0].value: finds nothing in the event: $.data.labels.jsonPathLabel: unknown key labels", err.Error())
 
 	_, err = cfg.Actions[0].Tasks[3].Env[0].EventValue(ev)
-	assert.EqualError(t, err, `job/config.yaml:50:20: actions[0].tasks[3].env[0].value: not a valueFrom: event entry (valueFrom is "string")`)
+	assert.EqualError(t, err, `job/config.yaml:53:20: actions[0].tasks[3].env[0].value: not a valueFrom: event entry (valueFrom is "string")`)
 }
 
 func TestConfigErrorf(t *testing.T) {
@@ -227,11 +226,11 @@ func TestConfigErrorf(t *testing.T) {
 // The function caches parsed configs and matches events concurrently; run
 // with -race this shows Match and EventValue only read the Config.
 func TestMatchConcurrent(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(jesData, "test__data__e2e__envvar.config.yaml"))
+	data, err := os.ReadFile(configFixture("env.yaml"))
 	require.NoError(t, err)
 	cfg, err := Parse("job/config.yaml", data)
 	require.NoError(t, err)
-	ev := mappedEvent(t, "test__events__e2e__envvar.triggered.json")
+	ev := mappedEvent(t, "e2e/env.triggered.json")
 	done := make(chan []int)
 	for range 8 {
 		go func() {

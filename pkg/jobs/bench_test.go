@@ -44,10 +44,10 @@ func benchBuild(b *testing.B, path, typ string, data map[string]any) {
 	}
 }
 
-// BenchmarkBuild builds the Job of JES's locust end-to-end config: files,
+// BenchmarkBuild builds the Job of the locust end-to-end config: files,
 // env from the event (jsonpath) and a multi-line command.
 func BenchmarkBuild(b *testing.B) {
-	benchBuild(b, jesData+"test__data__e2e__locust.config.yaml", "sh.keptn.event.test.triggered", map[string]any{
+	benchBuild(b, jobConfigs+"locust.yaml", "sh.keptn.event.test.triggered", map[string]any{
 		"project": "e2e-project", "stage": "qa", "service": "carts",
 		"labels":     map[string]string{"build-id": "42"},
 		"deployment": map[string]any{"deploymentURIsPublic": []any{"http://carts.qa.example"}},
@@ -55,9 +55,9 @@ func BenchmarkBuild(b *testing.B) {
 	})
 }
 
-// BenchmarkBuildEnvVar builds JES's envvar config: every env form.
+// BenchmarkBuildEnvVar builds the env config: every env form.
 func BenchmarkBuildEnvVar(b *testing.B) {
-	benchBuild(b, jesData+"test__data__e2e__envvar.config.yaml", "sh.keptn.event.deployment.triggered", map[string]any{
+	benchBuild(b, jobConfigs+"env.yaml", "sh.keptn.event.deployment.triggered", map[string]any{
 		"project": "e2e-project", "stage": "e2e", "service": "e2e-service",
 		"labels":         map[string]string{"jsonPathLabel": "label-value"},
 		"additionalData": map[string]any{"jsonPathArray": []any{"a", "b"}, "nested": map[string]any{"k": "v"}},

@@ -20,7 +20,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files (review the diff before committing)")
 
-const jesData = "../../../shared/reference/jes/data/"
+// jobConfigs are the repository's own job config fixtures
+// (testdata/README.md at the repository root).
+const jobConfigs = "../../testdata/jobconfigs/"
 
 // eventOption changes the triggered event of a test.
 type eventOption func(ce *event.Event)
@@ -70,7 +72,7 @@ func testSettings() Settings {
 	return s
 }
 
-// TestBuildGolden renders the JES end-to-end configs into Jobs and compares
+// TestBuildGolden renders the end-to-end job configs into Jobs and compares
 // them with reviewed golden files in testdata/.
 func TestBuildGolden(t *testing.T) {
 	tests := []struct {
@@ -79,14 +81,14 @@ func TestBuildGolden(t *testing.T) {
 		event  []eventOption
 		action int
 	}{
-		{name: "helloworld", config: jesData + "test__data__e2e__helloworld.config.yaml"},
-		{name: "envvar", config: jesData + "test__data__e2e__envvar.config.yaml", event: []eventOption{withData(map[string]any{
+		{name: "helloworld", config: jobConfigs + "hello-world.yaml"},
+		{name: "envvar", config: jobConfigs + "env.yaml", event: []eventOption{withData(map[string]any{
 			"project": "e2e-project", "stage": "e2e", "service": "e2e-service",
 			"labels":         map[string]string{"jsonPathLabel": "label-value"},
 			"additionalData": map[string]any{"jsonPathArray": []any{"a", "b"}, "nested": map[string]any{"k": "v"}},
 		})}},
-		{name: "files", config: jesData + "test__data__e2e__files.config.yaml", event: []eventOption{withCommit("1234567890abcdef")}},
-		{name: "locust", config: jesData + "test__data__e2e__locust.config.yaml", event: []eventOption{withType("sh.keptn.event.test.triggered"), withData(map[string]any{
+		{name: "files", config: jobConfigs + "files.yaml", event: []eventOption{withCommit("1234567890abcdef")}},
+		{name: "locust", config: jobConfigs + "locust.yaml", event: []eventOption{withType("sh.keptn.event.test.triggered"), withData(map[string]any{
 			"project": "e2e-project", "stage": "qa", "service": "carts",
 			"deployment": map[string]any{"deploymentURIsPublic": []any{"http://carts.qa.example"}},
 			"test":       map[string]any{"teststrategy": "locust"},
@@ -112,7 +114,7 @@ func TestBuildGolden(t *testing.T) {
 }
 
 func TestBuildPodShape(t *testing.T) {
-	cfg := parse(t, jesData+"test__data__e2e__envvar.config.yaml")
+	cfg := parse(t, jobConfigs+"env.yaml")
 	ev := triggered(t, withData(map[string]any{
 		"project": "p", "stage": "s", "service": "v",
 		"labels":         map[string]string{"jsonPathLabel": "x"},
@@ -127,22 +129,22 @@ func TestBuildPodShape(t *testing.T) {
 	for _, c := range spec.InitContainers {
 		names = append(names, c.Name)
 	}
-	assert.Equal(t, []string{"task-0-print-labels", "task-1-print-json-path-from-event", "task-2-print-kubernetes-secrets"}, names,
+	assert.Equal(t, []string{"task-0-list-the-label-variables", "task-1-read-values-from-the-event", "task-2-read-a-secret"}, names,
 		"tasks run in order as init containers")
-	assert.Equal(t, "task-3-print-from-string-literal", spec.Containers[0].Name, "the last task is the main container")
+	assert.Equal(t, "task-3-use-a-literal", spec.Containers[0].Name, "the last task is the main container")
 	assertNoToken(t, spec)
 
 	env := map[string]corev1.EnvVar{}
 	for _, e := range spec.InitContainers[1].Env {
 		env[e.Name] = e
 	}
-	assert.Equal(t, "x", env["E2E-jsonPathLabel"].Value)
-	assert.Equal(t, "b", env["E2E-jsonPathArray"].Value)
-	assert.JSONEq(t, `{"jsonPathArray":["a","b"]}`, env["E2E-EVENT"].Value)
+	assert.Equal(t, "x", env["FROM-EVENT-label"].Value)
+	assert.Equal(t, "b", env["FROM-EVENT-second"].Value)
+	assert.JSONEq(t, `{"jsonPathArray":["a","b"]}`, env["FROM-EVENT-object"].Value)
 	assert.Equal(t, "p", env["KEPTN_PROJECT"].Value)
 	assert.Equal(t, "x", env["LABELS_JSONPATHLABEL"].Value)
 	require.Len(t, spec.InitContainers[2].EnvFrom, 1)
-	assert.Equal(t, "e2e-kubernetes-secret", spec.InitContainers[2].EnvFrom[0].SecretRef.Name)
+	assert.Equal(t, "database-credentials", spec.InitContainers[2].EnvFrom[0].SecretRef.Name)
 
 	assert.Equal(t, int32(0), *job.Spec.BackoffLimit)
 	assert.Equal(t, corev1.RestartPolicyNever, spec.RestartPolicy)
@@ -178,7 +180,7 @@ func assertNoToken(t *testing.T, spec corev1.PodSpec) {
 }
 
 func TestBuildFetcherGetsTokenTasksDoNot(t *testing.T) {
-	cfg := parse(t, jesData+"test__data__e2e__files.config.yaml")
+	cfg := parse(t, jobConfigs+"files.yaml")
 	job, err := Build(cfg, 0, triggered(t, withCommit("abc")), testSettings())
 	require.NoError(t, err)
 	spec := job.Spec.Template.Spec

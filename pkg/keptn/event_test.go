@@ -22,7 +22,7 @@ func readEvent(t *testing.T, path string) event.Event {
 }
 
 func TestParseTaskEventShipyardControllerShape(t *testing.T) {
-	ce := readEvent(t, "../../../shared/reference/keptn/events/jes.test.triggered.with-gitcommitid.json")
+	ce := readEvent(t, "../../testdata/events/test.triggered.json")
 	ev, err := ParseTaskEvent(ce)
 	require.NoError(t, err)
 	assert.Equal(t, "test", ev.Task)

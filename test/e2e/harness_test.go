@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +33,9 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
-// jesData holds job-executor-service's own test configs and events.
-const jesData = "../../../shared/reference/jes/data/"
+// fixtures are the repository's own job configs, config-repo files and Keptn
+// events (testdata/README.md at the repository root).
+const fixtures = "../../testdata/"
 
 // env is one test's world: a namespace on the bed, a Keptn stand-in and
 // function replicas talking to both.
@@ -166,33 +166,31 @@ func serviceResource(p, s, v, uri string) string {
 	return fmt.Sprintf("project/%s/stage/%s/service/%s/resource/%s", p, s, v, uri)
 }
 
-func readJES(t *testing.T, name string) string {
+// readFixture reads a file of the repository's fixtures, for example
+// "jobconfigs/hello-world.yaml".
+func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(jesData, name))
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
 	require.NoError(t, err)
 	return string(b)
 }
 
-// taskEvent is the .triggered event Keptn's shipyard-controller sends for
-// the first task of the sequence that a JES end-to-end event starts
-// (sh.keptn.event.<stage>.<sequence>.triggered): JES's tests post sequence
-// events and let Keptn derive the task events; our stand-in has no
-// shipyard-controller, so the test derives them the same way.
-func taskEvent(t *testing.T, sequenceEventFile, shipyardFile, commitID string) event.Event {
+// taskEvent reads a .triggered fixture of testdata/events/e2e, in the shape
+// Keptn's shipyard-controller sends through the distributor, and gives it
+// what Keptn gives every new task: a fresh id and shkeptncontext, the time,
+// and the commit the sequence runs at (none when commitID is empty).
+func taskEvent(t *testing.T, name, commitID string) event.Event {
 	t.Helper()
-	var seq struct {
-		Type string         `json:"type"`
-		Data map[string]any `json:"data"`
+	var ce event.Event
+	require.NoError(t, json.Unmarshal([]byte(readFixture(t, "events/e2e/"+name+".triggered.json")), &ce))
+	ce.SetID(uuid.NewString())
+	ce.SetTime(time.Now())
+	ce.SetExtension("shkeptncontext", uuid.NewString())
+	if commitID != "" {
+		ce.SetExtension("gitcommitid", commitID)
 	}
-	require.NoError(t, json.Unmarshal([]byte(readJES(t, sequenceEventFile)), &seq))
-	if seq.Type == "" {
-		// JES's job-egress test fills the type in code.
-		seq.Type = "sh.keptn.event.e2e.egress-extern.triggered"
-	}
-	parts := strings.Split(seq.Type, ".")
-	require.Len(t, parts, 6, "sequence event type %s", seq.Type)
-	task := firstTask(t, readJES(t, shipyardFile), parts[3], parts[4])
-	return newTriggered(task, seq.Data, commitID)
+	require.NoError(t, ce.Validate())
+	return ce
 }
 
 func newTriggered(task string, data map[string]any, commitID string) event.Event {

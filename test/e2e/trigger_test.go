@@ -17,15 +17,16 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
-// scenario is one of job-executor-service's end-to-end scenarios: its
-// sequence event, shipyard and config, replayed against our function.
+// scenario is one of the end-to-end scenarios job-executor-service's users
+// relied on (hello world, env, files, folder, locust, nginx, cleanup,
+// egress): a job config and a task event of the fixtures, replayed against
+// our function.
 type scenario struct {
-	name     string
-	event    string // test__events__e2e__<event>.triggered.json
-	shipyard string // test__shipyard__e2e__<shipyard>.deployment.yaml
+	name  string
+	event string // testdata/events/e2e/<event>.triggered.json
 	// files are resources to commit, by layout key; "config" is shorthand
 	// for the service-level job/config.yaml of the event's scope.
-	config string
+	config string // testdata/jobconfigs/<config>
 	files  map[string]string
 	// fetched are the files (of files) the Job's real fetcher must place
 	// in the workspace, byte for byte, and nothing else.
@@ -34,15 +35,15 @@ type scenario struct {
 	check func(t *testing.T, e *env, job batchv1.Job)
 }
 
-func jesScenarios() []scenario {
+func scenarios(t *testing.T) []scenario {
 	return []scenario{
-		{name: "helloworld", event: "helloworld", shipyard: "helloworld", config: "test__data__e2e__helloworld.config.yaml",
+		{name: "helloworld", event: "plain", config: "hello-world.yaml",
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				c := job.Spec.Template.Spec.Containers[0]
 				assert.Equal(t, []string{"echo"}, c.Command)
 				assert.Equal(t, []string{"Hello World"}, c.Args)
 			}},
-		{name: "envvar", event: "envvar", shipyard: "envvar", config: "test__data__e2e__envvar.config.yaml",
+		{name: "envvar", event: "env", config: "env.yaml",
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				env := map[string]string{}
 				for _, c := range job.Spec.Template.Spec.InitContainers {
@@ -50,12 +51,12 @@ func jesScenarios() []scenario {
 						env[v.Name] = v.Value
 					}
 				}
-				assert.Equal(t, "JSON_PATH_LABEL_VALUE", env["E2E-jsonPathLabel"])
-				assert.Equal(t, "<displayed>", env["E2E-jsonPathArray"])
-				assert.JSONEq(t, `{"jsonPathArray":["<not-displayed>","<displayed>"]}`, env["E2E-EVENT"])
+				assert.Equal(t, "JSON_PATH_LABEL_VALUE", env["FROM-EVENT-label"])
+				assert.Equal(t, "<displayed>", env["FROM-EVENT-second"])
+				assert.JSONEq(t, `{"jsonPathArray":["<not-displayed>","<displayed>"]}`, env["FROM-EVENT-object"])
 				assert.Equal(t, "EXAMPLE_LABEL", env["LABELS_E2E_LABEL"])
 			}},
-		{name: "files", event: "files", shipyard: "files", config: "test__data__e2e__files.config.yaml",
+		{name: "files", event: "plain", config: "files.yaml",
 			files: map[string]string{
 				"small.file":      "small\n",
 				"folder/file.py":  "print('hello')\n",
@@ -63,7 +64,7 @@ func jesScenarios() []scenario {
 				"folder/other.py": "not listed, so not fetched\n",
 			},
 			fetched: []string{"small.file", "folder/file.py", "folder/big.file"}},
-		{name: "folder", event: "folder", shipyard: "folder", config: "test__data__e2e__folder.config.yaml",
+		{name: "folder", event: "plain", config: "folder.yaml",
 			files: map[string]string{
 				"helm/Chart.yaml":              "apiVersion: v2\nname: carts\n",
 				"helm/values.yaml":             "replicas: 1\n",
@@ -71,29 +72,34 @@ func jesScenarios() []scenario {
 				"helmet/not-in-the-folder.txt": "a prefix is not a folder\n",
 			},
 			fetched: []string{"helm/Chart.yaml", "helm/values.yaml", "helm/templates/deploy.yaml"}},
-		{name: "locust", event: "locust.qa.test", shipyard: "locust", config: "test__data__e2e__locust.config.yaml",
+		{name: "locust", event: "locust", config: "locust.yaml",
+			files: map[string]string{
+				"locust/basic.py":    readFixture(t, "repo/locust/basic.py"),
+				"locust/locust.conf": readFixture(t, "repo/locust/locust.conf"),
+			},
+			fetched: []string{"locust/basic.py", "locust/locust.conf"},
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				assert.Equal(t, "test", job.Labels[jobs.LabelTask])
 			}},
-		{name: "nginx", event: "nginx", shipyard: "helloworld", config: "test__data__e2e__nginx.config.yaml"},
-		{name: "jobcleanup", event: "jobcleanup", shipyard: "jobcleanup", config: "test__data__e2e__jobcleanup.config.yaml",
+		{name: "nginx", event: "plain", config: "nginx.yaml"},
+		{name: "jobcleanup", event: "sleep", config: "cleanup.yaml",
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				// JES raised TTLs under 60 s to 60 s; so do we (docs/config.md).
 				assert.Equal(t, int32(60), *job.Spec.TTLSecondsAfterFinished)
 			}},
-		{name: "job-egress", event: "job-egress", shipyard: "job-egress", config: "test__data__e2e__job-egress.config.yaml"},
+		{name: "job-egress", event: "plain", config: "egress.yaml"},
 	}
 }
 
-func TestJESScenariosCreateJobsAndStarted(t *testing.T) {
-	for _, sc := range jesScenarios() {
+func TestScenariosCreateJobsAndStarted(t *testing.T) {
+	for _, sc := range scenarios(t) {
 		t.Run(sc.name, func(t *testing.T) {
 			e := newEnv(t)
 			fn := e.startFunction("replica-0")
-			ce := taskEvent(t, "test__events__e2e__"+sc.event+".triggered.json", "test__shipyard__e2e__"+sc.shipyard+".deployment.yaml", "")
+			ce := taskEvent(t, sc.event, "")
 			data := dataOf(t, ce)
 			p, st, sv := data["project"].(string), data["stage"].(string), data["service"].(string)
-			repo := map[string]string{serviceResource(p, st, sv, "job/config.yaml"): readJES(t, sc.config)}
+			repo := map[string]string{serviceResource(p, st, sv, "job/config.yaml"): readFixture(t, "jobconfigs/"+sc.config)}
 			for uri, content := range sc.files {
 				repo[serviceResource(p, st, sv, uri)] = content
 			}
@@ -141,19 +147,19 @@ func TestConfigLookupFallsBackServiceStageProject(t *testing.T) {
 	e := newEnv(t)
 	fn := e.startFunction("replica-0")
 	e.commit(map[string]string{
-		serviceResource("e2e-project", "dev", "service-1", "job/config.yaml"): readJES(t, "test__data__e2e__jobconfig.service-1.config.yaml"),
-		"project/e2e-project/stage/dev/resource/job/config.yaml":              readJES(t, "test__data__e2e__jobconfig.stage-dev.config.yaml"),
-		"project/e2e-project/resource/job/config.yaml":                        readJES(t, "test__data__e2e__jobconfig.project.config.yaml"),
+		serviceResource("e2e-project", "dev", "service-1", "job/config.yaml"): readFixture(t, "jobconfigs/lookup-service.yaml"),
+		"project/e2e-project/stage/dev/resource/job/config.yaml":              readFixture(t, "jobconfigs/lookup-stage.yaml"),
+		"project/e2e-project/resource/job/config.yaml":                        readFixture(t, "jobconfigs/lookup-project.yaml"),
 	})
 	tests := []struct {
 		event, wantLevel string
 	}{
-		{"jobconfig.dev-1", "service"},
-		{"jobconfig.dev-2", "stage"},
-		{"jobconfig.prod", "project"},
+		{"lookup-dev-1", "service"},
+		{"lookup-dev-2", "stage"},
+		{"lookup-prod", "project"},
 	}
 	for _, tt := range tests {
-		ce := taskEvent(t, "test__events__e2e__"+tt.event+".triggered.json", "test__shipyard__e2e__jobconfig.deployment.yaml", "")
+		ce := taskEvent(t, tt.event, "")
 		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce), tt.event)
 		created := e.jobsOf(ce.ID())
 		require.Len(t, created, 1, tt.event)
@@ -165,11 +171,11 @@ func TestConfigIsReadAtTheEventsCommit(t *testing.T) {
 	e := newEnv(t)
 	fn := e.startFunction("replica-0")
 	key := serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml")
-	old := e.commit(map[string]string{key: readJES(t, "test__data__e2e__gitcommitid.config.yaml")})
-	head := e.commit(map[string]string{key: readJES(t, "test__data__e2e__jobconfig.project.config.yaml")})
+	old := e.commit(map[string]string{key: readFixture(t, "jobconfigs/old-commit.yaml")})
+	head := e.commit(map[string]string{key: readFixture(t, "jobconfigs/hello-world.yaml")})
 	data := map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}
 
-	for commit, want := range map[string]string{old: "This should not be displayed!", head: "Hello World"} {
+	for commit, want := range map[string]string{old: "This commit must not be used", head: "Hello World"} {
 		ce := newTriggered("deployment", data, commit)
 		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
 		created := e.jobsOf(ce.ID())
@@ -181,7 +187,7 @@ func TestConfigIsReadAtTheEventsCommit(t *testing.T) {
 func TestSameEventDeliveredTwiceAtOnce(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.startFunction("replica-a"), e.startFunction("replica-b")
-	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__helloworld.config.yaml")})
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readFixture(t, "jobconfigs/hello-world.yaml")})
 	for range 5 {
 		ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}, "")
 		var wg sync.WaitGroup
@@ -225,7 +231,7 @@ func TestAnswers(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, deliver(t, fn.url, ce))
 	})
 
-	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__helloworld.config.yaml")})
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readFixture(t, "jobconfigs/hello-world.yaml")})
 	t.Run("no matching action: 202 and nothing created", func(t *testing.T) {
 		ce := newTriggered("test", data, "")
 		assert.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
@@ -286,7 +292,7 @@ func TestJobsPassRestrictedPodSecurity(t *testing.T) {
 	e.ns = restrictedNamespace(t)
 	e.prepareNamespace(e.ns)
 	fn := e.startFunction("replica-0")
-	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readJES(t, "test__data__e2e__files.config.yaml")})
+	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "e2e-service", "job/config.yaml"): readFixture(t, "jobconfigs/files.yaml")})
 	ce := newTriggered("deployment", map[string]any{"project": "e2e-project", "stage": "e2e", "service": "e2e-service"}, "")
 	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
 	created := e.jobsOf(ce.ID())
