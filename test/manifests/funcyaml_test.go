@@ -1,15 +1,19 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
@@ -20,44 +24,37 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// funcSchema compiles kn func's published schema (draft-04), asserting
-// formats such as created's date-time.
-func funcSchema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	path := repoPath(t, "..", "shared", "reference", "knative", "func_yaml-schema.json")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("kn func schema: %v", err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("file:///func_yaml-schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("file:///func_yaml-schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// funcYAMLCheck is the path of funcyaml-check (test/tools/func), which loads
+// a func.yaml with kn func's own loader and runs kn func's validation. The
+// test bed's tool cache builds it on first use (see test/README.md).
+var funcYAMLCheck = sync.OnceValues(func() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	return testbed.FuncYAMLCheck(ctx, os.Stderr)
+})
 
-// funcYAMLInstance reads YAML as the JSON value the schema validates.
-func funcYAMLInstance(t testing.TB, data []byte) any {
+// checkFuncYAML runs funcyaml-check on a directory holding data as its
+// func.yaml and returns its output and exit code.
+func checkFuncYAML(t *testing.T, data []byte) (string, int) {
 	t.Helper()
-	js, err := yaml.YAMLToJSONStrict(data)
+	bin, err := funcYAMLCheck()
 	if err != nil {
+		t.Fatalf("funcyaml-check: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "func.yaml"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		t.Fatal(err)
+	out, err := exec.Command(bin, dir).CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
 	}
-	return v
+	t.Fatalf("funcyaml-check: %v\n%s", err, out)
+	return "", -1
 }
 
 func readFuncYAML(t testing.TB) []byte {
@@ -69,31 +66,57 @@ func readFuncYAML(t testing.TB) []byte {
 	return data
 }
 
-func TestFuncYAMLMatchesSchema(t *testing.T) {
-	if err := funcSchema(t).Validate(funcYAMLInstance(t, readFuncYAML(t))); err != nil {
-		t.Fatalf("func.yaml: %v", err)
+// kn func loads the repository's func.yaml and finds nothing wrong with it.
+func TestFuncYAMLPassesKnFunc(t *testing.T) {
+	out, code := checkFuncYAML(t, readFuncYAML(t))
+	if code != 0 {
+		t.Fatalf("kn func rejects func.yaml (exit %d):\n%s", code, out)
 	}
+	t.Log(strings.TrimSpace(out))
 }
 
-// The schema check bites: each edit below makes func.yaml invalid.
-func TestFuncYAMLSchemaRefuses(t *testing.T) {
-	s := funcSchema(t)
+// The check bites: each edit below makes kn func reject func.yaml, and the
+// output names the check that did.
+func TestFuncYAMLKnFuncRefuses(t *testing.T) {
 	orig := string(readFuncYAML(t))
-	for _, tc := range []struct{ name, old, new string }{
-		{"unknown invoke", "invoke: cloudevent", "invoke: grpc"},
-		{"negative min scale", "min: 0", "min: -1"},
-		{"created not a date-time", "created: 2025-11-05T00:00:00Z", "created: yesterday"},
-		{"flat pre-0.35 envs", "run:\n  envs:", "envs:"},
-		{"bad env name", "- name: KEPTN_API_TOKEN", "- name: 9KEPTN"},
+	for _, tc := range []struct{ name, old, new, want string }{
+		// kn func's loader and f.Validate().
+		{"bad env name", "- name: KEPTN_API_TOKEN", "- name: 9KEPTN", "validate:"},
+		{"env reference of an unknown kind", "{{ secret:keptn-api-token:token }}", "{{ vault:keptn-api-token:token }}", "validate:"},
+		{"whole-ConfigMap env with a key", "{{ configMap:job-executor-config }}", "{{ configMap:job-executor-config:settings }}", "validate:"},
+		{"bad label key", "- key: app.kubernetes.io/part-of", "- key: app.kubernetes.io/part of", "validate:"},
+		{"bad label value", "value: cluster-local", "value: cluster local", "validate:"},
+		{"negative min scale", "min: 0", "min: -1", "validate:"},
+		{"max scale below min", "max: 5", "max: -5", "validate:"},
+		{"unknown scale metric", "metric: concurrency", "metric: latency", "validate:"},
+		{"memory not a quantity", "memory: 64Mi", "memory: 64 megabytes", "validate:"},
+		// What deploy needs of a loaded function.
+		{"created not a date-time", "created: 2025-11-05T00:00:00Z", "created: yesterday", "initialized:"},
+		{"name not a DNS label", "name: job-executor", "name: Job_Executor", "name:"},
+		{"unknown runtime", "runtime: go", "runtime: cobol", "runtime:"},
+		{"unknown invoke", "invoke: cloudevent", "invoke: grpc", "invoke:"},
+		{"image not a reference", "image: ghcr.io/keptn-sandbox/", "image: ghcr.io/Keptn-Sandbox/", "image:"},
+		// func.yaml as this kn func writes it: its newest spec version.
+		{"old specVersion", "specVersion: 0.36.0", "specVersion: 0.34.0", "specVersion:"},
+		// Strict decoding into kn func's Function type.
+		{"flat pre-0.35 envs", "run:\n  envs:", "envs:", "decode"},
+		{"misspelt key", "healthEndpoints:", "healthEndpoint:", "decode"},
+		// Knative Eventing's validation of the Triggers kn func creates.
+		{"subscription without a Broker", "- source: keptn\n", "- source: ''\n", "deploy.subscriptions[0]"},
+		{"subscription filter not a CloudEvents attribute", "      type: sh.keptn.event.test.triggered", "      ce-type: sh.keptn.event.test.triggered", "deploy.subscriptions[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(orig, tc.old) {
 				t.Fatalf("func.yaml has no %q", tc.old)
 			}
-			bad := strings.Replace(orig, tc.old, tc.new, 1)
-			if err := s.Validate(funcYAMLInstance(t, []byte(bad))); err == nil {
-				t.Fatal("schema accepted it")
+			out, code := checkFuncYAML(t, []byte(strings.Replace(orig, tc.old, tc.new, 1)))
+			if code != 1 {
+				t.Fatalf("exit %d, want 1 (rejected):\n%s", code, out)
 			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output does not name %q:\n%s", tc.want, out)
+			}
+			t.Log(strings.TrimSpace(out))
 		})
 	}
 }

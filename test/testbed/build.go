@@ -28,6 +28,10 @@ const (
 // firstBuildEstimate is what the first build took here (see README.md).
 const firstBuildEstimate = "7-10 minutes"
 
+// funcCheckBuildEstimate is what the first build of funcyaml-check takes on 2
+// idle cores: 7.4 CPU-minutes measured (see README.md).
+const funcCheckBuildEstimate = "4-5 minutes"
+
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
 	Etcd              string
@@ -105,6 +109,58 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		Kwok:              paths["kwok"],
 		Adapter:           paths["apiserver-receive-adapter"],
 	}, nil
+}
+
+// FuncYAMLCheck returns the path of funcyaml-check (tools/func: kn func's
+// own loader and validation of a func.yaml), building it into the binary
+// cache as EnsureBinaries builds the bed's programs. It takes a lock of its
+// own, so it does not wait for a control-plane build in another process.
+func FuncYAMLCheck(ctx context.Context, log io.Writer) (string, error) {
+	src, err := SourceDir()
+	if err != nil {
+		return "", err
+	}
+	goVersion, err := goOutput(ctx, src, "env", "GOVERSION")
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(src, "tools", "func")
+	version, err := moduleVersion(ctx, dir, "knative.dev/func")
+	if err != nil {
+		return "", err
+	}
+	c := component{
+		name:    "funcyaml-check",
+		version: version,
+		inputs:  []string{filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go")},
+		bins:    []string{"funcyaml-check"},
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			return goRun(ctx, dir, nil, log, "build", "-o", filepath.Join(out, "funcyaml-check"), ".")
+		},
+	}
+	root, err := binCacheDir()
+	if err != nil {
+		return "", err
+	}
+	key, err := c.key(goVersion)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(root, key)
+	if !hasAll(out, c.bins) {
+		unlock, err := lockFile(ctx, filepath.Join(root, ".lock-funcyaml-check"))
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
+		if !hasAll(out, c.bins) {
+			fmt.Fprintf(log, "testbed: building funcyaml-check (knative.dev/func %s) into %s; the first build takes about %s on 2 cores\n", version, root, funcCheckBuildEstimate)
+			if err := buildInto(ctx, c, out, log); err != nil {
+				return "", err
+			}
+		}
+	}
+	return filepath.Join(out, "funcyaml-check"), nil
 }
 
 // components describes the four builds. Versions come from the go.mod files
