@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -101,4 +102,29 @@ func headerWith(ctx context.Context, k, v string) http.Header {
 	}
 	h.Add(k, v)
 	return h
+}
+
+// Subscribed reports whether the distributor forwards an event of type
+// eventType when configured with topics (PUBSUB_TOPIC: comma-separated NATS
+// subjects, where "*" stands for one dot-separated token and a final ">"
+// for one or more).
+func Subscribed(topics, eventType string) bool {
+	for _, topic := range strings.Split(topics, ",") {
+		if subjectMatches(strings.Split(strings.TrimSpace(topic), "."), strings.Split(eventType, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+func subjectMatches(pattern, subject []string) bool {
+	for i, p := range pattern {
+		if p == ">" && i == len(pattern)-1 {
+			return len(subject) > i
+		}
+		if i >= len(subject) || (p != "*" && p != subject[i]) {
+			return false
+		}
+	}
+	return len(pattern) == len(subject)
 }

@@ -282,7 +282,7 @@ func (rt *route) publish(t *testing.T, ce event.Event) publication {
 	return publication{
 		id: ce.ID(), requestID: rid, sent: res,
 		receipts:     rt.channel.Receipts(mine),
-		subscription: brokerres.SubscriptionName(nil, rt.trigger),
+		subscription: brokerSubscription(rt),
 		calls:        rt.replica.calls(rid),
 	}
 }
