@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	brokerres "knative.dev/eventing/pkg/reconciler/broker/resources"
 
 	"github.com/keptn-sandbox/job-executor-knative/test/broker"
 	"github.com/keptn-sandbox/job-executor-knative/test/distributor"
@@ -35,9 +34,9 @@ func TestBrokerKeptnDownRedelivers(t *testing.T) {
 	// away, well before the Broker's first retry is due.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, rt.channel.Wait(ctx, func(all []broker.Receipt) bool {
+	require.NoError(t, rt.Channel.Wait(ctx, func(all []broker.Receipt) bool {
 		for _, d := range all {
-			for _, a := range d.Attempts(brokerSubscription(rt)) {
+			for _, a := range d.Attempts(rt.Subscription) {
 				if d.EventID == ce.ID() && a.Status == http.StatusServiceUnavailable {
 					return true
 				}
@@ -165,10 +164,6 @@ func TestBrokerDeliversTaskEvent(t *testing.T) {
 	assert.Equal(t, 1, p.calls)
 	assert.Len(t, e.jobsOf(ce.ID()), 1)
 	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.started"), 1)
-}
-
-func brokerSubscription(rt *route) string {
-	return brokerres.SubscriptionName(nil, rt.trigger)
 }
 
 func toString(v any) string {
