@@ -5,16 +5,22 @@ import (
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.uber.org/zap"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/eventfilter"
 	"knative.dev/eventing/pkg/eventfilter/attributes"
+	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
 )
 
-// Trigger subscribes Subscriber to the broker's events whose attributes
-// equal Filter (a Knative Trigger's spec.filter.attributes; an empty filter
-// matches every event).
+// Trigger subscribes Subscriber to the broker's events that pass its
+// filters, chosen as Knative's broker filter chooses them: Filters (a
+// Trigger's spec.filters, the CloudEvents Subscriptions API dialects exact,
+// prefix, suffix, all, any, not) when set, otherwise Filter (the legacy
+// spec.filter.attributes, exact matches), otherwise every event.
 type Trigger struct {
 	Name       string
+	Filters    []eventingv1.SubscriptionsAPIFilter
 	Filter     map[string]string
 	Subscriber string
 	// Delivery is the Trigger's spec.delivery; nil means DefaultDelivery.
@@ -92,10 +98,24 @@ func (b *Broker) matching(ctx context.Context, ev event.Event) []Trigger {
 	b.mu.Unlock()
 	var out []Trigger
 	for _, t := range triggers {
-		// The attributes filter is the one Knative's broker filter uses.
-		if attributes.NewAttributesFilter(t.Filter).Filter(ctx, ev) != eventfilter.FailFilter {
+		if Matches(ctx, t.Filters, t.Filter, ev) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// Matches applies a Trigger's filters to ev with Knative's own filter code,
+// in the order the broker filter (pkg/broker/filter) applies them.
+func Matches(ctx context.Context, filters []eventingv1.SubscriptionsAPIFilter, legacy map[string]string, ev event.Event) bool {
+	var f eventfilter.Filter
+	switch {
+	case len(filters) > 0:
+		f = subscriptionsapi.CreateSubscriptionsAPIFilters(zap.NewNop(), filters)
+	case legacy != nil:
+		f = attributes.NewAttributesFilter(legacy)
+	default:
+		return true
+	}
+	return f.Filter(ctx, ev) != eventfilter.FailFilter
 }

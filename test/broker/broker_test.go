@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 )
 
 // fast keeps retry tests quick; the backoff shape is Knative's.
@@ -153,7 +154,10 @@ func TestBrokerPublishesRepliesAgain(t *testing.T) {
 	task := &subscriber{statuses: []int{200}, reply: &reply}
 	watcher := &subscriber{statuses: []int{202}}
 	b := New(
-		Trigger{Name: "task", Filter: map[string]string{"type": "sh.keptn.event.test.triggered"}, Subscriber: serve(t, task), Delivery: &fast},
+		Trigger{Name: "task", Filters: []eventingv1.SubscriptionsAPIFilter{
+			{Prefix: map[string]string{"type": "sh.keptn.event."}},
+			{Suffix: map[string]string{"type": ".triggered"}},
+		}, Subscriber: serve(t, task), Delivery: &fast},
 		Trigger{Name: "started", Filter: map[string]string{"type": "sh.keptn.event.test.started"}, Subscriber: serve(t, watcher), Delivery: &fast},
 	)
 	records := b.Publish(context.Background(), newEvent(t, "trig-1", "sh.keptn.event.test.triggered"))

@@ -185,7 +185,7 @@ func TestCompletionPingOnly(t *testing.T) {
 	}
 }
 
-func TestCompletionFiftyEventsWithDuplicates(t *testing.T) {
+func TestBrokerFiftyEventsWithDuplicates(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.startFunction("replica-a"), e.startFunction("replica-b")
 	e.startWatch(a, b)

@@ -28,6 +28,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
+	"github.com/keptn-sandbox/job-executor-knative/test/eventsink"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
@@ -48,6 +49,8 @@ type env struct {
 	extraEnv map[string]string
 	// kubeconfigs of the function's ServiceAccount, by job namespace.
 	kubeconfigs map[string]string
+	// deadLetters is the dead-letter sink of every replica's Broker.
+	deadLetters *eventsink.Sink
 }
 
 type envOption func(*env)
@@ -125,10 +128,13 @@ func (e *env) prepareNamespace(ns string) {
 type replica struct {
 	fn  *function.Function
 	url string
+	*countingHandler
 }
 
 // startFunction starts a function replica in this process, configured from
-// the environment exactly as in a pod, and serves it over HTTP on loopback.
+// the environment exactly as in a pod, and serves it over HTTP on loopback,
+// behind its own copy of the shipped Broker and Trigger (wireBroker), so
+// deliver(t, replica.url, ce) goes through Knative's broker.
 func (e *env) startFunction(name string) *replica {
 	e.t.Helper()
 	cfg := map[string]string{
@@ -146,9 +152,12 @@ func (e *env) startFunction(name string) *replica {
 	}
 	fn := function.New()
 	require.NoError(e.t, fn.Start(context.Background(), cfg))
-	srv := httptest.NewServer(serve.Handler(fn, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	counter := &countingHandler{next: serve.Handler(fn, slog.New(slog.NewTextHandler(io.Discard, nil))), seen: map[string]int{}}
+	srv := httptest.NewServer(counter)
 	e.t.Cleanup(srv.Close)
-	return &replica{fn: fn, url: srv.URL}
+	r := &replica{fn: fn, url: srv.URL, countingHandler: counter}
+	e.wireBroker(r)
+	return r
 }
 
 // commit stores files in the stand-in's repository (keys in its layout,
@@ -208,18 +217,42 @@ func newTriggered(task string, data map[string]any, commitID string) event.Event
 	return ce
 }
 
-// deliver posts ce like a Knative Broker does (binary mode, Prefer: reply)
-// and returns the status.
+// deliver has Keptn's distributor publish ce into the Broker in front of the
+// replica at url (see broker_harness_test.go): Knative's ingress, channel
+// fan-out and filter apply the shipped Trigger's filters and delivery (retry
+// with backoff, dead letter). It returns once the Broker is done and gives
+// the status the function answered the Broker's last attempt, or 0 if the
+// Trigger did not deliver ce.
 func deliver(t *testing.T, url string, ce event.Event) int {
 	t.Helper()
-	status, body, err := post(url, ce)
-	require.NoError(t, err)
-	if status >= 300 {
-		t.Logf("delivery of %s answered %d: %s", ce.Type(), status, bytes.TrimSpace(body))
+	p := routeOf(t, url).publish(t, ce)
+	status := p.status()
+	switch {
+	case status == 0:
+		t.Logf("the Trigger did not deliver %s (%s); distributor: %+v", ce.ID(), ce.Type(), p.sent)
+	case status >= 300:
+		t.Logf("delivery of %s (%s) ended with %d after attempts %v", ce.ID(), ce.Type(), status, p.attempts())
 	}
 	return status
 }
 
+// deliverDirect posts ce straight to the function at url, as a Broker's
+// dispatcher would (binary mode, Prefer: reply), and returns its answer. Only
+// tests of the function's HTTP surface (400, 413, health) use it; every
+// other delivery goes through deliver.
+func deliverDirect(t *testing.T, url string, ce event.Event) int {
+	t.Helper()
+	status, body, err := post(url, ce)
+	require.NoError(t, err)
+	if status >= 300 {
+		t.Logf("direct post of %s answered %d: %s", ce.Type(), status, bytes.TrimSpace(body))
+	}
+	return status
+}
+
+// post sends ce to url once, binary mode with Prefer: reply, as Knative's
+// dispatcher does; the PingSource and ApiServerSource adapters, whose sink
+// is the function itself (platform/sources.yaml), use it too.
 func post(url string, ce event.Event) (int, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, url, nil)
 	if err != nil {
@@ -263,16 +296,21 @@ func (e *env) eventsFor(triggeredID, typ string) []keptnstandin.Event {
 	return out
 }
 
-// deliverUntilAccepted retries like the broker does on 5xx.
+// deliverUntilAccepted publishes ce through the Broker until the function
+// took it: the Broker retries within the distributor's 5 s, and a
+// publication the distributor gave up on is published again, as Keptn would
+// after its sequence timed out. A 4xx is final.
 func deliverUntilAccepted(t *testing.T, url string, ce event.Event) {
-	for i := 0; i < 20; i++ {
-		if s := deliver(t, url, ce); s < 300 {
+	t.Helper()
+	for range 5 {
+		s := deliver(t, url, ce)
+		if s >= 200 && s < 300 {
 			return
-		} else if s < 500 {
+		}
+		if s >= 400 && s < 500 {
 			t.Errorf("delivery of %s answered %d", ce.ID(), s)
 			return
 		}
-		time.Sleep(time.Duration(50*(i+1)) * time.Millisecond)
 	}
 	t.Errorf("delivery of %s never accepted", ce.ID())
 }

@@ -68,6 +68,9 @@ type Bed struct {
 	procs   []*process
 	stopped bool
 	logs    *logRules
+
+	brokerMu sync.Mutex
+	broker   *BrokerPlane
 }
 
 // Start builds what is missing, starts the control plane and returns once a

@@ -40,6 +40,10 @@ type Binaries struct {
 	Scheduler         string
 	Kwok              string
 	Adapter           string
+	// BrokerIngress and BrokerFilter are Knative's MTChannelBasedBroker
+	// data plane (cmd/broker-ingress, cmd/broker-filter).
+	BrokerIngress string
+	BrokerFilter  string
 }
 
 // component is one cached build: its binaries land in
@@ -108,6 +112,8 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		Scheduler:         paths["kube-scheduler"],
 		Kwok:              paths["kwok"],
 		Adapter:           paths["apiserver-receive-adapter"],
+		BrokerIngress:     paths["broker-ingress"],
+		BrokerFilter:      paths["broker-filter"],
 	}, nil
 }
 
@@ -163,7 +169,7 @@ func FuncYAMLCheck(ctx context.Context, log io.Writer) (string, error) {
 	return filepath.Join(out, "funcyaml-check"), nil
 }
 
-// components describes the four builds. Versions come from the go.mod files
+// components describes the five builds. Versions come from the go.mod files
 // that pin them, so the cache key follows a version bump without code changes.
 func components(ctx context.Context, src string) ([]component, error) {
 	kubeDir := filepath.Join(src, "tools", "kube")
@@ -192,6 +198,8 @@ func components(ctx context.Context, src string) ([]component, error) {
 		kubeInputs = append(kubeInputs, filepath.Join(kubeDir, "cmd", m, "main.go"))
 	}
 	adapterMain := filepath.Join(src, "cmd", "apiserver-receive-adapter")
+	ingressMain := filepath.Join(src, "cmd", "broker-ingress", "main.go")
+	filterMain := filepath.Join(src, "cmd", "broker-filter", "main.go")
 	return []component{{
 		name:    "kube",
 		version: kubeVersion,
@@ -224,6 +232,16 @@ func components(ctx context.Context, src string) ([]component, error) {
 		bins:    []string{"apiserver-receive-adapter"},
 		build: func(ctx context.Context, out string, log io.Writer) error {
 			return goRun(ctx, src, nil, log, "build", "-o", filepath.Join(out, "apiserver-receive-adapter"), "./cmd/apiserver-receive-adapter")
+		},
+	}, {
+		// Keyed like the adapter: the eventing and knative.dev/pkg versions
+		// the test module selects, and our two mains.
+		name:    "broker",
+		version: "eventing-" + eventingVersion + "-pkg-" + pkgVersion,
+		inputs:  []string{ingressMain, filterMain},
+		bins:    []string{"broker-ingress", "broker-filter"},
+		build: func(ctx context.Context, out string, log io.Writer) error {
+			return goRun(ctx, src, nil, log, "build", "-o", out+string(filepath.Separator), "./cmd/broker-ingress", "./cmd/broker-filter")
 		},
 	}}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 	"github.com/google/uuid"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,6 +44,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
+	"github.com/keptn-sandbox/job-executor-knative/test/broker"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -130,9 +133,18 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	}
 
 	ce := triggered()
-	p.say("sending %s (id %s) to the function", ce.Type(), ce.ID())
-	if status, err := deliver(ctx, fnURL, ce); err != nil || status >= 300 {
-		return fmt.Errorf("the function answered %d: %v", status, err)
+	if bed != nil {
+		// The documented chain: Keptn's distributor → Broker → Trigger →
+		// function, with Knative's broker ingress and filter and the Broker
+		// and Trigger of config/knative.
+		if err := publish(ctx, p, bed, fnURL, ce); err != nil {
+			return err
+		}
+	} else {
+		p.say("sending %s (id %s) to the function", ce.Type(), ce.ID())
+		if status, err := deliver(ctx, fnURL, ce); err != nil || status >= 300 {
+			return fmt.Errorf("the function answered %d: %v", status, err)
+		}
 	}
 	job, err := findJob(ctx, kube, ce.ID())
 	if err != nil {
@@ -281,6 +293,37 @@ func triggered() event.Event {
 		"test":       map[string]any{"teststrategy": "performance"},
 	})
 	return ce
+}
+
+// publish installs the shipped Broker and Trigger on the bed in front of
+// the function and has the distributor stand-in send ce into the Broker.
+func publish(ctx context.Context, p printer, bed *testbed.Bed, fnURL string, ce event.Event) error {
+	plumbing, err := broker.NewPlumbing(ctx, bed)
+	if err != nil {
+		return err
+	}
+	defer plumbing.Channel.Close()
+	deadLetters := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.say("dead letter: %s (knativeerrorcode %s)", r.Header.Get("Ce-Id"), r.Header.Get("Ce-Knativeerrorcode"))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer deadLetters.Close()
+	const brokerNS = "keptn-job-executor"
+	if _, err := bed.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: brokerNS}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	route, err := plumbing.Install(ctx, bed, brokerNS, fnURL, deadLetters.URL)
+	if err != nil {
+		return err
+	}
+	p.say("Broker %s/%s and Trigger %s ready (Knative's broker ingress and filter)", brokerNS, plumbing.Broker.Name, route.Trigger.Name)
+	p.say("distributor sending %s (id %s) to %s", ce.Type(), ce.ID(), route.Ingress)
+	res := route.Distributor.Send(ctx, ce, nil)
+	if res.Err != nil {
+		return res.Err
+	}
+	p.say("the Broker answered the distributor %d", res.Status)
+	return nil
 }
 
 func deliver(ctx context.Context, url string, ce event.Event) (int, error) {
