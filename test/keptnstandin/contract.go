@@ -3,38 +3,36 @@ package keptnstandin
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 )
 
-// The two Keptn documents the stand-in answers for. Both are swagger 2.0 with
-// basePath /v1; a route's template is looked up in the document of its service.
-const (
-	apiServiceDoc      = "api-service.swagger.yaml"
-	resourceServiceDoc = "resource-service.swagger.generated.yaml"
-)
+// contractDocument is the OpenAPI 3 document of the Keptn endpoints this
+// project uses, written by the project (contract/keptn.openapi.yaml). It is
+// embedded, so the stand-in needs no file at run time and works from any
+// working directory, from go test and from go run.
+//
+//go:embed contract/keptn.openapi.yaml
+var contractDocument []byte
 
-// contract holds Keptn's OpenAPI documents, converted to OpenAPI 3 so that
-// openapi3filter can check requests and responses against them.
+// contract is the OpenAPI document, loaded for openapi3filter, which checks
+// requests and responses against it. Keptn's own wire types (wire.go) check
+// the bodies a second time.
 type contract struct {
-	api      *openapi3.T
-	resource *openapi3.T
+	doc *openapi3.T
 }
 
-// Violation is one request or response that did not match Keptn's OpenAPI
-// documents.
+// Violation is one request or response that broke the contract: the OpenAPI
+// document, or a body go-utils' types cannot hold.
 type Violation struct {
 	Time time.Time
 	// Side is "request" when a client sent something the contract does not
@@ -50,66 +48,22 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s %s %s -> %d: %s", v.Side, v.Method, v.Path, v.Status, v.Err)
 }
 
-// defaultOpenAPIDir finds ../shared/reference/keptn/openapi relative to the
-// repository root, the first directory at or above the working directory that
-// holds test/go.mod. Tests run in their package directory, so walking up is the
-// only way that works from every package of the test module.
-func defaultOpenAPIDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding the OpenAPI documents: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "test", "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "reference", "keptn", "openapi"), nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("finding the OpenAPI documents: no directory at or above %s holds test/go.mod; pass WithOpenAPIDir", wd)
-		}
-	}
-}
+// The embedded document is loaded once: validation never writes to it.
+var embeddedContract = sync.OnceValues(func() (*contract, error) {
+	return loadContract(contractDocument)
+})
 
-// Converted documents are cached per directory: converting takes longer than
-// most tests, and validation never writes to a document.
-var contractCache sync.Map // dir -> *contract
-
-func loadContract(dir string) (*contract, error) {
-	if c, ok := contractCache.Load(dir); ok {
-		return c.(*contract), nil
-	}
-	api, err := loadSwagger2(filepath.Join(dir, apiServiceDoc))
+// loadContract parses and validates an OpenAPI 3 document.
+func loadContract(data []byte) (*contract, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parsing the Keptn OpenAPI document: %w", err)
 	}
-	resource, err := loadSwagger2(filepath.Join(dir, resourceServiceDoc))
-	if err != nil {
-		return nil, err
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("the Keptn OpenAPI document is invalid: %w", err)
 	}
-	c, _ := contractCache.LoadOrStore(dir, &contract{api: api, resource: resource})
-	return c.(*contract), nil
-}
-
-func loadSwagger2(path string) (*openapi3.T, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading OpenAPI document: %w", err)
-	}
-	var doc2 openapi2.T
-	if err := openapi2.UnmarshalFromData(data, &doc2); err != nil {
-		return nil, fmt.Errorf("parsing OpenAPI document %s: %w", path, err)
-	}
-	doc3, err := openapi2conv.ToV3(&doc2)
-	if err != nil {
-		return nil, fmt.Errorf("converting OpenAPI document %s to OpenAPI 3: %w", path, err)
-	}
-	// No doc3.Validate: the generated resource-service document declares
-	// PUT /project/{projectName} without its path parameter (a slip in
-	// Keptn's swag annotations), which Validate rejects. The stand-in does
-	// not serve that route; the refs it needs must resolve, though.
-	if err := openapi3.NewLoader().ResolveRefsIn(doc3, nil); err != nil {
-		return nil, fmt.Errorf("resolving references in OpenAPI document %s: %w", path, err)
-	}
-	return doc3, nil
+	return &contract{doc: doc}, nil
 }
 
 // requestInput is a routed request, ready for openapi3filter.
@@ -119,10 +73,7 @@ type requestInput = *openapi3filter.RequestValidationInput
 // not kin-openapi's: its routers match the decoded path, in which Keptn's
 // escaped resourceURI (job%2Fconfig.yaml) would be two segments.
 func (c *contract) input(r *http.Request, rt route) (requestInput, error) {
-	doc := c.resource
-	if rt.op == opPostEvent {
-		doc = c.api
-	}
+	doc := c.doc
 	item := doc.Paths.Value(rt.template)
 	if item == nil {
 		return nil, fmt.Errorf("path %s is not in the contract", rt.template)
@@ -135,6 +86,9 @@ func (c *contract) input(r *http.Request, rt route) (requestInput, error) {
 		// The stand-in checks x-token itself, before the contract, the way
 		// Keptn's api-service authenticates before it binds the body.
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		// The document lists every status Keptn answers on these routes,
+		// so an answer with any other status is a violation.
+		IncludeResponseStatus: true,
 	}
 	opts.WithCustomSchemaErrorFunc(shortSchemaError)
 	return &openapi3filter.RequestValidationInput{
@@ -161,10 +115,8 @@ func (c *contract) validateRequest(ctx context.Context, in requestInput) error {
 	return openapi3filter.ValidateRequest(ctx, in)
 }
 
-// validateResponse checks an answer of the stand-in. Statuses the document
-// does not list (the resource-service's 404, the api-service's 401) pass, as
-// openapi3filter does by default: the generated documents omit them although
-// Keptn answers them.
+// validateResponse checks an answer of the stand-in against the document:
+// a status it does not list, a media type or a body outside it fail.
 func (c *contract) validateResponse(ctx context.Context, in requestInput, rep reply) error {
 	header := http.Header{}
 	if rep.contentType != "" {
@@ -192,7 +144,7 @@ type TB interface {
 }
 
 // ContractViolations returns every request and response seen so far that did
-// not match Keptn's OpenAPI documents, oldest first.
+// broke the contract, oldest first.
 func (s *Server) ContractViolations() []Violation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -206,7 +158,7 @@ func (s *Server) CheckContract(t TB) {
 	t.Helper()
 	for _, v := range s.ContractViolations() {
 		if v.Side == sideResponse {
-			t.Errorf("keptn stand-in broke the OpenAPI contract: %s", v)
+			t.Errorf("keptn stand-in broke the Keptn API contract: %s", v)
 		}
 	}
 }

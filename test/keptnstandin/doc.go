@@ -2,8 +2,10 @@
 // services this project talks to: the resource-service's GET routes, served
 // from an in-memory repository of commits, and the api-service's
 // POST /v1/event with Keptn's event validation. Every request and every
-// response is checked against Keptn's OpenAPI documents, so the stand-in
-// cannot drift from Keptn's contract.
+// response is checked against the contract, so the stand-in cannot drift from
+// Keptn: the project's own OpenAPI document of these endpoints
+// (contract/keptn.openapi.yaml, embedded), and Keptn's wire types from
+// github.com/keptn/go-utils, which must be able to hold every body.
 //
 // Files are committed in a layout that mirrors the REST paths:
 //

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	keptnv2 "github.com/keptn/go-utils/pkg/lib/v0_2_0"
 )
 
 // Event is one event the stand-in accepted at POST /v1/event.
@@ -46,23 +47,14 @@ type keptnCE struct {
 	Data           map[string]any `json:"data"`
 }
 
-// eventData is go-utils' v0_2_0.EventData: decoding into it is how Keptn
-// checks the common fields, so a label that is not a string fails too.
-type eventData struct {
-	Project string            `json:"project,omitempty"`
-	Stage   string            `json:"stage,omitempty"`
-	Service string            `json:"service,omitempty"`
-	Labels  map[string]string `json:"labels,omitempty"`
-	Status  string            `json:"status,omitempty"`
-	Result  string            `json:"result,omitempty"`
-	Message string            `json:"message,omitempty"`
-}
-
 // The media types the api-service consumes; both reach one JSON consumer.
 var eventMediaTypes = []string{"application/json", "application/cloudevents+json"}
 
 // serveEvent is POST /v1/event, checked in the order Keptn's api-service
-// checks: token, media type, size, schema, then the event rules.
+// checks: token, media type, size, schema, then the event rules. Between the
+// schema and the rules the body is decoded with go-utils' types
+// (checkEventWire); a body they cannot hold is a violation and is refused
+// with 400, with Keptn's own message when Keptn's rules refuse it too.
 func (s *Server) serveEvent(r *http.Request, in requestInput) reply {
 	if rep, ok := s.authorize(r, false); !ok {
 		return rep
@@ -95,12 +87,21 @@ func (s *Server) serveEvent(r *http.Request, in requestInput) reply {
 		s.recordViolation(sideRequest, r, http.StatusBadRequest, err)
 		return keptnError(http.StatusBadRequest, errorText(err))
 	}
+	wireErr := checkEventWire(body)
+	if wireErr != nil {
+		s.recordViolation(sideRequest, r, http.StatusBadRequest, wireErr)
+	}
+	// What the api-service binds: unknown properties are dropped here.
 	var ce keptnCE
 	if err := json.Unmarshal(body, &ce); err != nil {
 		return keptnError(http.StatusBadRequest, fmt.Sprintf("parsing body body from \"\" failed, because %v", err))
 	}
 	if msg := validateKeptnEvent(ce); msg != "" {
 		return keptnError(http.StatusBadRequest, msg)
+	}
+	if wireErr != nil {
+		// Keptn would accept it and lose or garble something; see wire.go.
+		return keptnError(http.StatusBadRequest, wireErr.Error())
 	}
 	ev := Event{
 		Received:       time.Now(),
@@ -131,10 +132,10 @@ func validateKeptnEvent(ce keptnCE) string {
 		return ""
 	case "sh.keptn.event.monitoring.configure":
 		var d struct {
-			eventData
+			keptnv2.EventData
 			Type string `json:"type,omitempty"`
 		}
-		if decodeData(ce.Data, &d) != nil {
+		if keptnv2.Decode(ce.Data, &d) != nil {
 			return "could not parse common event data"
 		}
 		if d.Project == "" || d.Type == "" {
@@ -147,12 +148,14 @@ func validateKeptnEvent(ce keptnCE) string {
 		return "unknown event type"
 	}
 	kind := parts[len(parts)-1]
-	var d eventData
+	// go-utils' own type: decoding into it is how Keptn checks the common
+	// fields, so a label that is not a string fails too.
+	var d keptnv2.EventData
 	if len(parts) == 6 { // a sequence: sh.keptn.event.<stage>.<sequence>.<kind>
 		if kind != "triggered" {
 			return "unknown event type action: " + kind
 		}
-		if decodeData(ce.Data, &d) != nil {
+		if keptnv2.Decode(ce.Data, &d) != nil {
 			return "could not parse common event data"
 		}
 		if d.Project == "" || d.Stage == "" || d.Service == "" {
@@ -171,7 +174,7 @@ func validateKeptnEvent(ce keptnCE) string {
 	default:
 		return "unknown event type action: " + kind
 	}
-	if decodeData(ce.Data, &d) != nil {
+	if keptnv2.Decode(ce.Data, &d) != nil {
 		return "could not parse common event data"
 	}
 	if d.Project == "" || d.Stage == "" || d.Service == "" {
@@ -189,15 +192,6 @@ func validateKeptnEvent(ce keptnCE) string {
 		return "mandatory field 'triggeredid' missing"
 	}
 	return ""
-}
-
-// decodeData is go-utils' v0_2_0.Decode: a JSON round trip.
-func decodeData(in any, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
 }
 
 // keptnContextFor is the api-service's createOrApplyKeptnContext: a UUID is

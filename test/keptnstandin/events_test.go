@@ -130,30 +130,40 @@ func TestEventSizeLimit(t *testing.T) {
 	}
 }
 
-// TestKeptnFixtures posts the spec examples from the reference: the ones a
-// task executor may send are accepted, triggered ones are not.
+// TestKeptnFixtures posts the project's own event fixtures
+// (testdata/events): what the function sends is accepted, a task .triggered
+// is not, and a structured-mode CloudEvent is refused as a contract
+// violation because Keptn would drop its datacontenttype and traceparent.
 func TestKeptnFixtures(t *testing.T) {
-	tests := map[string]int{
-		"test.started.json":                        200,
-		"test.finished.json":                       200,
-		"log.error.json":                           200,
-		"test.triggered.json":                      400,
-		"deployment.triggered.json":                400,
-		"jes.test.triggered.with-gitcommitid.json": 400,
-	}
-	s := NewStarted(t)
-	openapi, err := defaultOpenAPIDir()
-	if err != nil {
-		t.Fatal(err)
+	tests := map[string]struct {
+		status    int
+		violation string // part of the request violation expected, "" for none
+	}{
+		"test.started.json":                   {200, ""},
+		"test.finished.json":                  {200, ""},
+		"log.error.json":                      {200, ""},
+		"hardening.delivery.triggered.json":   {200, ""},
+		"test.triggered.json":                 {400, ""},
+		"structured-cloudevent.finished.json": {400, `unknown field "datacontenttype"`},
 	}
 	for name, want := range tests {
-		body, err := os.ReadFile(filepath.Join(openapi, "..", "events", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body); r.status != want {
-			t.Errorf("%s: %d %s, want %d", name, r.status, r.body, want)
-		}
+		t.Run(name, func(t *testing.T) {
+			s := NewStarted(t)
+			body, err := os.ReadFile(filepath.Join("testdata", "events", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body); r.status != want.status {
+				t.Errorf("%d %s, want %d", r.status, r.body, want.status)
+			}
+			v := s.ContractViolations()
+			switch {
+			case want.violation == "" && len(v) != 0:
+				t.Errorf("violations %v, want none", v)
+			case want.violation != "" && (len(v) != 1 || !strings.Contains(v[0].Err, want.violation)):
+				t.Errorf("violations %v, want one about %s", v, want.violation)
+			}
+		})
 	}
 }
 

@@ -139,7 +139,9 @@ func TestProductSendsEvents(t *testing.T) {
 // TestCloudEventJSONIsNotKeptnJSON records why the product sets event data
 // as json.RawMessage and has its own encoder (sink.KeptnBody): the
 // CloudEvents SDK writes []byte data as data_base64, and Keptn's api-service
-// requires a "data" object.
+// requires a "data" object; and a structured CloudEvent's "datacontenttype"
+// is not a field of Keptn's KeptnContextExtendedCE (the api-service would
+// drop it), which the contract refuses.
 func TestCloudEventJSONIsNotKeptnJSON(t *testing.T) {
 	s := NewStarted(t)
 	raw := cloudevents.NewEvent()
@@ -164,8 +166,8 @@ func TestCloudEventJSONIsNotKeptnJSON(t *testing.T) {
 	if body, err = json.Marshal(ev); err != nil {
 		t.Fatal(err)
 	}
-	if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body); r.status != 200 {
-		t.Errorf("our event as structured CloudEvent JSON: %d %s, want 200", r.status, r.body)
+	if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/cloudevents+json", body); r.status != 400 || !strings.Contains(string(r.body), `unknown field \"datacontenttype\"`) {
+		t.Errorf("our event as structured CloudEvent JSON: %d %s, want 400 for datacontenttype", r.status, r.body)
 	}
 	keptnBody, err := sink.KeptnBody(ev)
 	if err != nil {
@@ -173,5 +175,43 @@ func TestCloudEventJSONIsNotKeptnJSON(t *testing.T) {
 	}
 	if r := send(t, http.MethodPost, s.URL()+"/v1/event", s.Token(), "application/json", keptnBody); r.status != 200 {
 		t.Errorf("sink.KeptnBody: %d %s, want 200", r.status, r.body)
+	}
+}
+
+// TestProductFinishedDataFitsGoUtils sends .finished events the way
+// pkg/report builds them (test start, end and gitCommit, a task's
+// structured result under its name) through the product's sender: Keptn's
+// go-utils types must hold them, so the contract records no violation.
+func TestProductFinishedDataFitsGoUtils(t *testing.T) {
+	s := NewStarted(t)
+	api := sink.NewKeptnAPI(s.APIURL(), s.Token(), nil)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	result := map[string]any{"result": "warning", "sli": map[string]any{"response_time_p95_ms": json.Number("230"), "error_rate": json.Number("0.01")}}
+	for i, task := range []string{"test", "deployment", "evaluation", "my-custom-task"} {
+		o := keptn.Origin{Task: task, TriggeredID: "t", Context: "a3e5f16d-8888-4720-82c7-6995062905c1", GitCommitID: "521747298a3790fde1710f3aa2d03b55020575aa",
+			Project: "sockshop", Stage: "dev", Service: "carts", Labels: map[string]string{"buildId": "7"}}
+		extra := map[string]any{"run-locust": result}
+		if task == "test" {
+			extra["test"] = map[string]any{"start": now.Format(time.RFC3339), "end": now.Add(time.Minute).Format(time.RFC3339), "gitCommit": o.GitCommitID}
+		}
+		started, err := keptn.StartedEvent("job-executor-knative", "s-"+task, o, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fin, err := keptn.FinishedEvent("job-executor-knative", "f-"+task, o, keptn.Finished{Status: keptn.StatusSucceeded, Result: keptn.ResultWarning, Message: "done", Extra: extra}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range []event.Event{started, fin} {
+			if err := api.Send(context.Background(), ev); err != nil {
+				t.Errorf("%s: %v", ev.Type(), err)
+			}
+		}
+		if n := len(s.Events()); n != 2*(i+1) {
+			t.Errorf("%s: %d events recorded, want %d", task, n, 2*(i+1))
+		}
+	}
+	if v := s.ContractViolations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
 	}
 }

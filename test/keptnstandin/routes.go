@@ -35,7 +35,8 @@ const (
 )
 
 // Request counter keys: the method and the OpenAPI path template (relative to
-// the documents' basePath /v1), the same in direct and gateway mode.
+// the base path /v1, as in contract/keptn.openapi.yaml), the same in direct
+// and gateway mode.
 const (
 	KeyEvent            = "POST /event"
 	KeyProjectResource  = "GET /project/{projectName}/resource/{resourceURI}"

@@ -22,7 +22,6 @@ type options struct {
 	token         string
 	gateway       bool
 	maxEventBytes int64
-	openAPIDir    string
 	upstreamURL   string
 	onEvent       func(Event)
 	t             TB
@@ -49,10 +48,6 @@ func WithMaxEventSizeKB(kb int) Option {
 	return func(o *options) { o.maxEventBytes = int64(kb) * 1024 }
 }
 
-// WithOpenAPIDir sets the directory holding Keptn's OpenAPI documents
-// (default ../shared/reference/keptn/openapi from the repository root).
-func WithOpenAPIDir(dir string) Option { return func(o *options) { o.openAPIDir = dir } }
-
 // WithUpstreamURL sets metadata.upstreamURL in resource responses.
 func WithUpstreamURL(u string) Option { return func(o *options) { o.upstreamURL = u } }
 
@@ -61,13 +56,14 @@ func WithUpstreamURL(u string) Option { return func(o *options) { o.upstreamURL 
 func WithEventHook(f func(Event)) Option { return func(o *options) { o.onEvent = f } }
 
 // WithTest ties the server to a test: at cleanup it is closed and every
-// response that broke the OpenAPI contract fails the test.
+// response that broke the Keptn API contract fails the test.
 func WithTest(t TB) Option { return func(o *options) { o.t = t } }
 
 // Server is the Keptn control-plane stand-in: the resource-service's GET
 // routes over an in-memory repository of commits, and the api-service's
-// POST /v1/event with Keptn's validation, both checked against Keptn's OpenAPI
-// documents. It is an http.Handler; Start also serves it on loopback.
+// POST /v1/event with Keptn's validation, both checked against the contract:
+// the embedded OpenAPI document and go-utils' wire types. It is an
+// http.Handler; Start also serves it on loopback.
 type Server struct {
 	opts     options
 	contract *contract
@@ -85,7 +81,7 @@ type Server struct {
 	served  chan struct{} // closed when Serve returns
 }
 
-// New builds a Server and loads the OpenAPI documents; Start serves it.
+// New builds a Server with the embedded contract; Start serves it.
 func New(opts ...Option) (*Server, error) {
 	o := options{
 		listen:        "127.0.0.1:0",
@@ -96,14 +92,7 @@ func New(opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.openAPIDir == "" {
-		dir, err := defaultOpenAPIDir()
-		if err != nil {
-			return nil, err
-		}
-		o.openAPIDir = dir
-	}
-	c, err := loadContract(o.openAPIDir)
+	c, err := embeddedContract()
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +235,7 @@ func (s *Server) handle(r *http.Request, rt route, routeErr error) reply {
 		return keptnError(http.StatusNotImplemented, "the Keptn stand-in serves resources read-only")
 	}
 	in, err := s.contract.input(r, rt)
-	if err != nil { // a routing table that disagrees with the documents
+	if err != nil { // a routing table that disagrees with the document
 		s.recordViolation(sideResponse, r, http.StatusInternalServerError, err)
 		return keptnError(http.StatusInternalServerError, err.Error())
 	}
@@ -256,7 +245,8 @@ func (s *Server) handle(r *http.Request, rt route, routeErr error) reply {
 	} else {
 		rep = s.checkedResource(r, rt, in)
 	}
-	if err := s.contract.validateResponse(r.Context(), in, rep); err != nil {
+	// The answer must fit the OpenAPI document and go-utils' wire types.
+	if err := errors.Join(s.contract.validateResponse(r.Context(), in, rep), checkResponseWire(rt, rep)); err != nil {
 		s.recordViolation(sideResponse, r, rep.status, err)
 	}
 	return rep
@@ -277,10 +267,15 @@ func (s *Server) checkedResource(r *http.Request, rt route, in requestInput) rep
 
 // authorize checks x-token with Keptn's answers: the api-service's
 // go-openapi security for events, the gateway's auth_request for resources.
+// A request without the header breaks the contract (its security scheme) and
+// is recorded as a violation; a wrong token is only refused.
 func (s *Server) authorize(r *http.Request, atGateway bool) (reply, bool) {
 	token, sent := r.Header["X-Token"]
 	if sent && len(token) == 1 && subtle.ConstantTimeCompare([]byte(token[0]), []byte(s.opts.token)) == 1 {
 		return reply{}, true
+	}
+	if !sent || token[0] == "" {
+		s.recordViolation(sideRequest, r, http.StatusUnauthorized, errors.New("no x-token header: the contract's security scheme requires it"))
 	}
 	switch {
 	case atGateway:

@@ -173,7 +173,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 
 func startKeptn(p printer) (*keptnstandin.Server, error) {
 	p.say("starting the Keptn stand-in with the example project")
-	k, err := keptnstandin.New(keptnstandin.WithOpenAPIDir(filepath.Join(sourceDir(), "../../../../shared/reference/keptn/openapi")))
+	k, err := keptnstandin.New()
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "directory in the layout project/<p>[/stage/<s>[/service/<v>]]/resource/<file>, committed once at start")
 	token := fs.String("token", keptnstandin.DefaultToken, "x-token the stand-in expects")
 	gateway := fs.Bool("gateway", false, "serve the api-gateway paths (/api/v1/event, /api/resource-service/v1/..., URIs escaped twice)")
-	openAPIDir := fs.String("openapi", "", "directory of Keptn's OpenAPI documents (default: ../shared/reference/keptn/openapi from the repository root)")
 	maxKB := fs.Int("max-event-size-kb", 64, "the api-service's MAX_EVENT_SIZE_KB")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,9 +67,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		keptnstandin.WithMaxEventSizeKB(*maxKB),
 		keptnstandin.WithEventHook(func(e keptnstandin.Event) { print(e) }),
 	}
-	if *openAPIDir != "" {
-		opts = append(opts, keptnstandin.WithOpenAPIDir(*openAPIDir))
-	}
 	s, err := keptnstandin.New(opts...)
 	if err != nil {
 		return err
@@ -90,7 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	<-ctx.Done()
 	for _, v := range s.ContractViolations() {
 		if v.Side == "response" {
-			fmt.Fprintln(os.Stderr, "keptn-standin: the stand-in broke the OpenAPI contract:", v)
+			fmt.Fprintln(os.Stderr, "keptn-standin: the stand-in broke the Keptn API contract:", v)
 		}
 	}
 	return nil

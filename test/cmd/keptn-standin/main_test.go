@@ -47,7 +47,8 @@ func TestRunPrintsURLAndEvents(t *testing.T) {
 		t.Errorf("resource without token behind the gateway: %d, want 401", resp.StatusCode)
 	}
 
-	body, err := os.ReadFile("../../../../shared/reference/keptn/events/test.finished.json")
+	// The project's own fixture: the function's .finished for a test run.
+	body, err := os.ReadFile("../../keptnstandin/testdata/events/test.finished.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +78,59 @@ func TestRunPrintsURLAndEvents(t *testing.T) {
 
 	cancel()
 	go io.Copy(io.Discard, pr) // let run finish writing, if it does
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+// TestRunFromAnyDirectory runs the command where no file of the repository
+// is in reach: the contract is embedded, so it starts and checks events.
+func TestRunFromAnyDirectory(t *testing.T) {
+	event, err := os.ReadFile("../../keptnstandin/testdata/events/test.started.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, pw)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		cancel()
+		t.Fatalf("no start line: %v (run: %v)", lines.Err(), <-done)
+	}
+	var st started
+	if err := json.Unmarshal(lines.Bytes(), &st); err != nil {
+		t.Fatalf("start line %s: %v", lines.Bytes(), err)
+	}
+	post := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPost, st.APIURL+"/v1/event", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-token", "keptn-standin-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(string(event)); code != 200 {
+		t.Errorf("the .started fixture: %d, want 200", code)
+	}
+	// A shape go-utils cannot hold is refused: the contract is in force.
+	if code := post(strings.Replace(string(event), `"contenttype"`, `"datacontenttype"`, 1)); code != 400 {
+		t.Errorf("a .started with datacontenttype: %d, want 400", code)
+	}
+	cancel()
+	go io.Copy(io.Discard, pr)
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
 	}
