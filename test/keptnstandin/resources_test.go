@@ -79,7 +79,7 @@ func findJobConfig(t *testing.T, base, project, stage, service, commit string) (
 	return "", ""
 }
 
-// TestFallbackServiceStageProject reads the JES e2e configs of
+// TestFallbackServiceStageProject reads the lookup configs of
 // testdata/layout through the fallback a client does; the stand-in itself
 // never falls back.
 func TestFallbackServiceStageProject(t *testing.T) {
@@ -94,11 +94,11 @@ func TestFallbackServiceStageProject(t *testing.T) {
 		wantLevel      string
 		wantGets       int
 	}{
-		{stage: "dev", service: "service-1", wantGreeting: "Hallo Welt", wantLevel: "service", wantGets: 1},
-		{stage: "dev", service: "carts", wantGreeting: "Buon Giorno", wantLevel: "stage", wantGets: 2},
-		{stage: "dev", service: "no-such-service", wantGreeting: "Buon Giorno", wantLevel: "stage", wantGets: 2},
-		{stage: "production", service: "carts", wantGreeting: "Hello World", wantLevel: "project", wantGets: 3},
-		{stage: "no-such-stage", service: "carts", wantGreeting: "Hello World", wantLevel: "project", wantGets: 3},
+		{stage: "dev", service: "service-1", wantGreeting: "Hello from the service", wantLevel: "service", wantGets: 1},
+		{stage: "dev", service: "carts", wantGreeting: "Hello from the stage", wantLevel: "stage", wantGets: 2},
+		{stage: "dev", service: "no-such-service", wantGreeting: "Hello from the stage", wantLevel: "stage", wantGets: 2},
+		{stage: "production", service: "carts", wantGreeting: "Hello from the project", wantLevel: "project", wantGets: 3},
+		{stage: "no-such-stage", service: "carts", wantGreeting: "Hello from the project", wantLevel: "project", wantGets: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stage+"/"+tt.service, func(t *testing.T) {
