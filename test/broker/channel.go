@@ -35,8 +35,12 @@ const RequestIDHeader = "X-Request-Id"
 // Knative's dispatcher with the Subscription's retry, backoff, timeout, reply
 // and dead-letter sink (kncloudevents), including the knativeerrordest,
 // knativeerrorcode and knativeerrordata extensions on a dead letter. Like the
-// InMemoryChannel without its async-handler annotation, it answers only when
-// every Subscription's delivery ended, retries included.
+// InMemoryChannel, it answers the ingress after every Subscription's
+// delivery ended, retries included, unless the channel carries the
+// async-handler annotation (messaging.knative.dev/async-handler, which the
+// Broker reconciler copies from the Broker): then it answers once the event
+// is taken and delivers in the background, as the shipped Broker asks
+// (platform/broker.yaml).
 //
 // What is ours: the HTTP server on loopback, routing by path
 // "/<namespace>/<channel name>" (the dispatcher routes by host name), and
@@ -48,6 +52,7 @@ type Channel struct {
 
 	mu       sync.Mutex
 	handlers map[string]*fanout.FanoutEventHandler
+	subs     map[string][]string // Subscription names, by channel path
 	receipts []*Receipt
 	changed  chan struct{}
 }
@@ -63,9 +68,13 @@ type Receipt struct {
 	// Attempts holds, per Subscription name, what each attempt got back, in
 	// order. Guarded by the channel's lock; read it through Channel methods.
 	attempts map[string][]Attempt
+	// ended holds the Subscriptions whose delivery ended: the subscriber's
+	// answer was final, or the retries were spent.
+	ended map[string]bool
+	subs  []string
 	// Status is what the channel answered the ingress; 0 while in flight.
-	Status int
-	done   bool
+	Status   int
+	answered bool
 }
 
 // Attempt is one request the channel's dispatcher sent to a subscriber.
@@ -75,8 +84,22 @@ type Attempt struct {
 	At     time.Time
 }
 
-// Done reports whether the channel answered the ingress.
-func (d Receipt) Done() bool { return d.done }
+// Done reports whether the channel answered the ingress and every
+// Subscription's delivery ended (in the background, with an async handler).
+func (d Receipt) Done() bool {
+	if !d.answered {
+		return false
+	}
+	for _, s := range d.subs {
+		if !d.ended[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// Answered reports whether the channel answered the ingress.
+func (d Receipt) Answered() bool { return d.answered }
 
 // Attempts returns the attempts made for Subscription sub.
 func (d Receipt) Attempts(sub string) []Attempt { return d.attempts[sub] }
@@ -85,7 +108,7 @@ type deliveryKey struct{}
 
 // NewChannel starts a channel on loopback; it stops with t.
 func NewChannel() *Channel {
-	c := &Channel{handlers: map[string]*fanout.FanoutEventHandler{}, changed: make(chan struct{})}
+	c := &Channel{handlers: map[string]*fanout.FanoutEventHandler{}, subs: map[string][]string{}, changed: make(chan struct{})}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	return c
 }
@@ -101,9 +124,11 @@ func (c *Channel) URL(ns, name string) string {
 
 // Subscribe sets the Subscriptions of channel ns/name, as the
 // InMemoryChannel's spec.subscribers lists them once the Subscription
-// reconciler resolved them (URIs, not references).
-func (c *Channel) Subscribe(ns, name string, subscribers ...eventingduckv1.SubscriberSpec) error {
+// reconciler resolved them (URIs, not references). async is the channel's
+// async-handler annotation.
+func (c *Channel) Subscribe(ns, name string, async bool, subscribers ...eventingduckv1.SubscriberSpec) error {
 	subs := make([]fanout.Subscription, 0, len(subscribers))
+	names := make([]string, 0, len(subscribers))
 	for _, s := range subscribers {
 		sub, err := fanout.SubscriberSpecToFanoutConfig(s)
 		if err != nil {
@@ -116,8 +141,9 @@ func (c *Channel) Subscribe(ns, name string, subscribers ...eventingduckv1.Subsc
 		}
 		c.record(sub)
 		subs = append(subs, *sub)
+		names = append(names, sub.Name)
 	}
-	h, err := fanout.NewFanoutEventHandler(zap.NewNop(), fanout.Config{Subscriptions: subs}, nil, nil, nil,
+	h, err := fanout.NewFanoutEventHandler(zap.NewNop(), fanout.Config{Subscriptions: subs, AsyncHandler: async}, nil, nil, nil,
 		kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil), nil, nil,
 		channel.ResolveChannelFromPath(channel.ParseChannelFromPath))
 	if err != nil {
@@ -125,30 +151,66 @@ func (c *Channel) Subscribe(ns, name string, subscribers ...eventingduckv1.Subsc
 	}
 	c.mu.Lock()
 	c.handlers["/"+ns+"/"+name] = h
+	c.subs["/"+ns+"/"+name] = names
 	c.mu.Unlock()
 	return nil
 }
 
-// record wraps sub's retry check so every attempt lands in the Receipt
-// the request belongs to.
+// record wraps sub's retry check so every attempt at the subscriber lands
+// in the Receipt the request belongs to, and the Receipt learns when the
+// delivery ended. The check also runs for the dead-letter sink; those
+// attempts are not the subscriber's and are left out.
+//
+// A synchronous handler passes the request's context down, which carries the
+// Receipt. An async one dispatches with a fresh context, so the Receipt is
+// found by the request id the attempt carries; an attempt that got no
+// response at all (a transport error) is then not recorded, and the
+// delivery counts as ended when its retries are spent or a final answer came.
 func (c *Channel) record(sub *fanout.Subscription) {
 	rc := *sub.RetryConfig
 	check := rc.CheckRetry
 	name := sub.Name
+	target := sub.Subscriber.URL.Host
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if d, ok := ctx.Value(deliveryKey{}).(*Receipt); ok {
-			status := 0
-			if resp != nil {
-				status = resp.StatusCode
-			}
-			c.mu.Lock()
-			d.attempts[name] = append(d.attempts[name], Attempt{Status: status, At: time.Now()})
-			c.notify()
-			c.mu.Unlock()
+		retry, cerr := check(ctx, resp, err)
+		if resp != nil && resp.Request != nil && resp.Request.URL.Host != target {
+			return retry, cerr
 		}
-		return check(ctx, resp, err)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		d, ok := ctx.Value(deliveryKey{}).(*Receipt)
+		if !ok && resp != nil && resp.Request != nil {
+			d = c.pendingReceipt(resp.Request.Header.Get(RequestIDHeader), name)
+		}
+		if d == nil {
+			return retry, cerr
+		}
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		d.attempts[name] = append(d.attempts[name], Attempt{Status: status, At: time.Now()})
+		if !retry || cerr != nil || len(d.attempts[name]) > rc.RetryMax {
+			d.ended[name] = true
+		}
+		c.notify()
+		return retry, cerr
 	}
 	sub.RetryConfig = &rc
+}
+
+// pendingReceipt is the oldest receipt with request id rid whose delivery
+// to sub has not ended; c.mu must be held.
+func (c *Channel) pendingReceipt(rid, sub string) *Receipt {
+	if rid == "" {
+		return nil
+	}
+	for _, d := range c.receipts {
+		if d.RequestID == rid && !d.ended[sub] {
+			return d
+		}
+	}
+	return nil
 }
 
 func (c *Channel) serve(w http.ResponseWriter, r *http.Request) {
@@ -161,6 +223,8 @@ func (c *Channel) serve(w http.ResponseWriter, r *http.Request) {
 		RequestID: r.Header.Get(RequestIDHeader),
 		Received:  time.Now(),
 		attempts:  map[string][]Attempt{},
+		ended:     map[string]bool{},
+		subs:      c.subs[path],
 	}
 	if h != nil && r.Method == http.MethodPost {
 		c.receipts = append(c.receipts, d)
@@ -175,7 +239,13 @@ func (c *Channel) serve(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), deliveryKey{}, d)))
 	c.mu.Lock()
 	d.Status = sw.status
-	d.done = true
+	d.answered = true
+	if sw.status >= 300 {
+		// Refused before any dispatch: nothing more will happen.
+		for _, s := range d.subs {
+			d.ended[s] = true
+		}
+	}
 	c.notify()
 	c.mu.Unlock()
 }
@@ -197,6 +267,10 @@ func (c *Channel) Receipts(keep func(Receipt) bool) []Receipt {
 		cp.attempts = map[string][]Attempt{}
 		for k, v := range d.attempts {
 			cp.attempts[k] = append([]Attempt(nil), v...)
+		}
+		cp.ended = map[string]bool{}
+		for k, v := range d.ended {
+			cp.ended[k] = v
 		}
 		if keep == nil || keep(cp) {
 			out = append(out, cp)

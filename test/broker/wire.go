@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -22,6 +23,7 @@ import (
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	"knative.dev/eventing/pkg/apis/eventing"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
 	brokerres "knative.dev/eventing/pkg/reconciler/broker/resources"
 	"knative.dev/eventing/pkg/reconciler/sugar/trigger/path"
 	"knative.dev/pkg/apis"
@@ -59,11 +61,12 @@ type Plumbing struct {
 // channel, and reads the shipped Broker and Trigger.
 func NewPlumbing(ctx context.Context, bed *testbed.Bed) (*Plumbing, error) {
 	// The in-process channel is a knative-eventing component: Knative's
-	// dispatcher reads its namespace from here.
-	if os.Getenv("SYSTEM_NAMESPACE") == "" {
-		if err := os.Setenv("SYSTEM_NAMESPACE", testbed.KnativeSystemNamespace); err != nil {
-			return nil, err
-		}
+	// dispatcher reads its namespace from here to recognise the broker
+	// filter's answers. Set it even when it is set: knative.dev/pkg's
+	// system/testing, linked into test binaries through Knative's packages,
+	// sets it to knative-testing in its init.
+	if err := os.Setenv("SYSTEM_NAMESPACE", testbed.KnativeSystemNamespace); err != nil {
+		return nil, err
 	}
 	root, err := manifests.RepoRoot()
 	if err != nil {
@@ -172,7 +175,10 @@ func (p *Plumbing) Install(ctx context.Context, bed *testbed.Bed, ns, subscriber
 		resolved.DeadLetterSink = &duckv1.Destination{URI: dlsURL}
 	}
 	name := sub.Name
-	if err := p.Channel.Subscribe(ns, channelName, eventingduckv1.SubscriberSpec{
+	// The Broker reconciler copies the Broker's annotations to its channel;
+	// the InMemoryChannel dispatcher reads async-handler from there.
+	async, _ := strconv.ParseBool(b.Annotations[messagingv1.AsyncHandlerAnnotation])
+	if err := p.Channel.Subscribe(ns, channelName, async, eventingduckv1.SubscriberSpec{
 		Name:          &name,
 		SubscriberURI: sub.Spec.Subscriber.URI,
 		ReplyURI:      brokerAddr,
