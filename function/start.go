@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
@@ -105,6 +106,12 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Log:        f.log,
 	})
 	if err != nil {
+		return err
+	}
+	// A Job whose .finished waited for a sibling's .started reports as
+	// soon as the last .started is out (report.AnnotationSiblings).
+	f.trigger.Settle = func(ctx context.Context, job *batchv1.Job) error {
+		_, err := f.report.Reconcile(ctx, job)
 		return err
 	}
 	f.ready.Store(true)

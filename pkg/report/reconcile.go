@@ -102,6 +102,9 @@ type Outcome struct {
 	Reported bool
 	// Busy: another replica holds a claim; it, or a later sweep, finishes.
 	Busy bool
+	// Waiting: the Job has ended but a sibling action's .started is not
+	// out yet (siblings.go); its .finished waits for it.
+	Waiting bool
 }
 
 // Reconcile brings job's reports up to date: .started if it was never sent
@@ -142,6 +145,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	v := Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 	if !v.Terminal {
 		return out, nil
+	}
+	if ok, err := r.siblingsStarted(ctx, job); err != nil || !ok {
+		out.Waiting = err == nil
+		return out, err
 	}
 	// Claims are per attempt: concurrent deliveries to this replica must
 	// not both send.

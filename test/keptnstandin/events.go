@@ -117,6 +117,7 @@ func (s *Server) serveEvent(r *http.Request, in requestInput) reply {
 		Data:           ce.Data,
 	}
 	s.events.add(ev)
+	s.shipyard.count(ev.Type, ev.Triggeredid)
 	if s.opts.onEvent != nil {
 		s.opts.onEvent(ev)
 	}

@@ -69,6 +69,7 @@ type Server struct {
 	contract *contract
 	repo     repository
 	events   eventLog
+	shipyard shipyard
 
 	mu         sync.Mutex
 	counts     map[string]int
@@ -101,6 +102,7 @@ func New(opts ...Option) (*Server, error) {
 		o.t.Cleanup(func() {
 			s.Close()
 			s.CheckContract(o.t)
+			s.CheckShipyard(o.t)
 		})
 	}
 	return s, nil
