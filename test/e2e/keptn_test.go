@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy/policytest"
+)
+
+// flakyRegistry is an OCI registry behind a switch: while down, every
+// request is answered 503, as a registry in trouble does.
+type flakyRegistry struct {
+	*policytest.Registry
+	host string
+	down atomic.Bool
+}
+
+func newFlakyRegistry(t *testing.T, key *policytest.Key, repo string) *flakyRegistry {
+	t.Helper()
+	reg := policytest.NewRegistry(t)
+	target, err := url.Parse("http://" + reg.Host())
+	require.NoError(t, err)
+	f := &flakyRegistry{Registry: reg}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.down.Load() {
+			http.Error(w, "registry unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	f.host = strings.TrimPrefix(srv.URL, "http://")
+	d := reg.Push(repo, "v1")
+	reg.Sign(d, key, f.host+"/"+repo)
+	return f
+}
+
+// countingPolicy refuses testbed.local/banned/** and checks signatures of
+// the flaky registry's images, so that its being down makes an action wait.
+func countingPolicy(reg *flakyRegistry, key *policytest.Key) string {
+	return fmt.Sprintf("apiVersion: v1\nimages:\n  deny: [testbed.local/banned/**]\n  signatures:\n    - images: [%s/acme/**]\n      keys:\n        - |\n%s",
+		reg.host, pemBlock(key, "          "))
+}
+
+func action(name, image string) string {
+	return fmt.Sprintf("  - name: %s\n    events:\n      - name: sh.keptn.event.test.triggered\n    tasks:\n      - name: t\n        image: %s\n", name, image)
+}
+
+// Keptn's shipyard-controller closes a task once its .finished count equals
+// its .started count (the stand-in models it and fails the test on any
+// event for a closed task). With one action refused, one waiting for an
+// unavailable registry (the Broker redelivers on 503) and, in the second
+// case, one finishing fast, no .finished may go out before the waiting
+// action's .started, and in the end every action's result reaches Keptn.
+func TestKeptnShipyardCounting(t *testing.T) {
+	for name, tc := range map[string]struct{ actions []string }{
+		"refused and waiting":       {[]string{"refused", "waits"}},
+		"refused, waiting and fast": {[]string{"refused", "waits", "fast"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			key := policytest.NewKey(t)
+			reg := newFlakyRegistry(t, key, "acme/tool")
+			e.withPolicy(countingPolicy(reg, key))
+			fn := e.startFunction("replica-0")
+			e.startWatch(fn)
+			images := map[string]string{
+				"refused": "testbed.local/banned/tool:1",
+				"waits":   reg.host + "/acme/tool:v1",
+				"fast":    "alpine:3.20",
+			}
+			cfg := "apiVersion: v2\nactions:\n"
+			for _, a := range tc.actions {
+				cfg += action(a, images[a])
+			}
+			e.setConfig(cfg)
+			reg.down.Store(true)
+
+			ce := newTriggered("test", scope, "")
+			id := ce.ID()
+			delivered := make(chan int, 1)
+			go func() { delivered <- deliver(t, fn.url, ce) }()
+
+			// Every action that can start has started; the fast one has
+			// even ended. Nothing may be finished while "waits" waits.
+			wantEarly := len(tc.actions) - 1
+			require.Eventually(t, func() bool {
+				return len(e.eventsFor(id, "sh.keptn.event.test.started")) == wantEarly
+			}, reportWithin, 100*time.Millisecond, "the actions that can start send .started at once")
+			if len(tc.actions) == 3 {
+				require.Eventually(t, func() bool { return jobEnded(e, id, "fast") }, reportWithin, 200*time.Millisecond, "the fast action's Job ends")
+				ping(t, fn.url) // the sweep, too, must hold its .finished back
+			}
+			time.Sleep(2 * time.Second) // a Broker retry or two meets the registry still down
+			assert.Empty(t, e.eventsFor(id, "sh.keptn.event.test.finished"), "a .finished now would close the task in Keptn")
+			closed, _, _ := e.keptn.TaskClosed("test", id)
+			require.False(t, closed)
+
+			reg.down.Store(false)
+			require.Equal(t, http.StatusAccepted, <-delivered, "a Broker retry gets the waiting action going")
+			require.Eventually(t, func() bool {
+				return len(e.eventsFor(id, "sh.keptn.event.test.finished")) == len(tc.actions)
+			}, reportWithin, 200*time.Millisecond, "every action's .finished reaches Keptn")
+			closed, started, finished := e.keptn.TaskClosed("test", id)
+			assert.True(t, closed)
+			assert.Equal(t, len(tc.actions), started)
+			assert.Equal(t, len(tc.actions), finished)
+
+			results := map[string]string{}
+			for _, f := range e.eventsFor(id, "sh.keptn.event.test.finished") {
+				msg, _ := f.Data["message"].(string)
+				results[actionOfMessage(msg, tc.actions)] = f.Data["result"].(string)
+			}
+			assert.Equal(t, "fail", results["refused"], "the refusal is reported")
+			assert.Equal(t, "pass", results["waits"])
+			if len(tc.actions) == 3 {
+				assert.Equal(t, "pass", results["fast"])
+			}
+			assert.Empty(t, e.keptn.ShipyardViolations())
+		})
+	}
+}
+
+// jobEnded reports whether the Job of action for event id has a terminal
+// condition.
+func jobEnded(e *env, id, action string) bool {
+	for _, j := range e.jobsOf(id) {
+		if !strings.Contains(j.Name, action) {
+			continue
+		}
+		for _, c := range j.Status.Conditions {
+			if (c.Type == "Complete" || c.Type == "Failed") && c.Status == "True" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// actionOfMessage finds which action a .finished message is about: a Job's
+// report names the Job, whose name holds the action's; the refusal names
+// the banned image.
+func actionOfMessage(msg string, actions []string) string {
+	if strings.Contains(msg, "testbed.local/banned/") {
+		return "refused"
+	}
+	for _, a := range actions {
+		if strings.Contains(msg, "keptn-"+a+"-") {
+			return a
+		}
+	}
+	return "?"
+}
+
+// Sequence-level .triggered events pass the Trigger's prefix and suffix
+// filters. They are the shipyard-controller's own: the function answers 202
+// and does nothing, even when an action's event name would match, and they
+// never reach the dead letter.
+func TestKeptnSequenceEvents(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.setConfig("apiVersion: v2\nactions:\n" + strings.Replace(action("any", "alpine:3.20"),
+		"name: sh.keptn.event.test.triggered", `name: 'sh\.keptn\.event\..+\.triggered'`, 1))
+	for _, typ := range []string{"e2e.delivery", "e2e.delivery-with-tests"} {
+		ce := newTriggered(typ, scope, "")
+		assert.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce), typ)
+		assert.Empty(t, e.jobsOf(ce.ID()), "no Job for %s", ce.Type())
+	}
+	assert.Empty(t, e.keptn.Events(), "nothing is sent to Keptn")
+	assert.Empty(t, e.deadLetterSink().Events(), "nothing is dead-lettered")
+
+	// A task event on the same config still runs: the name does match.
+	ce := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	assert.Len(t, e.jobsOf(ce.ID()), 1)
+}
