@@ -99,11 +99,16 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		BusyWait:    5 * time.Second,
 		Observer:    obs,
 	}
+	maxKB, err := strconv.Atoi(lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	if err != nil || maxKB < 1 {
+		return fmt.Errorf("KEPTN_MAX_EVENT_SIZE_KB %q: want a positive number of KB, as the api-service's MAX_EVENT_SIZE_KB", lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	}
 	f.report, err = report.NewReconciler(kube, responses, report.Config{
-		ManagedBy:  settings.ManagedBy,
-		Namespaces: sweepNamespaces(cfg, settings.Namespace),
-		RecordTTL:  time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
-		Log:        f.log,
+		MaxEventBytes: report.MaxEventBytesFor(maxKB),
+		ManagedBy:     settings.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, settings.Namespace),
+		RecordTTL:     time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
+		Log:           f.log,
 	})
 	if err != nil {
 		return err

@@ -174,7 +174,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		v = Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
-	f, err := Compose(v.Finished, r.fetchLogs(ctx, job.Namespace, v), r.maxEventBytes(), r.sizer(job))
+	logs := r.fetchLogs(ctx, job.Namespace, v)
+	f, err := Compose(v.Finished, logs, r.maxEventBytes(), r.sizer(job))
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -182,7 +183,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		r.release(ctx, job, holder)
 		return out, err
 	}
-	switch _, err := r.finishedAs(ctx, job, f, holder); {
+	f, err = r.sendFinished(ctx, job, v, logs, f, holder)
+	switch {
 	case errors.Is(err, ErrBusy):
 		// Our claim expired while logs were read, and another took it.
 		out.Busy = true

@@ -50,23 +50,38 @@ func withSiblings(job *batchv1.Job, sibs string) *batchv1.Job {
 func (h *Handler) settle(ctx context.Context, pending []*batchv1.Job, created []*batchv1.Job) error {
 	var errs []error
 	for _, rec := range pending {
-		errs = append(errs, h.finishRecord(ctx, rec))
+		if h.Settle == nil {
+			errs = append(errs, h.finishRecord(ctx, rec))
+			continue
+		}
+		// The reconciler fits the record's .finished to the event size
+		// budget and makes it smaller if Keptn refuses it. A failure is
+		// the broker's to retry: the record's .finished is this event's.
+		if err := h.settleOne(ctx, rec); err != nil {
+			errs = append(errs, Retryable(err))
+		}
 	}
-	if h.Settle != nil {
-		for _, job := range created {
-			// The Job as it is now: it may have ended since it was created.
-			fresh, err := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-			if err == nil {
-				err = h.Settle(ctx, fresh)
-			}
-			if err != nil {
-				// The watch and the sweep report it later; the triggered
-				// event itself is done.
-				h.Log.WarnContext(ctx, "reporting a sibling job", "job", job.Namespace+"/"+job.Name, "error", err.Error())
-			}
+	if h.Settle == nil {
+		return errors.Join(errs...)
+	}
+	for _, job := range created {
+		if err := h.settleOne(ctx, job); err != nil {
+			// The watch and the sweep report it later; the triggered
+			// event itself is done.
+			h.Log.WarnContext(ctx, "reporting a sibling job", "job", job.Namespace+"/"+job.Name, "error", err.Error())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// settleOne reconciles job as it is now: it may have ended since it was
+// created.
+func (h *Handler) settleOne(ctx context.Context, job *batchv1.Job) error {
+	fresh, err := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	return h.Settle(ctx, fresh)
 }
 
 // finishRecord sends the errored .finished of a record Job.
