@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy/policytest"
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
 // flakyRegistry is an OCI registry behind a switch: while down, every
@@ -184,4 +186,51 @@ func TestKeptnSequenceEvents(t *testing.T) {
 	ce := newTriggered("test", scope, "")
 	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
 	assert.Len(t, e.jobsOf(ce.ID()), 1)
+}
+
+// An operator lowered the api-service's MAX_EVENT_SIZE_KB. The function's
+// budget is a setting; when it disagrees, Keptn's 400 "request body too
+// large" makes the function send the .finished again smaller: shorter log
+// head and tail, then one line naming the result, the Job and the pod.
+func TestKeptnSizeLimitLowered(t *testing.T) {
+	for name, tc := range map[string]struct {
+		keptnKB    int
+		functionKB string
+		want       []string
+		tail       bool
+	}{
+		"setting matches Keptn":          {8, "8", []string{"bytes cut ...]"}, true},
+		"setting too high: shorter logs": {12, "", []string{"bytes cut ...]"}, true},
+		"setting too high: one line":     {2, "", []string{"fail (errored): ", "did not fit Keptn's event size limit", "see Job "}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var opts []envOption
+			opts = append(opts, withKeptn(keptnstandin.WithMaxEventSizeKB(tc.keptnKB)))
+			if tc.functionKB != "" {
+				opts = append(opts, withFunctionEnv("KEPTN_MAX_EVENT_SIZE_KB", tc.functionKB))
+			}
+			e := newEnv(t, opts...)
+			fn := e.startFunction("replica-0")
+			e.startWatch(fn)
+			e.setConfig(testConfig(testbed.ImageExit(3), ""))
+			testbed.SetLogs(t, e.ns, "task-1-run", strings.Repeat("GET /carts 200 12ms\n", 3000)+"FATAL: the real reason\n")
+
+			ce := newTriggered("test", scope, "")
+			require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+			fin := e.waitFinished(ce.ID(), "test", reportWithin)
+			assert.LessOrEqual(t, len(fin.Body), tc.keptnKB<<10)
+			assert.Equal(t, "fail", fin.Data["result"])
+			msg, _ := fin.Data["message"].(string)
+			for _, w := range tc.want {
+				assert.Contains(t, msg, w)
+			}
+			assert.Equal(t, tc.tail, strings.Contains(msg, "FATAL: the real reason"), "the log's tail: %q", msg)
+			if !tc.tail {
+				job := e.jobsOf(ce.ID())[0]
+				assert.Contains(t, msg, e.ns+"/"+job.Name, "names the Job whose pod holds the logs")
+				assert.Contains(t, msg, "pod "+job.Name+"-", "and the pod")
+			}
+			assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+		})
+	}
 }
