@@ -234,3 +234,51 @@ func TestKeptnSizeLimitLowered(t *testing.T) {
 		})
 	}
 }
+
+// The window is short because a delivery that takes more than the
+// distributor's 5 s is lost (point 9 of issue 13): the send's own wait must
+// fit in it.
+//
+// Behind Keptn's api-gateway-nginx, two failed authentications from one
+// client address get every request from it 429, valid ones included, until
+// the client backs off. Everything here shares 127.0.0.1 with the function,
+// as pods behind one node's SNAT do. A 429 on the config fetch makes the
+// Broker redeliver; a 429 on a .started or .finished is waited out within the
+// send (Retry-After, jittered backoff).
+func TestKeptnGatewayRateLimit(t *testing.T) {
+	e := newEnv(t, withKeptn(keptnstandin.WithGateway(true), keptnstandin.WithRateLimitWindow(1500*time.Millisecond)))
+	fn := e.startFunction("replica-0")
+	e.startWatch(fn)
+	e.setConfig(testConfig("alpine:3.20", ""))
+	failTwice := func() {
+		t.Helper()
+		for range 2 {
+			req, err := http.NewRequest(http.MethodGet, e.keptn.ResourceServiceURL()+"/v1/project/e2e-project/resource/x", nil)
+			require.NoError(t, err)
+			req.Header.Set("x-token", "a-wrong-token")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		}
+	}
+
+	// Limited before the delivery: the config fetch gets 429, the function
+	// answers 503 and a Broker retry after the back-off gets through.
+	failTwice()
+	ce := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	limited := e.keptn.TooManyRequests()
+	assert.Positive(t, limited, "the function met the rate limit")
+	fin := e.waitFinished(ce.ID(), "test", reportWithin)
+	assert.Equal(t, "pass", fin.Data["result"])
+
+	// Limited while responses go out: the config is cached, so the first
+	// request to meet the limit is the .started, which waits it out.
+	failTwice()
+	ce2 := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce2))
+	assert.Greater(t, e.keptn.TooManyRequests(), limited, "the .started met the rate limit")
+	assert.Len(t, e.eventsFor(ce2.ID(), "sh.keptn.event.test.started"), 1)
+	e.waitFinished(ce2.ID(), "test", reportWithin)
+}
