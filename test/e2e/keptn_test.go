@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -281,4 +282,39 @@ func TestKeptnGatewayRateLimit(t *testing.T) {
 	assert.Greater(t, e.keptn.TooManyRequests(), limited, "the .started met the rate limit")
 	assert.Len(t, e.eventsFor(ce2.ID(), "sh.keptn.event.test.started"), 1)
 	e.waitFinished(ce2.ID(), "test", reportWithin)
+}
+
+// Keptn's api-service replaces the id and time of every event it receives
+// and drops shkeptnspecversion and the trace context, as the stand-in does:
+// the function's stable ids never reach a Keptn receiver, and its results
+// must not depend on Keptn de-duplicating anything.
+func TestKeptnIdsReplaced(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	e.startWatch(fn)
+	e.setConfig(testConfig("alpine:3.20", ""))
+	ce := newTriggered("test", scope, "")
+	ce.SetExtension("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	e.waitFinished(ce.ID(), "test", reportWithin)
+
+	for _, typ := range []string{"sh.keptn.event.test.started", "sh.keptn.event.test.finished"} {
+		got := e.eventsFor(ce.ID(), typ)
+		require.Len(t, got, 1, typ)
+		ev := got[0]
+		assert.NotEmpty(t, ev.SentID)
+		assert.NotEqual(t, ev.SentID, ev.ID, "Keptn gives %s an id of its own", typ)
+		var sent, published map[string]any
+		require.NoError(t, json.Unmarshal(ev.Body, &sent))
+		require.NoError(t, json.Unmarshal(ev.Published, &published))
+		assert.Equal(t, ev.ID, published["id"])
+		assert.NotEqual(t, sent["time"], published["time"], "and its own time")
+		assert.NotContains(t, published, "shkeptnspecversion")
+		assert.NotContains(t, published, "traceparent")
+		assert.Equal(t, ce.ID(), published["triggeredid"], "what shipyard counts by survives")
+	}
+	closed, started, finished := e.keptn.TaskClosed("test", ce.ID())
+	assert.True(t, closed)
+	assert.Equal(t, 1, started)
+	assert.Equal(t, 1, finished)
 }
