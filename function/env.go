@@ -31,6 +31,7 @@ var Env = []envVar{
 	{"KEPTN_CA_FILE", "", "PEM file of CAs trusted for Keptn's TLS (in addition to the system pool)"},
 	{"KEPTN_INSECURE_SKIP_VERIFY", "false", "turn off TLS verification towards Keptn (explicit opt-out; never the default)"},
 	{"KEPTN_CONFIG_DIR", "", "read job/config.yaml from this local directory (layout project/<p>[/stage/<s>[/service/<v>]]/resource/<uri>) instead of Keptn"},
+	{"KEPTN_MAX_EVENT_SIZE_KB", "64", "the api-service's MAX_EVENT_SIZE_KB: .finished (with its logs' head and tail) is fitted below it; set it when the operator lowered Keptn's. A .finished Keptn still refuses as too large is sent again smaller (docs/completion.md)"},
 	{"K_SINK", "", "send .started/.finished as CloudEvents to this URL instead of Keptn's API"},
 	{"EVENT_SOURCE", "job-executor-knative", "CloudEvents source of the events we send"},
 	{"POD_NAME", "hostname", "names this replica in claims on Jobs"},

@@ -47,6 +47,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	ctx = logctx.With(ctx, "event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
 	log := f.log
 	switch {
+	case keptn.IsSequenceType(e.Type()):
+		// Sequence-level events match the Trigger's filters but are the
+		// shipyard-controller's own: 202, so they never reach the dead letter.
+		log.DebugContext(ctx, "ignoring sequence-level event")
+		f.metrics.Event(ctx, e.Type(), outcomeIgnored)
+		return nil, nil
 	case strings.HasPrefix(e.Type(), "sh.keptn.event.") && strings.HasSuffix(e.Type(), "."+keptn.KindTriggered):
 		ev, err := keptn.ParseTaskEvent(e)
 		if err != nil {

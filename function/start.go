@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
@@ -98,13 +99,24 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		BusyWait:    5 * time.Second,
 		Observer:    obs,
 	}
+	maxKB, err := strconv.Atoi(lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	if err != nil || maxKB < 1 {
+		return fmt.Errorf("KEPTN_MAX_EVENT_SIZE_KB %q: want a positive number of KB, as the api-service's MAX_EVENT_SIZE_KB", lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	}
 	f.report, err = report.NewReconciler(kube, responses, report.Config{
-		ManagedBy:  settings.ManagedBy,
-		Namespaces: sweepNamespaces(cfg, settings.Namespace),
-		RecordTTL:  time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
-		Log:        f.log,
+		MaxEventBytes: report.MaxEventBytesFor(maxKB),
+		ManagedBy:     settings.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, settings.Namespace),
+		RecordTTL:     time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
+		Log:           f.log,
 	})
 	if err != nil {
+		return err
+	}
+	// A Job whose .finished waited for a sibling's .started reports as
+	// soon as the last .started is out (report.AnnotationSiblings).
+	f.trigger.Settle = func(ctx context.Context, job *batchv1.Job) error {
+		_, err := f.report.Reconcile(ctx, job)
 		return err
 	}
 	f.ready.Store(true)

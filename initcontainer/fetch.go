@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -169,9 +168,10 @@ func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op
 			cause = err
 		}
 		if ctx.Err() == nil {
-			// Full jitter over [delay/2, delay) spreads many pods
-			// retrying against one recovering Keptn.
-			wait := delay/2 + rand.N(delay/2+1)
+			// Jitter over [delay/2, delay) spreads many pods retrying
+			// against one recovering Keptn; a gateway's Retry-After (429
+			// after failed logins from this address) is honoured.
+			wait := keptn.Backoff(delay, keptn.RetryAfterOf(err))
 			fmt.Fprintf(log, "%s: attempt %d failed, retrying in %v: %v\n", what, attempt, wait.Round(time.Millisecond), err)
 			t := time.NewTimer(wait)
 			select {

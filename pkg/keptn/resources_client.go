@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -260,7 +261,10 @@ func (c *ResourceClient) getJSON(ctx context.Context, op, u string, v any) error
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
 			return &AuthError{StatusCode: code, Op: op, Message: msg}
 		case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-			return &RetryableError{StatusCode: code, Err: fmt.Errorf("%s: HTTP %d from Keptn: %s", op, code, msg)}
+			// Keptn's gateway answers 429 after failed authentications
+			// from this address, even to valid requests: back off.
+			return &RetryableError{StatusCode: code, RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+				Err: fmt.Errorf("%s: HTTP %d from Keptn: %s", op, code, msg)}
 		default:
 			return &StatusError{StatusCode: code, Op: op, Message: msg}
 		}

@@ -3,6 +3,7 @@ package keptn
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AuthError is a 401 or 403 from Keptn: the token is missing, wrong or lacks
@@ -28,6 +29,8 @@ func IsAuthError(err error) bool {
 // redelivers, or retry with backoff.
 type RetryableError struct {
 	StatusCode int // 0 when no HTTP answer arrived
+	// RetryAfter is the server's Retry-After (429, 503), 0 if it gave none.
+	RetryAfter time.Duration
 	Err        error
 }
 

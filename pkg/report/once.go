@@ -90,8 +90,10 @@ func (s *Sender) Finished(ctx context.Context, job *batchv1.Job, f keptn.Finishe
 	})
 }
 
-// ResponseID is a stable event id per Job and kind, so a receiver that
-// de-duplicates by id sees a retried send as the same event.
+// ResponseID is a stable event id per Job and kind. Only a K_SINK receiver
+// that de-duplicates by id benefits: Keptn's api-service replaces every
+// event's id, so nothing here relies on de-duplication by Keptn
+// (docs/completion.md, Known limits).
 func ResponseID(job *batchv1.Job, kind string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("keptn-job:"+job.Namespace+"/"+job.Name+"/"+kind)).String()
 }

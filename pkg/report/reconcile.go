@@ -102,6 +102,9 @@ type Outcome struct {
 	Reported bool
 	// Busy: another replica holds a claim; it, or a later sweep, finishes.
 	Busy bool
+	// Waiting: the Job has ended but a sibling action's .started is not
+	// out yet (siblings.go); its .finished waits for it.
+	Waiting bool
 }
 
 // Reconcile brings job's reports up to date: .started if it was never sent
@@ -143,6 +146,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	if !v.Terminal {
 		return out, nil
 	}
+	if ok, err := r.siblingsStarted(ctx, job); err != nil || !ok {
+		out.Waiting = err == nil
+		return out, err
+	}
 	// Claims are per attempt: concurrent deliveries to this replica must
 	// not both send.
 	holder := r.Sender.NewHolder()
@@ -167,7 +174,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		v = Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
-	f, err := Compose(v.Finished, r.fetchLogs(ctx, job.Namespace, v), r.maxEventBytes(), r.sizer(job))
+	logs := r.fetchLogs(ctx, job.Namespace, v)
+	f, err := Compose(v.Finished, logs, r.maxEventBytes(), r.sizer(job))
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -175,7 +183,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		r.release(ctx, job, holder)
 		return out, err
 	}
-	switch _, err := r.finishedAs(ctx, job, f, holder); {
+	f, err = r.sendFinished(ctx, job, v, logs, f, holder)
+	switch {
 	case errors.Is(err, ErrBusy):
 		// Our claim expired while logs were read, and another took it.
 		out.Busy = true

@@ -22,7 +22,13 @@ func NewCloudEvents(target string, client *http.Client) (*CloudEvents, error) {
 	if client == nil {
 		client = defaultClient()
 	}
-	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(target), cehttp.WithClient(*client))
+	withBox := *client
+	next := withBox.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	withBox.Transport = retryAfterTransport{next: next}
+	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(target), cehttp.WithClient(withBox))
 	if err != nil {
 		return nil, fmt.Errorf("cloudevents sink %s: %w", target, err)
 	}
@@ -33,15 +39,24 @@ func NewCloudEvents(target string, client *http.Client) (*CloudEvents, error) {
 	return &CloudEvents{client: c, target: target}, nil
 }
 
-// Send implements Sender.
+// Send implements Sender. A 429 is waited out briefly (sendRetrying).
 func (c *CloudEvents) Send(ctx context.Context, ev event.Event) error {
-	res := c.client.Send(ctx, ev)
+	return sendRetrying(ctx, defaultTooMany, func(ctx context.Context) error { return c.send(ctx, ev) })
+}
+
+func (c *CloudEvents) send(ctx context.Context, ev event.Event) error {
+	box := &retryAfterBox{}
+	res := c.client.Send(context.WithValue(ctx, retryAfterKey{}, box), ev)
 	if cloudevents.IsACK(res) {
 		return nil
 	}
 	var hr *cehttp.Result
 	if cloudevents.ResultAs(res, &hr) {
-		return statusError(hr.StatusCode, res.Error())
+		err := statusError(hr.StatusCode, res.Error())
+		box.mu.Lock()
+		err.RetryAfter = box.d
+		box.mu.Unlock()
+		return err
 	}
 	return transportError(res)
 }

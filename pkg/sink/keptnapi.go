@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
 // KeptnAPI posts events to Keptn's api-service (POST <base>/v1/event with
@@ -72,8 +74,12 @@ func KeptnBody(ev event.Event) ([]byte, error) {
 	return json.Marshal(ke)
 }
 
-// Send implements Sender.
+// Send implements Sender. A 429 is waited out briefly (sendRetrying).
 func (k *KeptnAPI) Send(ctx context.Context, ev event.Event) error {
+	return sendRetrying(ctx, defaultTooMany, func(ctx context.Context) error { return k.send(ctx, ev) })
+}
+
+func (k *KeptnAPI) send(ctx context.Context, ev event.Event) error {
 	body, err := KeptnBody(ev)
 	if err != nil {
 		return &SendError{Err: fmt.Errorf("encoding %s: %w", ev.Type(), err)}
@@ -96,7 +102,9 @@ func (k *KeptnAPI) Send(ctx context.Context, ev event.Event) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode/100 != 2 {
-		return statusError(resp.StatusCode, strings.TrimSpace(string(msg)))
+		err := statusError(resp.StatusCode, strings.TrimSpace(string(msg)))
+		err.RetryAfter = keptn.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return err
 	}
 	return nil
 }

@@ -25,7 +25,9 @@ type SendError struct {
 	// Retryable is true when the same event may succeed later: the receiver
 	// was unreachable, overloaded or failed (5xx, 408, 429).
 	Retryable bool
-	Err       error
+	// RetryAfter is the receiver's Retry-After, 0 if it gave none.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *SendError) Error() string {
@@ -48,7 +50,7 @@ func IsRetryable(err error) bool {
 	return err != nil
 }
 
-func statusError(status int, body string) error {
+func statusError(status int, body string) *SendError {
 	return &SendError{
 		Status:    status,
 		Retryable: status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests,

@@ -62,6 +62,10 @@ type Handler struct {
 	// Observer, if set, hears about each Job created (metrics, Kubernetes
 	// Events).
 	Observer CreateObserver
+	// Settle, if set, reports a Job of this event that may have ended
+	// while its .finished waited for a sibling's .started (the
+	// Reconciler's Reconcile). Without it the watch or sweep does.
+	Settle func(ctx context.Context, job *batchv1.Job) error
 }
 
 // CreateObserver hears about each Job this handler created. Created is
@@ -105,7 +109,16 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		h.Log.InfoContext(ctx, "no action matches", "config", cfg.File)
 		return out, nil
 	}
+	sibs, err := siblingsAnnotation(cfg, matches, ev, h.Settings)
+	if err != nil {
+		return out, err
+	}
+	// Every .started goes out before any .finished of this event
+	// (report.AnnotationSiblings): records of actions that cannot run are
+	// created and started here, and finished in settle once no action is
+	// left to start.
 	var errs []error
+	var pending, started []*batchv1.Job
 	for _, i := range matches {
 		job, err := h.build(ctx, cfg, i, ev)
 		if policy.IsUnavailable(err) {
@@ -120,13 +133,19 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 			// refusal: this action fails with its message; the others
 			// still run.
 			out.Invalid++
-			errs = append(errs, h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error()))
+			rec, err := h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error(), sibs)
+			pending = appendJob(pending, rec)
+			errs = append(errs, err)
 			continue
 		}
-		created, err := h.run(ctx, job)
+		created, err := h.run(ctx, withSiblings(job, sibs))
 		if errors.Is(err, errRefused) {
 			out.Invalid++
-			err = h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error())
+			var rec *batchv1.Job
+			rec, err = h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error(), sibs)
+			pending = appendJob(pending, rec)
+		} else if err == nil {
+			started = append(started, job)
 		}
 		if created {
 			out.Created++
@@ -135,7 +154,17 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		}
 		errs = append(errs, err)
 	}
-	return out, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	return out, h.settle(ctx, pending, started)
+}
+
+func appendJob(list []*batchv1.Job, job *batchv1.Job) []*batchv1.Job {
+	if job == nil {
+		return list
+	}
+	return append(list, job)
 }
 
 // build admits action i under the policy, builds its Job from the
@@ -167,41 +196,44 @@ func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *c
 	if cfg == nil {
 		return out, errors.Join(errs...)
 	}
-	for _, i := range cfg.Match(ev.Type, ev.Document()) {
+	matches := cfg.Match(ev.Type, ev.Document())
+	sibs, err := siblingsAnnotation(cfg, matches, ev, h.Settings)
+	if err != nil {
+		return out, errors.Join(append(errs, err)...)
+	}
+	var pending []*batchv1.Job
+	for _, i := range matches {
 		out.Matched++
 		out.Invalid++
 		actionErrs := list.ForAction(i)
 		if len(actionErrs) == 0 {
 			actionErrs = list
 		}
-		errs = append(errs, h.fail(ctx, ev, i, cfg.Actions[i].Name, "invalid job config:\n"+actionErrs.Error()))
+		rec, err := h.fail(ctx, ev, i, cfg.Actions[i].Name, "invalid job config:\n"+actionErrs.Error(), sibs)
+		pending = appendJob(pending, rec)
+		errs = append(errs, err)
 	}
-	return out, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	return out, h.settle(ctx, pending, nil)
 }
 
 // fail records an action that cannot run as a suspended record Job and
-// sends its .started and errored .finished, each exactly once.
-func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int, actionName, message string) error {
+// sends its .started, exactly once. Its errored .finished is sent by
+// settle (finishRecord), once every sibling's .started is out.
+func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int, actionName, message, sibs string) (*batchv1.Job, error) {
 	rec, err := jobs.Record(ev, actionIndex, actionName, message, h.Settings)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx = logctx.With(ctx, "job", rec.Namespace+"/"+rec.Name)
-	if _, err := h.run(ctx, rec); err != nil {
+	if _, err := h.run(ctx, withSiblings(rec, sibs)); err != nil {
 		// Even the record was refused (say, our own namespace is gone):
 		// nothing can be reported, so the broker must keep the event.
-		return Retryable(err)
+		return nil, Retryable(err)
 	}
-	job, err := h.Jobs(rec.Namespace).Get(ctx, rec.Name, metav1.GetOptions{})
-	if err != nil {
-		return Retryable(fmt.Errorf("reading record job %s/%s: %w", rec.Namespace, rec.Name, err))
-	}
-	_, err = h.Responses.Finished(ctx, job, keptn.Finished{
-		Status:  keptn.StatusErrored,
-		Result:  keptn.ResultFail,
-		Message: job.Annotations[jobs.AnnotationInvalid],
-	})
-	return h.responseErr(ctx, err)
+	return rec, nil
 }
 
 // run creates job (tolerating AlreadyExists) and makes sure its .started

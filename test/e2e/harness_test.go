@@ -51,9 +51,17 @@ type env struct {
 	kubeconfigs map[string]string
 	// deadLetters is the dead-letter sink of every replica's Broker.
 	deadLetters *eventsink.Sink
+	// keptnOpts configure the stand-in (withKeptn).
+	keptnOpts []keptnstandin.Option
 }
 
 type envOption func(*env)
+
+// withKeptn configures the Keptn stand-in, e.g. a lowered
+// MAX_EVENT_SIZE_KB or gateway mode.
+func withKeptn(opts ...keptnstandin.Option) envOption {
+	return func(e *env) { e.keptnOpts = append(e.keptnOpts, opts...) }
+}
 
 // withFunctionEnv sets environment variables of the function replicas.
 func withFunctionEnv(k, v string) envOption {
@@ -68,13 +76,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		bed:         bed,
 		ns:          testbed.Namespace(t),
 		kube:        bed.Client(),
-		keptn:       keptnstandin.NewStarted(t, keptnstandin.WithTest(t)),
 		extraEnv:    map[string]string{},
 		kubeconfigs: map[string]string{},
 	}
 	for _, o := range opts {
 		o(e)
 	}
+	e.keptn = keptnstandin.NewStarted(t, append(e.keptnOpts, keptnstandin.WithTest(t))...)
 	e.prepareNamespace(e.ns)
 	t.Cleanup(func() { e.keptn.CheckContract(t) })
 	return e

@@ -24,11 +24,16 @@ type Event struct {
 	ContentType  string    `json:"contentType"`
 	// Body is the request body as sent: a keptnContextExtendedCE.
 	Body json.RawMessage `json:"event"`
+	// Published is the event as the api-service publishes it (replaced.go):
+	// a new id and time, without shkeptnspecversion.
+	Published json.RawMessage `json:"published"`
 
 	// Fields of Body, for assertions.
-	Type           string         `json:"-"`
-	Source         string         `json:"-"`
+	Type   string `json:"-"`
+	Source string `json:"-"`
+	// ID is the id Keptn gave the event; SentID the sender's.
 	ID             string         `json:"-"`
+	SentID         string         `json:"-"`
 	Shkeptncontext string         `json:"-"`
 	Triggeredid    string         `json:"-"`
 	Gitcommitid    string         `json:"-"`
@@ -103,20 +108,24 @@ func (s *Server) serveEvent(r *http.Request, in requestInput) reply {
 		// Keptn would accept it and lose or garble something; see wire.go.
 		return keptnError(http.StatusBadRequest, wireErr.Error())
 	}
+	now := time.Now()
 	ev := Event{
-		Received:       time.Now(),
+		Received:       now,
 		KeptnContext:   keptnContextFor(ce.Shkeptncontext),
 		ContentType:    mt,
 		Body:           json.RawMessage(body),
 		Type:           ce.Type,
 		Source:         ce.Source,
-		ID:             ce.ID,
+		ID:             uuid.NewString(),
+		SentID:         ce.ID,
 		Shkeptncontext: ce.Shkeptncontext,
 		Triggeredid:    ce.Triggeredid,
 		Gitcommitid:    ce.Gitcommitid,
 		Data:           ce.Data,
 	}
+	ev.Published = publishedBody(body, ev.ID, now)
 	s.events.add(ev)
+	s.shipyard.count(ev.Type, ev.Triggeredid)
 	if s.opts.onEvent != nil {
 		s.opts.onEvent(ev)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 const jobConfig = "job/config.yaml"
@@ -160,11 +161,24 @@ func TestResourceEscaping(t *testing.T) {
 }
 
 func TestGatewayNeedsTokenForResources(t *testing.T) {
-	s := NewStarted(t, WithGateway(true), WithToken("secret-for-test"))
+	s := NewStarted(t, WithGateway(true), WithToken("secret-for-test"), WithRateLimitWindow(300*time.Millisecond))
 	s.Commit(map[string][]byte{"project/p/resource/a": []byte("x")})
 	u := s.ResourceServiceURL() + "/v1/project/p/resource/a"
-	assertKeptnError(t, get(t, u, ""), 401, "unauthenticated or invalid credentials")
-	assertKeptnError(t, get(t, u, "wrong"), 401, "unauthenticated or invalid credentials")
+	// The gateway's exact bodies, and its rate limit: after two failed
+	// authentications from this address even a valid request gets 429,
+	// until the client has backed off.
+	for _, tok := range []string{"", "wrong"} {
+		if r := get(t, u, tok); r.status != 401 || string(r.body) != gateway401Body {
+			t.Errorf("token %q: got %d %s, want 401 %s", tok, r.status, r.body, gateway401Body)
+		}
+	}
+	if r := get(t, u, "secret-for-test"); r.status != 429 || string(r.body) != gatewayTooManyBody {
+		t.Errorf("after two failed logins: got %d %s, want 429 %s", r.status, r.body, gatewayTooManyBody)
+	}
+	if s.TooManyRequests() != 1 {
+		t.Errorf("TooManyRequests = %d, want 1", s.TooManyRequests())
+	}
+	time.Sleep(400 * time.Millisecond)
 	if got := decodeResource(t, get(t, u, "secret-for-test")); got.content != "x" {
 		t.Errorf("with the token: content %q, want x", got.content)
 	}

@@ -25,6 +25,8 @@ type options struct {
 	upstreamURL   string
 	onEvent       func(Event)
 	t             TB
+	// rateLimitWindow: see WithRateLimitWindow.
+	rateLimitWindow time.Duration
 }
 
 // Option configures a Server.
@@ -69,6 +71,8 @@ type Server struct {
 	contract *contract
 	repo     repository
 	events   eventLog
+	shipyard shipyard
+	limiter  rateLimiter
 
 	mu         sync.Mutex
 	counts     map[string]int
@@ -84,10 +88,11 @@ type Server struct {
 // New builds a Server with the embedded contract; Start serves it.
 func New(opts ...Option) (*Server, error) {
 	o := options{
-		listen:        "127.0.0.1:0",
-		token:         DefaultToken,
-		maxEventBytes: 64 * 1024,
-		upstreamURL:   "https://git.keptn-standin.invalid/keptn.git",
+		listen:          "127.0.0.1:0",
+		token:           DefaultToken,
+		maxEventBytes:   64 * 1024,
+		upstreamURL:     "https://git.keptn-standin.invalid/keptn.git",
+		rateLimitWindow: 3 * time.Second,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -97,10 +102,12 @@ func New(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, contract: c, counts: map[string]int{}}
+	s.limiter.window = o.rateLimitWindow
 	if o.t != nil {
 		o.t.Cleanup(func() {
 			s.Close()
 			s.CheckContract(o.t)
+			s.CheckShipyard(o.t)
 		})
 	}
 	return s, nil
@@ -270,16 +277,23 @@ func (s *Server) checkedResource(r *http.Request, rt route, in requestInput) rep
 // A request without the header breaks the contract (its security scheme) and
 // is recorded as a violation; a wrong token is only refused.
 func (s *Server) authorize(r *http.Request, atGateway bool) (reply, bool) {
+	if s.opts.gateway && s.limiter.blocked(r, time.Now()) {
+		// The gateway's rate limit comes before any token check.
+		return gatewayReply(http.StatusTooManyRequests, gatewayTooManyBody), false
+	}
 	token, sent := r.Header["X-Token"]
 	if sent && len(token) == 1 && subtle.ConstantTimeCompare([]byte(token[0]), []byte(s.opts.token)) == 1 {
 		return reply{}, true
+	}
+	if s.opts.gateway {
+		s.limiter.failed(r, time.Now())
 	}
 	if !sent || token[0] == "" {
 		s.recordViolation(sideRequest, r, http.StatusUnauthorized, errors.New("no x-token header: the contract's security scheme requires it"))
 	}
 	switch {
 	case atGateway:
-		return keptnError(http.StatusUnauthorized, "unauthenticated or invalid credentials"), false
+		return gatewayReply(http.StatusUnauthorized, gateway401Body), false
 	case !sent || token[0] == "":
 		return keptnError(http.StatusUnauthorized, "unauthenticated for invalid credentials"), false
 	default:
