@@ -94,6 +94,9 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "too long (%d bytes, at most %d)", len(name), maxEventNameLen)
 		return nil
 	}
+	if !d.chargeRegexp(n, path, anchored(name)) {
+		return nil
+	}
 	re, err := regexp.Compile(anchored(name))
 	if err != nil {
 		// Compiled bare again so that the message quotes what the author

@@ -20,6 +20,21 @@ type Limits struct {
 	// MaxNodes bounds the YAML nodes visited, counting every expansion of an
 	// alias: a few bytes of anchors can otherwise expand to billions of nodes.
 	MaxNodes int
+	// MaxExpandedBytes bounds the bytes of the scalars visited, counting
+	// every expansion of an alias: one large anchored value aliased a few
+	// thousand times is a small file but gigabytes of Job. Default: four
+	// times MaxBytes.
+	MaxExpandedBytes int
+	// MaxRegexpInsts bounds the program one event name compiles to, and
+	// MaxRegexpInstsTotal the programs of all of them: a bounded repetition
+	// ({1,999}) is copied that many times, so a few hundred bytes of
+	// pattern can hold megabytes of program.
+	MaxRegexpInsts      int
+	MaxRegexpInstsTotal int
+	// MaxCost bounds what a parsed config costs to hold and use (Config.Cost):
+	// expanded values, expanded YAML nodes and regular-expression programs,
+	// in bytes.
+	MaxCost int
 }
 
 // DefaultLimits are generous for any real config and small enough to parse in
@@ -33,6 +48,10 @@ func DefaultLimits() Limits {
 		MaxEnvPerTask:      128,
 		MaxFilesPerTask:    256,
 		MaxNodes:           1 << 20,
+		// MaxExpandedBytes is derived from MaxBytes in withDefaults.
+		MaxRegexpInsts:      2048,
+		MaxRegexpInstsTotal: 32768,
+		MaxCost:             4 << 20,
 	}
 }
 
@@ -45,13 +64,17 @@ func (l Limits) withDefaults() Limits {
 		return def
 	}
 	return Limits{
-		MaxBytes:           pick(l.MaxBytes, d.MaxBytes),
-		MaxActions:         pick(l.MaxActions, d.MaxActions),
-		MaxEventsPerAction: pick(l.MaxEventsPerAction, d.MaxEventsPerAction),
-		MaxTasksPerAction:  pick(l.MaxTasksPerAction, d.MaxTasksPerAction),
-		MaxEnvPerTask:      pick(l.MaxEnvPerTask, d.MaxEnvPerTask),
-		MaxFilesPerTask:    pick(l.MaxFilesPerTask, d.MaxFilesPerTask),
-		MaxNodes:           pick(l.MaxNodes, d.MaxNodes),
+		MaxBytes:            pick(l.MaxBytes, d.MaxBytes),
+		MaxActions:          pick(l.MaxActions, d.MaxActions),
+		MaxEventsPerAction:  pick(l.MaxEventsPerAction, d.MaxEventsPerAction),
+		MaxTasksPerAction:   pick(l.MaxTasksPerAction, d.MaxTasksPerAction),
+		MaxEnvPerTask:       pick(l.MaxEnvPerTask, d.MaxEnvPerTask),
+		MaxFilesPerTask:     pick(l.MaxFilesPerTask, d.MaxFilesPerTask),
+		MaxNodes:            pick(l.MaxNodes, d.MaxNodes),
+		MaxExpandedBytes:    pick(l.MaxExpandedBytes, 4*pick(l.MaxBytes, d.MaxBytes)),
+		MaxRegexpInsts:      pick(l.MaxRegexpInsts, d.MaxRegexpInsts),
+		MaxRegexpInstsTotal: pick(l.MaxRegexpInstsTotal, d.MaxRegexpInstsTotal),
+		MaxCost:             pick(l.MaxCost, d.MaxCost),
 	}
 }
 

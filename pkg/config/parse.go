@@ -61,6 +61,7 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 	sortByPosition(d.errs)
 	sortByPosition(d.warns)
 	cfg.Warnings = d.warns
+	cfg.Cost = max(d.cost, int64(len(data)))
 	if len(d.errs) > 0 {
 		return cfg, d.errs
 	}
@@ -95,8 +96,7 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		return nil
 	}
 	root := doc.Content[0]
-	if size := expandedSize(root, d.lim.MaxNodes, map[*yaml.Node]int{}); size > d.lim.MaxNodes {
-		d.errorf(root, "", "the document expands to more than %d YAML nodes (aliases included)", d.lim.MaxNodes)
+	if !d.checkExpansion(root) {
 		return nil
 	}
 	return root

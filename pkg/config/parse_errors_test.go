@@ -279,7 +279,7 @@ func TestParseLimits(t *testing.T) {
 		}
 		_, err := Parse("job/config.yaml", []byte(doc))
 		require.Error(t, err)
-		assert.Equal(t, "job/config.yaml:1:1: the document expands to more than 1048576 YAML nodes (aliases included)", err.Error())
+		assert.Equal(t, "job/config.yaml:19:12: this alias makes the document expand to more than 1048576 YAML nodes (aliases included)", err.Error())
 	})
 }
 

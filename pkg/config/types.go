@@ -27,6 +27,10 @@ type Config struct {
 	// job-executor-service ran it (e.g. a ttlSecondsAfterFinished below 60
 	// that is raised). Tools print them; the function may log them.
 	Warnings ErrorList
+	// Cost estimates the bytes it takes to hold and use this config (see
+	// Limits.MaxCost); a cache of parsed configs counts it. It is a model,
+	// not part of what the file says, hence not in the JSON form.
+	Cost int64 `json:"-"`
 }
 
 // Pos locates a node of the YAML document.

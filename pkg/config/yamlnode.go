@@ -22,6 +22,10 @@ type decoder struct {
 	// run after decoding (tolerations, affinity, securityContext) still point
 	// at the right line.
 	nodes map[string]*yaml.Node
+	// cost is Config.Cost so far; regexpInsts the event names' programs.
+	cost                         int64
+	regexpInsts                  int
+	costReported, regexpReported bool
 }
 
 func (d *decoder) at(n *yaml.Node, path, msg string) *FieldError {
@@ -97,34 +101,6 @@ func describe(n *yaml.Node) string {
 		}
 	}
 	return "an unknown node"
-}
-
-// expandedSize counts the nodes a walk would visit, aliases expanded, and
-// stops counting past limit. Memoised per node, so it is linear in the
-// document even for "billion laughs" anchors.
-func expandedSize(n *yaml.Node, limit int, memo map[*yaml.Node]int) int {
-	if n == nil {
-		return 0
-	}
-	if v, ok := memo[n]; ok {
-		return v
-	}
-	memo[n] = limit + 1 // a cycle counts as too big
-	size := 1
-	if n.Kind == yaml.AliasNode {
-		size += expandedSize(n.Alias, limit, memo)
-	}
-	for _, c := range n.Content {
-		if size > limit {
-			break
-		}
-		size += expandedSize(c, limit, memo)
-	}
-	if size > limit {
-		size = limit + 1
-	}
-	memo[n] = size
-	return size
 }
 
 type pair struct {

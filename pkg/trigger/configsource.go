@@ -25,10 +25,14 @@ type Configs struct {
 
 	mu     sync.Mutex
 	parsed map[string]*config.Config
+	// held is the sum of the cached configs' Cost.
+	held int64
 }
 
-// maxParsed bounds the parse cache; configs are small and few.
-const maxParsed = 256
+// maxParsedBytes bounds the parse cache by what its configs cost to hold
+// (config.Config.Cost), not by their number: one config may cost up to
+// config.Limits.MaxCost, and the function runs in 256 Mi.
+const maxParsedBytes = 32 << 20
 
 // Load returns the event's config. A config that does not validate is
 // returned with its config.ErrorList (the config may be partial, so actions
@@ -60,10 +64,15 @@ func (c *Configs) Load(ctx context.Context, ev *keptn.TaskEvent) (*config.Config
 		return cfg, err
 	}
 	c.mu.Lock()
-	if c.parsed == nil || len(c.parsed) >= maxParsed {
-		c.parsed = map[string]*config.Config{}
+	defer c.mu.Unlock()
+	if c.parsed == nil || c.held+cfg.Cost > maxParsedBytes {
+		// Starting over is simpler than LRU and as good: a busy sequence
+		// reads the same few versions.
+		c.parsed, c.held = map[string]*config.Config{}, 0
 	}
-	c.parsed[key] = cfg
-	c.mu.Unlock()
+	if _, ok := c.parsed[key]; !ok && cfg.Cost <= maxParsedBytes {
+		c.parsed[key] = cfg
+		c.held += cfg.Cost
+	}
 	return cfg, nil
 }
