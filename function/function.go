@@ -44,7 +44,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, cehttp.NewResult(http.StatusServiceUnavailable, "function is not started")
 	}
 	// Every line logged while handling e names it (pkg/logctx).
-	ctx = logctx.With(ctx, "event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
+	ctx = logctx.With(ctx, "event_id", logctx.Value(e.ID()), "event_type", logctx.Value(e.Type()), "event_source", logctx.Value(e.Source()))
 	log := f.log
 	switch {
 	case keptn.IsSequenceType(e.Type()):
@@ -56,9 +56,9 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	case strings.HasPrefix(e.Type(), "sh.keptn.event.") && strings.HasSuffix(e.Type(), "."+keptn.KindTriggered):
 		ev, err := keptn.ParseTaskEvent(e)
 		if err != nil {
-			log.WarnContext(ctx, "refusing malformed event", "error", err.Error())
+			log.WarnContext(ctx, "refusing malformed event", "error", errString(err))
 			f.metrics.Event(ctx, e.Type(), outcomeMalformed)
-			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
 		}
 		ctx = logctx.With(ctx, "shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
 		out, err := f.trigger.Handle(ctx, ev)
@@ -68,7 +68,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	case strings.HasPrefix(e.Type(), "dev.knative.apiserver.resource."):
 		err := f.report.HandleEvent(ctx, e)
 		if err != nil {
-			log.WarnContext(ctx, "job status event", "subject", e.Subject(), "error", err.Error())
+			log.WarnContext(ctx, "job status event", "subject", logctx.Value(e.Subject()), "error", errString(err))
 		}
 		res := reportAnswer(err)
 		f.metrics.Event(ctx, e.Type(), errorOutcome(res))
@@ -83,7 +83,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			// Listing failed; the next tick tries again, but a 5xx makes
 			// the broker retry this one sooner.
 			f.metrics.Event(ctx, e.Type(), outcomeRetry)
-			return nil, cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+			return nil, cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
 		case st.Skipped:
 			f.metrics.Event(ctx, e.Type(), outcomeSkipped)
 		default:
@@ -103,11 +103,11 @@ func reportAnswer(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, report.ErrBadEvent):
-		return cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
 	case report.IsRetryable(err):
-		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
+		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
 	default:
-		return cehttp.NewResult(http.StatusInternalServerError, "%s", err.Error())
+		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))
 	}
 }
 
@@ -118,20 +118,24 @@ func answer(err error) error {
 	case err == nil:
 		return nil
 	case trigger.IsRetryable(err):
-		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", err.Error())
-	case errors.Is(err, keptn.ErrMalformed):
-		return cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
+		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
+	case errors.Is(err, keptn.ErrMalformed), trigger.IsPermanent(err):
+		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
 	default:
-		return cehttp.NewResult(http.StatusInternalServerError, "%s", err.Error())
+		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))
 	}
 }
 
+// errString bounds an error in a log line or an answer: it may quote an
+// API server's message about a value taken from the event.
 func errString(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return logctx.Clip(err.Error(), maxErrorBytes)
 }
+
+const maxErrorBytes = 4 << 10
 
 // Ready reports whether Start completed.
 func (f *Function) Ready(context.Context) (bool, error) { return f.ready.Load(), nil }

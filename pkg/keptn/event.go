@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 )
 
 // CloudEvent extension attributes Keptn uses.
@@ -31,6 +33,16 @@ const (
 
 // LogErrorType is Keptn's general-purpose error log event.
 const LogErrorType = "sh.keptn.log.error"
+
+// Bounds on what an event carries into a Job's annotations and into every
+// response: Keptn's own ids are UUIDs and its labels a few short pairs. A
+// larger value cannot be stored (Kubernetes refuses annotations over 256 KB
+// in all) nor echoed in a .finished Keptn accepts (64 KB), so such an event
+// is refused at once (400) instead of failing on every redelivery.
+const (
+	MaxAttributeBytes = 512
+	MaxLabelsBytes    = 16 << 10
+)
 
 // ErrMalformed marks events that can never be processed, whatever is retried:
 // callers answer 400 so the broker does not redeliver them.
@@ -108,7 +120,7 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 	}
 	task, kind, ok := ParseTaskType(ce.Type())
 	if !ok {
-		return nil, fmt.Errorf("%w: type %q is not sh.keptn.event.<task>.<kind>", ErrMalformed, ce.Type())
+		return nil, fmt.Errorf("%w: type %q is not sh.keptn.event.<task>.<kind>", ErrMalformed, clip(ce.Type()))
 	}
 	ev := &TaskEvent{
 		ID:     ce.ID(),
@@ -125,6 +137,14 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 	ev.TraceParent = stringExt(ext, "traceparent")
 	if ev.Context == "" {
 		return nil, fmt.Errorf("%w: extension %s is missing", ErrMalformed, ExtContext)
+	}
+	for _, a := range []struct{ name, v string }{
+		{"id", ev.ID}, {"type", ev.Type}, {"source", ev.Source}, {ExtContext, ev.Context},
+		{ExtTriggeredID, ev.TriggeredID}, {ExtGitCommitID, ev.GitCommitID}, {"traceparent", ev.TraceParent},
+	} {
+		if len(a.v) > MaxAttributeBytes {
+			return nil, fmt.Errorf("%w: attribute %s is %d bytes; at most %d are accepted", ErrMalformed, a.name, len(a.v), MaxAttributeBytes)
+		}
 	}
 	if ct := ce.DataContentType(); ct != "" && !strings.Contains(ct, "json") {
 		return nil, fmt.Errorf("%w: datacontenttype %q is not JSON", ErrMalformed, ct)
@@ -152,9 +172,16 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 			return nil, fmt.Errorf("%w: data.%s %q is not a Keptn name", ErrMalformed, name, v)
 		}
 	}
+	if b, _ := json.Marshal(fields.Labels); len(b) > MaxLabelsBytes {
+		return nil, fmt.Errorf("%w: data.labels is %d bytes of JSON; at most %d are accepted", ErrMalformed, len(b), MaxLabelsBytes)
+	}
 	ev.Project, ev.Stage, ev.Service, ev.Labels = fields.Project, fields.Stage, fields.Service, fields.Labels
 	return ev, nil
 }
+
+// clip keeps an attribute quoted in an error short: the error becomes a
+// log line and the answer's body.
+func clip(s string) string { return logctx.Value(s) }
 
 // validScopeName keeps project, stage and service names to what Keptn itself
 // allows (lower-case DNS-like names), which also keeps them safe in URLs,

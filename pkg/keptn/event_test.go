@@ -67,6 +67,17 @@ func TestParseTaskEventErrors(t *testing.T) {
 		{"labels not strings", func(e *event.Event) {
 			_ = e.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "v", "labels": map[string]any{"a": 1}})
 		}, "data:"},
+		// Kubernetes would refuse them in the Job's annotations on every
+		// redelivery (issue 16 point 5): refused at once, without quoting them.
+		{"300 KB id", func(e *event.Event) { e.SetID(strings.Repeat("i", 300<<10)) }, "attribute id is 307200 bytes; at most 512"},
+		{"long context", func(e *event.Event) { e.SetExtension(ExtContext, strings.Repeat("c", 513)) }, "attribute shkeptncontext is 513 bytes"},
+		{"long source", func(e *event.Event) { e.SetSource(strings.Repeat("s", 600)) }, "attribute source is 600 bytes"},
+		{"long triggeredid", func(e *event.Event) { e.SetExtension(ExtTriggeredID, strings.Repeat("t", 600)) }, "attribute triggeredid"},
+		{"long type", func(e *event.Event) { e.SetType("sh.keptn.event." + strings.Repeat("t", 600) + ".triggered") }, "attribute type"},
+		{"long invalid type is quoted clipped", func(e *event.Event) { e.SetType("sh.keptn.event.a." + strings.Repeat("t", 600<<10) + ".triggered") }, "bytes cut]"},
+		{"huge labels", func(e *event.Event) {
+			_ = e.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "v", "labels": map[string]string{"k": strings.Repeat("v", 20<<10)}})
+		}, "data.labels is 20488 bytes of JSON; at most 16384"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +86,7 @@ func TestParseTaskEventErrors(t *testing.T) {
 			_, err := ParseTaskEvent(ce)
 			require.ErrorIs(t, err, ErrMalformed)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.Less(t, len(err.Error()), 1024, "an error never quotes an unbounded attribute")
 		})
 	}
 }

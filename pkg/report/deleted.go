@@ -14,8 +14,8 @@ import (
 // Deleted reports a Job that was deleted before its .finished went out
 // (deleted by hand, or by its TTL while no replica could report), so that
 // Keptn's sequence does not wait forever. The delete event carries the last
-// state of the Job: its annotations say whether it was reported, and its
-// status what became of it.
+// state of the Job: its annotations say whether it was reported. Its status
+// is not used (jobHint strips it): nothing can check it any more.
 //
 // No claim can be written on a deleted Job, so this send is not claimed. It
 // cannot race a claimed one: a replica that claimed before the deletion
@@ -46,10 +46,9 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 		out.Busy = true
 		return out, nil
 	}
-	// The pods may outlive the Job for a moment (garbage collection is
-	// asynchronous); without them the report has no logs.
-	pods, _ := r.podsOf(ctx, job)
-	v := Deleted(job, pods, now, r.Config.Eval)
+	// The payload's selector is the caller's word too, so no pods are
+	// read: a deleted Job reports errored without logs.
+	v := Deleted(job, nil, now, r.Config.Eval)
 	f, err := Compose(v.Finished, r.fetchLogs(ctx, job.Namespace, v), r.maxEventBytes(), r.sizer(job))
 	if err != nil {
 		return out, err

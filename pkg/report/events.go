@@ -61,11 +61,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 		if err := json.Unmarshal(ce.Data(), &job); err != nil {
 			return fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err)
 		}
-		if ce.Type() == EventDelete {
-			_, err = r.Deleted(ctx, &job)
-		} else {
-			_, err = r.Reconcile(ctx, &job)
-		}
+		_, err = r.jobHint(ctx, &job, ce.Type() == EventDelete)
 	case "Pod":
 		if ce.Type() == EventDelete {
 			return nil
@@ -79,6 +75,44 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 		return fmt.Errorf("%w: kind %q: want Job or Pod", ErrBadEvent, kind)
 	}
 	return err
+}
+
+// jobHint handles a Job event as what it is, a hint from an unauthenticated
+// caller: anyone who reaches the function can POST a Job with a made-up
+// Complete condition. The Job is read from the API server and judged from
+// there; an event whose Job is not the live one (another UID) is ignored,
+// since the live Job gets events of its own and the sweep covers it.
+//
+// A delete hint is believed only when the API server has no Job of that
+// name. Its payload cannot be checked any more, so it never reports a pass:
+// the report says the Job was deleted before it was reported (a record
+// Job's own error is kept), as errored.
+func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted bool) (Outcome, error) {
+	if !r.ours(hint) || hint.Name == "" {
+		return Outcome{}, nil
+	}
+	live, err := r.Jobs(hint.Namespace).Get(ctx, hint.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err) && deleted:
+		return r.Deleted(ctx, unverified(hint))
+	case apierrors.IsNotFound(err):
+		return Outcome{}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("reading job %s/%s: %w", hint.Namespace, hint.Name, err)
+	case live.UID != hint.UID:
+		r.Config.Log.WarnContext(ctx, "ignoring a job event that does not match the live job", "job", hint.Namespace+"/"+hint.Name, "event_uid", string(hint.UID), "live_uid", string(live.UID))
+		return Outcome{}, nil
+	}
+	return r.Reconcile(ctx, live)
+}
+
+// unverified is a deleted Job's payload without what only the API server
+// could vouch for: its status and a stop record.
+func unverified(hint *batchv1.Job) *batchv1.Job {
+	job := hint.DeepCopy()
+	job.Status = batchv1.JobStatus{}
+	delete(job.Annotations, jobs.AnnotationStopped)
+	return job
 }
 
 // PodChanged reconciles the Job of pod when pod shows it can never run.

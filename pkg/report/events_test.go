@@ -46,6 +46,43 @@ func TestHandleJobEvents(t *testing.T) {
 	assert.Len(t, b.sink.types(), 1, "still one")
 }
 
+// TestHandleForgedJobEvents: a Job event is a hint. Whatever its payload
+// says, the verdict comes from the Job the API server holds (issue 16
+// point 2: a POSTed copy of a running Job with a made-up Complete condition
+// made Keptn record a pass).
+func TestHandleForgedJobEvents(t *testing.T) {
+	forged := func() *batchv1.Job { return newJob(complete(t0.Add(time.Minute))) }
+	otherUID := forged()
+	otherUID.UID = "forged-uid"
+	tests := []struct {
+		name string
+		live []runtime.Object
+		typ  string
+		hint *batchv1.Job
+		want string // status of the .finished sent, "" for none
+	}{
+		{name: "update: live Job still running", live: []runtime.Object{newJob()}, typ: EventUpdate, hint: forged()},
+		{name: "add: live Job still running", live: []runtime.Object{newJob()}, typ: EventAdd, hint: forged()},
+		{name: "update: no such Job", typ: EventUpdate, hint: forged()},
+		{name: "update: another UID, live Job failed", live: []runtime.Object{failedJob(), failedPod()}, typ: EventUpdate, hint: otherUID},
+		{name: "delete: live Job still running", live: []runtime.Object{newJob()}, typ: EventDelete, hint: forged()},
+		{name: "delete: another Job of that name lives", live: []runtime.Object{newJob()}, typ: EventDelete, hint: otherUID},
+		{name: "delete: no such Job, claims Complete", typ: EventDelete, hint: forged(), want: "errored"},
+		{name: "update: the live Job did complete", live: []runtime.Object{forged(), podObj(phase(corev1.PodSucceeded), ok(jobs.FetcherContainer), ok(c0), ok(c1))}, typ: EventUpdate, hint: forged(), want: "succeeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBed(tt.live...)
+			require.NoError(t, b.reconciler(t, "a").HandleEvent(context.Background(), apiServerEvent(t, tt.typ, tt.hint, "Job")))
+			if tt.want == "" {
+				assert.Empty(t, b.sink.types(), "nothing is reported from the payload")
+				return
+			}
+			assert.Equal(t, tt.want, b.sink.finished(t)["status"])
+		})
+	}
+}
+
 func TestHandleStuckPodStopsItsJob(t *testing.T) {
 	stuckPod := podObj(phase(corev1.PodPending), ok(jobs.FetcherContainer), waiting(c0, "InvalidImageName", "bad name"))
 	b := newBed(newJob(), stuckPod)
@@ -100,7 +137,9 @@ func TestHandleDeletedJobs(t *testing.T) {
 	}{
 		{name: "ended, unreported", job: failedJob(), status: "errored"},
 		{name: "running, unreported", job: newJob(), status: "errored"},
-		{name: "succeeded, unreported", job: newJob(complete(t0.Add(time.Minute))), status: "succeeded"},
+		// A delete event cannot be checked against the API server any
+		// more, so its Complete condition is not believed (issue 16).
+		{name: "succeeded, unreported", job: newJob(complete(t0.Add(time.Minute))), status: "errored"},
 		{name: "reported", job: newJob(complete(t0), withAnnotation(jobs.AnnotationReported, t0.Format(time.RFC3339Nano)))},
 		{name: "claimed by a replica that is sending", job: newJob(complete(t0), withAnnotation(jobs.AnnotationReportClaim, claim.Value("b/1", t0.Add(time.Hour))))},
 		{name: "never started", job: newJob(complete(t0), withoutAnnotation(jobs.AnnotationStarted))},

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -229,8 +228,13 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 	}
 	ctx = logctx.With(ctx, "job", rec.Namespace+"/"+rec.Name)
 	if _, err := h.run(ctx, withSiblings(rec, sibs)); err != nil {
-		// Even the record was refused (say, our own namespace is gone):
-		// nothing can be reported, so the broker must keep the event.
+		if errors.Is(err, errRefused) {
+			// The record carries nothing but bounded fields, so this is
+			// the operator's setup (say, our own namespace is gone): no
+			// redelivery can change it, and a 400 keeps the event from
+			// cycling to the dead letter.
+			return nil, permanent{err}
+		}
 		return nil, Retryable(err)
 	}
 	return rec, nil
@@ -263,9 +267,10 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
 		}
 		return false, h.ensureStarted(ctx, existing)
-	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err):
+	case refusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
-		// we may not use): say so to Keptn rather than retry forever.
+		// we may not use, too large to store): say so to Keptn rather than
+		// retry forever.
 		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
 		return false, Retryable(fmt.Errorf("creating job %s/%s: %w", job.Namespace, job.Name, err))
@@ -310,8 +315,4 @@ func (h *Handler) responseErr(ctx context.Context, err error) error {
 		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
 	}
 	return Retryable(err)
-}
-
-func isQuota(err error) bool {
-	return strings.Contains(err.Error(), "exceeded quota")
 }
