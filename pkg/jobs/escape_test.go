@@ -172,4 +172,3 @@ func FuzzLabelEnvNames(f *testing.F) {
 		}
 	})
 }
-
