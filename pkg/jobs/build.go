@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -35,6 +36,13 @@ const (
 // security context that would loosen the policy, a workspace over the
 // ceiling) and name the file, line and field.
 func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
+	return BuildContext(context.Background(), cfg, actionIndex, ev, s)
+}
+
+// BuildContext is Build reading the event's values for the request ctx:
+// the env JSONPaths of one Job share one budget (config.EventReader), and
+// none is evaluated once ctx has ended.
+func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
 	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
 		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
 	}
@@ -42,7 +50,7 @@ func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings)
 	if len(a.Tasks) == 0 {
 		return nil, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
 	}
-	doc := ev.Document()
+	doc := config.NewEventReader(ctx, ev.Document())
 	base, err := baseEnv(ev)
 	if err != nil {
 		return nil, err
@@ -261,7 +269,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 	}
 }
 
-func taskContainer(cfg *config.Config, i int, t *config.Task, doc map[string]any, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
+func taskContainer(cfg *config.Config, i int, t *config.Task, doc *config.EventReader, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
 	if t.Plugin != "" {
 		return corev1.Container{}, fieldErr(cfg, t.Pos, "plugin", fmt.Sprintf("plugin %q: no plugin catalog is configured", t.Plugin))
 	}
@@ -381,7 +389,7 @@ func EscapeExpansion(s string) string {
 	return strings.ReplaceAll(s, "$", "$$")
 }
 
-func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
+func taskEnv(cfg *config.Config, t *config.Task, doc *config.EventReader, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 	env := slices.Clone(base)
 	var envFrom []corev1.EnvFromSource
 	for _, e := range t.Env {
@@ -389,7 +397,7 @@ func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []core
 		case config.EnvFromString, "":
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 		case config.EnvFromEvent:
-			v, err := e.EventValue(doc)
+			v, err := e.ValueIn(doc)
 			if err != nil {
 				return nil, nil, err
 			}
