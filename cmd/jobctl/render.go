@@ -213,7 +213,10 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 	case err != nil:
 		return out, usage("loading config: %w", err)
 	}
-	matches := cfg.Match(ev.Type, ev.Document())
+	matches, unread := cfg.MatchEvent(ev.Type, config.NewEventReader(ctx, ev.Document()))
+	// A filter over its budget does not match, as in the function (which
+	// logs it); say why.
+	out.warnings = append(out.warnings, unread...)
 	out.matched = len(matches)
 	for _, i := range matches {
 		job, err := pol.Build(ctx, cfg, i, ev, s)

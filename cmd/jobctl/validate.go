@@ -86,6 +86,12 @@ and the exit code is 1. With -o json, stdout is one JSON array of objects
 (severity "error" or "warning"; column 0 and path "" when unknown), [] when
 there is nothing to say.
 
+The parser already refuses what no policy allows: the hard rules on a
+securityContext (privileged, allowPrivilegeEscalation, root, seccomp
+Unconfined, procMount Unmasked), reserved jobs.keptn.sh/ annotations, files
+entries the file fetcher would refuse, and configs past the size and cost
+bounds; render and the function refuse them at the same line.
+
 Every action of a valid file is then checked against the operator's
 policy (docs/security.md), as the function checks it: with --policy FILE
 that policy's images (registries, allow and deny patterns, digests, cosign
@@ -101,7 +107,8 @@ operator's default namespace and service account, which the policy always
 allows, and its resource defaults.
 
 Some problems only show with an event (a jsonpath that finds nothing in it,
-a workspace over the operator's ceiling): use 'jobctl render' for those.`,
+event labels that cannot become LABELS_* variables, a workspace over the
+operator's ceiling): use 'jobctl render' for those.`,
 		Example: `  jobctl validate job/config.yaml
   jobctl validate $(git ls-files '*job/config.yaml')
   jobctl validate -o json job/config.yaml | jq -r '.[] | select(.severity == "error") | .message'

@@ -95,7 +95,7 @@ func TestValidateBadConfigs(t *testing.T) {
 		"duplicates.yaml": {
 			`testdata/bad/duplicates.yaml:9:11: actions[1].name: duplicate action name "deploy" (also actions[0], line 3)`,
 			"testdata/bad/duplicates.yaml:11:15: actions[1].events[0].name: not a valid regular expression: error parsing regexp: missing closing ): `sh.keptn.event.(deployment.triggered`",
-			`testdata/bad/duplicates.yaml:15:17: actions[1].tasks[0].files[0]: must not contain "." or ".." segments (got "../secrets.yaml")`,
+			`testdata/bad/duplicates.yaml:15:17: actions[1].tasks[0].files[0]: the file fetcher would refuse it: invalid resource URI "../secrets.yaml": contains the path element ".."`,
 			"testdata/bad/duplicates.yaml:18:20: actions[1].tasks[0].env[0].value: not a valid JSONPath expression: parsing error: $.data[?(\t:1:10 - 1:10 unexpected EOF while scanning extensions",
 		},
 	}

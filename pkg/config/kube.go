@@ -47,6 +47,10 @@ func (d *decoder) annotations(n *yaml.Node, path string) []entry {
 			d.errorf(e.k, e.path, "not a valid annotation key: %s", strings.Join(msgs, "; "))
 			continue
 		}
+		if ReservedAnnotation(e.key) {
+			d.errorf(e.k, e.path, "the %s prefix is reserved: the function reports on its Jobs through these annotations", ReservedDomain)
+			continue
+		}
 		size += len(e.key) + len(e.value)
 		out = append(out, e)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -27,57 +28,83 @@ type evaluable = func(context.Context, any) (any, error)
 //
 // Match is safe for concurrent use on a parsed Config, and on a partial
 // Config that Parse returned with errors: events that failed to compile never
-// match.
+// match. It is MatchEvent without a context, its errors dropped.
 func (c *Config) Match(eventType string, event map[string]any) []int {
+	out, _ := c.MatchEvent(eventType, NewEventReader(context.Background(), event))
+	return out
+}
+
+// MatchEvent is Match with the filters read by r, under its budget and
+// context. A filter that cannot be evaluated (over the budget, or the
+// context ended) does not match; each such filter is also returned as an
+// error located at its property, for the caller to report.
+func (c *Config) MatchEvent(eventType string, r *EventReader) ([]int, ErrorList) {
 	var out []int
+	var errs ErrorList
 	for i := range c.Actions {
 		a := &c.Actions[i]
 		if len(a.Tasks) == 0 {
 			continue
 		}
 		for j := range a.Events {
-			if a.Events[j].Matches(eventType, event) {
+			ok, err := a.Events[j].matchIn(eventType, r)
+			if err != nil {
+				f := a.Events[j].JSONPath
+				errs = append(errs, c.Errorf(f.Pos, "property", "%v", err))
+			}
+			if ok {
 				out = append(out, i)
 				break
 			}
 		}
 	}
-	return out
+	return out, errs
 }
 
 // Matches reports whether this one event entry selects the event; see Match.
 func (e *EventMatcher) Matches(eventType string, event map[string]any) bool {
+	ok, _ := e.matchIn(eventType, NewEventReader(context.Background(), event))
+	return ok
+}
+
+// matchIn is Matches; its error is only a filter that was not evaluated
+// (budget, context), never one that found nothing.
+func (e *EventMatcher) matchIn(eventType string, r *EventReader) (bool, error) {
 	re := e.re
 	if re == nil {
 		// A matcher built by hand rather than by Parse.
 		if e.Name == "" {
-			return false
+			return false, nil
 		}
 		var err error
 		if re, err = regexp.Compile(anchored(e.Name)); err != nil {
-			return false
+			return false, nil
 		}
 	}
 	if !re.MatchString(eventType) {
-		return false
+		return false, nil
 	}
 	f := e.JSONPath
 	if f == nil || f.Property == "" {
-		return true
+		return true, nil
 	}
 	eval := f.eval
 	if eval == nil {
 		var err error
 		if eval, err = compileJSONPath(f.Property); err != nil {
-			return false
+			return false, nil
 		}
 	}
-	v, err := evaluate(eval, f.Property, event)
-	if err != nil {
-		return false
+	v, err := r.evaluate(eval, f.Property)
+	var budget *errBudget
+	switch {
+	case errors.As(err, &budget) || r.ctx.Err() != nil:
+		return false, err
+	case err != nil:
+		return false, nil
 	}
 	s, ok := scalarString(v)
-	return ok && s == f.Match
+	return ok && s == f.Match, nil
 }
 
 // scalarString renders strings, numbers and booleans the way they read in
@@ -92,22 +119,25 @@ func scalarString(v any) (string, bool) {
 }
 
 // Lookup evaluates a JSONPath (github.com/PaesslerAG/jsonpath) against the
-// mapped event. A path that finds nothing is an error ("unknown key ...").
+// mapped event, under the budget of one EventReader. A path that finds
+// nothing is an error ("unknown key ...").
 func Lookup(expr string, event map[string]any) (any, error) {
 	eval, err := compileJSONPath(expr)
 	if err != nil {
 		return nil, fmt.Errorf("invalid JSONPath %q: %w", expr, err)
 	}
-	return evaluate(eval, expr, event)
+	return NewEventReader(context.Background(), event).evaluate(eval, expr)
 }
 
-func evaluate(eval evaluable, expr string, event map[string]any) (v any, err error) {
+// evaluateIn runs a priced evaluation; the evaluator is third-party code
+// fed with untrusted data, so a panic there is an error.
+func evaluateIn(ctx context.Context, eval evaluable, expr string, event map[string]any) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = nil, fmt.Errorf("%s: %v", expr, r)
 		}
 	}()
-	v, err = eval(context.Background(), event)
+	v, err = eval(ctx, event)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", expr, err)
 	}
@@ -163,9 +193,15 @@ func jsonString(v any) (string, error) {
 }
 
 // EventValue is the value of a `valueFrom: event` entry for one event:
-// Lookup of Value, then FormatValue with As. Its error is a *FieldError that
-// names the config line of the entry.
+// ValueIn with a reader of its own.
 func (e Env) EventValue(event map[string]any) (string, error) {
+	return e.ValueIn(NewEventReader(context.Background(), event))
+}
+
+// ValueIn is the value of a `valueFrom: event` entry read by r: its JSONPath
+// (priced and charged to r's budget), then FormatValue with As. Its error
+// is a *FieldError that names the config line of the entry.
+func (e Env) ValueIn(r *EventReader) (string, error) {
 	fail := func(format string, args ...any) (string, error) {
 		p := e.valuePos
 		if p.Line == 0 {
@@ -184,8 +220,14 @@ func (e Env) EventValue(event map[string]any) (string, error) {
 			return fail("not a valid JSONPath expression: %v", err)
 		}
 	}
-	v, err := evaluate(eval, e.Value, event)
-	if err != nil {
+	v, err := r.evaluate(eval, e.Value)
+	var budget *errBudget
+	switch {
+	case errors.As(err, &budget):
+		return fail("%v", err)
+	case err != nil && r.ctx.Err() != nil:
+		return fail("%v", err)
+	case err != nil:
 		return fail("finds nothing in the event: %v", err)
 	}
 	s, err := FormatValue(v, e.As)

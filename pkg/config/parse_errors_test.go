@@ -117,7 +117,7 @@ func TestParseErrors(t *testing.T) {
 		{"args item a list", head + "        args: [a, [b]]\n", []string{
 			"job/config.yaml:9:19: actions[0].tasks[0].args[1]: must be a string (got a list)"}},
 		{"files escaping the workspace", head + "        files: [ok.txt, ../etc/passwd]\n", []string{
-			`job/config.yaml:9:25: actions[0].tasks[0].files[1]: must not contain "." or ".." segments (got "../etc/passwd")`}},
+			`job/config.yaml:9:25: actions[0].tasks[0].files[1]: the file fetcher would refuse it: invalid resource URI "../etc/passwd": contains the path element ".."`}},
 		{"maxPollDuration zero", head + "        maxPollDuration: 0\n", []string{
 			"job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds (got 0)"}},
 		{"maxPollDuration quoted", head + "        maxPollDuration: \"300\"\n", []string{

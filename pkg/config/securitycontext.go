@@ -10,8 +10,9 @@ import (
 
 // securityContextSubset is the part of a container securityContext that JES
 // accepted; anything else (seLinuxOptions, windowsOptions, ...) stays an
-// unknown field, as it was in JES. Whether a value is allowed at all is the
-// operator's policy, decided when the Job is built, not here.
+// unknown field, as it was in JES. Values no policy allows (the hard rules,
+// SecurityContextViolations) are refused here; capabilities are the
+// operator's policy, decided when the action is admitted.
 type securityContextSubset struct {
 	Capabilities             *corev1.Capabilities   `json:"capabilities"`
 	Privileged               *bool                  `json:"privileged"`
@@ -79,7 +80,7 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 			}
 		}
 	}
-	return &corev1.SecurityContext{
+	out := &corev1.SecurityContext{
 		Capabilities:             s.Capabilities,
 		Privileged:               s.Privileged,
 		RunAsUser:                s.RunAsUser,
@@ -90,4 +91,10 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 		ProcMount:                s.ProcMount,
 		SeccompProfile:           s.SeccompProfile,
 	}
+	if len(d.errs) == before {
+		for _, v := range SecurityContextViolations(out) {
+			d.errorfPath(n, joinPath(path, v.Field), "%s", v.Message())
+		}
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
 // taskDraft is a Task being decoded, with what the action still needs from
@@ -173,7 +175,7 @@ func (d *decoder) files(n *yaml.Node, path string) []string {
 			continue
 		}
 		if msg := checkResourcePath(s); msg != "" {
-			d.errorf(resolve(item), ip, "%s (got %q)", msg, s)
+			d.errorf(resolve(item), ip, "%s", msg)
 			continue
 		}
 		out = append(out, s)
@@ -182,18 +184,16 @@ func (d *decoder) files(n *yaml.Node, path string) []string {
 }
 
 // checkResourcePath vets a Keptn resource path that the file fetcher will
-// write below /keptn: ".." would let a config write outside the workspace.
+// write below /keptn, with the fetcher's own rule (keptn.CleanURI), so that
+// a path it would refuse at run time is refused when the config is read:
+// "..", "//x", backslashes, control characters, segments over 255 bytes and
+// paths over 4096. A trailing "/" asks for a folder, as the fetcher reads it.
 func checkResourcePath(s string) string {
 	if strings.Trim(s, "/") == "" {
-		return "must name a file or folder of the service's resources"
+		return fmt.Sprintf("must name a file or folder of the service's resources (got %q)", s)
 	}
-	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		return "must not contain control characters"
-	}
-	for _, seg := range strings.Split(strings.Trim(s, "/"), "/") {
-		if seg == ".." || seg == "." {
-			return `must not contain "." or ".." segments`
-		}
+	if _, err := keptn.CleanURI(strings.TrimSuffix(s, "/")); err != nil {
+		return fmt.Sprintf("the file fetcher would refuse it: %v", err)
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
@@ -34,6 +36,13 @@ const (
 // security context that would loosen the policy, a workspace over the
 // ceiling) and name the file, line and field.
 func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
+	return BuildContext(context.Background(), cfg, actionIndex, ev, s)
+}
+
+// BuildContext is Build reading the event's values for the request ctx:
+// the env JSONPaths of one Job share one budget (config.EventReader), and
+// none is evaluated once ctx has ended.
+func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
 	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
 		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
 	}
@@ -41,8 +50,11 @@ func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings)
 	if len(a.Tasks) == 0 {
 		return nil, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
 	}
-	doc := ev.Document()
-	base := baseEnv(ev)
+	doc := config.NewEventReader(ctx, ev.Document())
+	base, err := baseEnv(ev)
+	if err != nil {
+		return nil, err
+	}
 
 	var containers []corev1.Container
 	refs := make([]TaskRef, 0, len(a.Tasks))
@@ -110,7 +122,7 @@ func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings)
 	// User annotations first, so ours always win.
 	maps.Copy(annotations, a.Annotations)
 	for k := range annotations {
-		if strings.HasPrefix(k, Domain) {
+		if config.ReservedAnnotation(k) {
 			return nil, fieldErr(cfg, a.Pos, "annotations."+k, "the "+Domain+" prefix is reserved")
 		}
 	}
@@ -209,22 +221,28 @@ func actionFiles(a *config.Action) []string {
 }
 
 func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Quantity, s Settings) corev1.Container {
+	// The fetcher holds the Keptn token in its env, so what the event says
+	// must not expand in its args either.
 	args := []string{
-		"--project=" + ev.Project,
-		"--stage=" + ev.Stage,
-		"--service=" + ev.Service,
+		"--project=" + EscapeExpansion(ev.Project),
+		"--stage=" + EscapeExpansion(ev.Stage),
+		"--service=" + EscapeExpansion(ev.Service),
 		"--workspace=" + WorkspacePath,
 		"--max-bytes=" + strconv.FormatInt(workspace.Value(), 10),
 	}
 	if ev.GitCommitID != "" {
-		args = append(args, "--git-commit-id="+ev.GitCommitID)
+		args = append(args, "--git-commit-id="+EscapeExpansion(ev.GitCommitID))
 	}
 	if s.FetchTimeoutSeconds > 0 {
 		args = append(args, "--timeout="+strconv.FormatInt(s.FetchTimeoutSeconds, 10)+"s")
 	}
 	// "--" so that a file entry starting with "-" is never read as a flag.
 	args = append(args, "--")
-	args = append(args, files...)
+	// File entries are the config author's, and the fetcher's env holds the
+	// token: "$(KEPTN_API_TOKEN)" as a file name must stay a file name.
+	for _, f := range files {
+		args = append(args, EscapeExpansion(f))
+	}
 
 	env := []corev1.EnvVar{{Name: "KEPTN_API_URL", Value: s.KeptnAPIURL}}
 	if s.TokenSecret != nil {
@@ -251,7 +269,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 	}
 }
 
-func taskContainer(cfg *config.Config, i int, t *config.Task, doc map[string]any, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
+func taskContainer(cfg *config.Config, i int, t *config.Task, doc *config.EventReader, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
 	if t.Plugin != "" {
 		return corev1.Container{}, fieldErr(cfg, t.Pos, "plugin", fmt.Sprintf("plugin %q: no plugin catalog is configured", t.Plugin))
 	}
@@ -306,19 +324,24 @@ func taskResources(t *config.Task, s Settings) corev1.ResourceRequirements {
 }
 
 // baseEnv is what every task sees first: where it runs for, and the event's
-// labels as LABELS_<KEY>, as in job-executor-service.
-func baseEnv(ev *keptn.TaskEvent) []corev1.EnvVar {
+// labels as LABELS_<KEY>, as in job-executor-service. Every value comes from
+// the event, so each is escaped (EscapeExpansion).
+func baseEnv(ev *keptn.TaskEvent) ([]corev1.EnvVar, error) {
 	env := []corev1.EnvVar{
-		{Name: "KEPTN_PROJECT", Value: ev.Project},
-		{Name: "KEPTN_STAGE", Value: ev.Stage},
-		{Name: "KEPTN_SERVICE", Value: ev.Service},
-		{Name: "KEPTN_CONTEXT", Value: ev.Context},
-		{Name: "KEPTN_TRIGGERED_ID", Value: ev.ID},
+		{Name: "KEPTN_PROJECT", Value: EscapeExpansion(ev.Project)},
+		{Name: "KEPTN_STAGE", Value: EscapeExpansion(ev.Stage)},
+		{Name: "KEPTN_SERVICE", Value: EscapeExpansion(ev.Service)},
+		{Name: "KEPTN_CONTEXT", Value: EscapeExpansion(ev.Context)},
+		{Name: "KEPTN_TRIGGERED_ID", Value: EscapeExpansion(ev.ID)},
+	}
+	names, err := LabelEnvNames(slices.Collect(maps.Keys(ev.Labels)))
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range slices.Sorted(maps.Keys(ev.Labels)) {
-		env = append(env, corev1.EnvVar{Name: LabelEnvName(k), Value: ev.Labels[k]})
+		env = append(env, corev1.EnvVar{Name: names[k], Value: EscapeExpansion(ev.Labels[k])})
 	}
-	return env
+	return env, nil
 }
 
 // LabelEnvName is LABELS_<KEY> with '-' and ' ' turned into '_', upper-cased.
@@ -327,7 +350,46 @@ func LabelEnvName(key string) string {
 	return "LABELS_" + strings.ToUpper(r.Replace(key))
 }
 
-func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
+// LabelEnvNames maps event label keys to their variables (LabelEnvName).
+// A key whose variable is not a valid environment variable name, or two
+// keys that map to one variable ("a b" and "a-b" are both LABELS_A_B), are
+// an error naming them: Kubernetes would refuse the first, and the second
+// would silently give the task only one of the values.
+func LabelEnvNames(keys []string) (map[string]string, error) {
+	slices.Sort(keys)
+	out := make(map[string]string, len(keys))
+	by := map[string]string{}
+	var problems []string
+	for _, k := range keys {
+		name := LabelEnvName(k)
+		if msgs := validation.IsEnvVarName(name); len(msgs) > 0 {
+			problems = append(problems, fmt.Sprintf("label %q becomes %q, which is not a valid environment variable name (%s)", k, name, strings.Join(msgs, "; ")))
+			continue
+		}
+		if first, dup := by[name]; dup {
+			problems = append(problems, fmt.Sprintf("labels %q and %q both become %s", first, k, name))
+			continue
+		}
+		by[name] = k
+		out[k] = name
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("the event's labels cannot be passed to the tasks as LABELS_<KEY> (upper-cased, '-' and ' ' as '_'): %s", strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// EscapeExpansion makes s reach the container as written. Kubernetes
+// expands $(VAR) in env values and in command and args, from the
+// container's other variables (Secrets included), and reads $$ as $; so a
+// value taken from an event that said $(password) would become the
+// password. Doubling every $ is the complete escape: $$ reads as $, and no
+// $( is left to expand.
+func EscapeExpansion(s string) string {
+	return strings.ReplaceAll(s, "$", "$$")
+}
+
+func taskEnv(cfg *config.Config, t *config.Task, doc *config.EventReader, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 	env := slices.Clone(base)
 	var envFrom []corev1.EnvFromSource
 	for _, e := range t.Env {
@@ -335,11 +397,11 @@ func taskEnv(cfg *config.Config, t *config.Task, doc map[string]any, base []core
 		case config.EnvFromString, "":
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 		case config.EnvFromEvent:
-			v, err := e.EventValue(doc)
+			v, err := e.ValueIn(doc)
 			if err != nil {
 				return nil, nil, err
 			}
-			env = append(env, corev1.EnvVar{Name: e.Name, Value: v})
+			env = append(env, corev1.EnvVar{Name: e.Name, Value: EscapeExpansion(v)})
 		case config.EnvFromSecret:
 			// Every key of the Secret, as JES did; envFrom needs no read access
 			// to the Secret at event time, and a missing Secret fails the pod

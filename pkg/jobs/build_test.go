@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
@@ -210,6 +211,8 @@ func TestBuildErrorsNameTheConfigLine(t *testing.T) {
 		event  []eventOption
 		want   string
 		policy func(*Settings)
+		// edit changes the parsed config, for what the parser refuses.
+		edit func(*config.Config)
 	}{
 		{
 			name: "jsonpath finds nothing",
@@ -229,7 +232,7 @@ actions:
 			want: "job/config.yaml:11:20: actions[0].tasks[0].env[0].value:",
 		},
 		{
-			name: "privileged",
+			name: "privileged, in a config built by hand",
 			yaml: `apiVersion: v2
 actions:
   - name: a
@@ -238,9 +241,10 @@ actions:
     tasks:
       - name: t
         image: alpine
-        securityContext:
-          privileged: true
 `,
+			edit: func(c *config.Config) {
+				c.Actions[0].Tasks[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+			},
 			want: "job/config.yaml:7:9: actions[0].tasks[0].securityContext.privileged: true is not allowed",
 		},
 		{
@@ -262,6 +266,9 @@ actions:
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := config.Parse("job/config.yaml", []byte(tt.yaml))
 			require.NoError(t, err)
+			if tt.edit != nil {
+				tt.edit(cfg)
+			}
 			s := testSettings()
 			if tt.policy != nil {
 				tt.policy(&s)

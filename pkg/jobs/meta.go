@@ -1,9 +1,11 @@
 package jobs
 
+import "github.com/keptn-sandbox/job-executor-knative/pkg/config"
+
 // Labels select our Jobs (the ApiServerSource, the sweep, RBAC-scoped lists);
 // annotations carry everything a report needs, so the function keeps no state.
 const (
-	Domain = "jobs.keptn.sh/"
+	Domain = config.ReservedDomain
 
 	// LabelManagedBy marks Jobs and pods this service created; its value is
 	// Settings.ManagedBy.

@@ -35,19 +35,12 @@ func taskSecurityContext(cfg *config.Config, t *config.Task) (*corev1.SecurityCo
 	refuse := func(field, why string) error {
 		return fieldErr(cfg, t.Pos, "securityContext."+field, why+" is not allowed: jobs run under Pod Security \"restricted\"")
 	}
-	if in.Privileged != nil && *in.Privileged {
-		return nil, refuse("privileged", "true")
-	}
-	if in.AllowPrivilegeEscalation != nil && *in.AllowPrivilegeEscalation {
-		return nil, refuse("allowPrivilegeEscalation", "true")
-	}
-	if in.RunAsNonRoot != nil && !*in.RunAsNonRoot {
-		return nil, refuse("runAsNonRoot", "false")
+	// The parser refuses these with their line; a config built by hand
+	// gets the same answer here.
+	if v := config.SecurityContextViolations(in); len(v) > 0 {
+		return nil, fieldErr(cfg, t.Pos, "securityContext."+v[0].Field, v[0].Message())
 	}
 	if in.RunAsUser != nil {
-		if *in.RunAsUser == 0 {
-			return nil, refuse("runAsUser", "0 (root)")
-		}
 		sc.RunAsUser = ptr.To(*in.RunAsUser)
 	}
 	if in.RunAsGroup != nil {
@@ -56,16 +49,8 @@ func taskSecurityContext(cfg *config.Config, t *config.Task) (*corev1.SecurityCo
 	if in.ReadOnlyRootFilesystem != nil {
 		sc.ReadOnlyRootFilesystem = ptr.To(*in.ReadOnlyRootFilesystem)
 	}
-	if in.ProcMount != nil && *in.ProcMount != corev1.DefaultProcMount {
-		return nil, refuse("procMount", fmt.Sprintf("%q", *in.ProcMount))
-	}
 	if in.SeccompProfile != nil {
-		switch in.SeccompProfile.Type {
-		case corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeLocalhost:
-			sc.SeccompProfile = in.SeccompProfile.DeepCopy()
-		default:
-			return nil, refuse("seccompProfile.type", fmt.Sprintf("%q", in.SeccompProfile.Type))
-		}
+		sc.SeccompProfile = in.SeccompProfile.DeepCopy()
 	}
 	if in.Capabilities != nil {
 		for _, c := range in.Capabilities.Add {

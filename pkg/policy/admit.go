@@ -169,7 +169,7 @@ func (p *Policy) Build(ctx context.Context, cfg *config.Config, i int, ev *keptn
 	if err != nil {
 		return nil, err
 	}
-	job, err := jobs.Build(admitted, i, ev, s)
+	job, err := jobs.BuildContext(ctx, admitted, i, ev, s)
 	if err != nil {
 		return nil, err
 	}

@@ -43,11 +43,19 @@ func (i Image) String() string {
 func (i Image) Pinned() string { return i.Repository + "@" + i.Digest }
 
 // ParseImage normalises an image reference with go-containerregistry's
-// rules (those of Docker and containerd).
+// rules (those of Docker and containerd), after spelling its host as
+// runtimes resolve it (NormalizeHost): the parser alone keeps GHCR.IO,
+// ghcr.io:443 and registry-1.docker.io as other registries than ghcr.io and
+// docker.io, and a deny rule could be dodged that way.
 func ParseImage(ref string) (Image, error) {
 	img := Image{Ref: ref}
-	base, dig, hasDigest := strings.Cut(ref, "@")
+	base, dig, hasDigest := strings.Cut(normalizeRef(ref), "@")
 	repoPart, tag := splitTag(base)
+	if strings.Contains(repoPart, "//") || strings.HasSuffix(repoPart, "/") || strings.HasPrefix(repoPart, "/") {
+		// go-containerregistry takes ghcr.io/evil/ as a repository that a
+		// ghcr.io/evil/** rule does not cover; runtimes refuse it.
+		return Image{}, fmt.Errorf("not a valid image reference %q: empty path segment", ref)
+	}
 	var repo name.Repository
 	var err error
 	switch {

@@ -178,6 +178,7 @@ func normalizeRepoPattern(p string) string {
 	if p == "**" {
 		return p
 	}
+	p = normalizeRef(p)
 	first, rest, hasRest := strings.Cut(p, "/")
 	isRegistry := strings.ContainsAny(first, ".:*") || first == "localhost"
 	switch {
@@ -194,13 +195,9 @@ func normalizeRepoPattern(p string) string {
 	return p
 }
 
-// normalizeRegistry maps Docker Hub's aliases to the name references use.
-func normalizeRegistry(r string) string {
-	if r == dockerHubAlias {
-		return dockerHub
-	}
-	return r
-}
+// normalizeRegistry spells a registries entry as references' hosts are
+// spelled (NormalizeHost).
+func normalizeRegistry(r string) string { return NormalizeHost(r) }
 
 func (p *imagePattern) match(img Image) bool {
 	if !p.repo.match(img.Repository) {

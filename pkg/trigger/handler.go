@@ -102,7 +102,12 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		return out, Retryable(err)
 	}
 
-	matches := cfg.Match(ev.Type, ev.Document())
+	matches, unread := cfg.MatchEvent(ev.Type, config.NewEventReader(ctx, ev.Document()))
+	if len(unread) > 0 {
+		// A filter over its budget does not match; the config's author
+		// reads why in the log.
+		h.Log.WarnContext(ctx, "jsonpath filters not evaluated", "errors", unread.Error())
+	}
 	out.Matched = len(matches)
 	if len(matches) == 0 {
 		h.Log.InfoContext(ctx, "no action matches", "config", cfg.File)
