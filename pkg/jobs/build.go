@@ -137,7 +137,9 @@ func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings)
 	pod := corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
 		ServiceAccountName:           serviceAccount,
-		AutomountServiceAccountToken: ptr.To(a.ServiceAccount != ""),
+		// The policy mounts a token only for accounts the operator listed
+		// (policy.Build); a task pod never inherits one by default.
+		AutomountServiceAccountToken: ptr.To(false),
 		InitContainers:               inits,
 		Containers:                   []corev1.Container{main},
 		NodeSelector:                 a.NodeSelector,
@@ -228,7 +230,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 
 	env := []corev1.EnvVar{{Name: "KEPTN_API_URL", Value: s.KeptnAPIURL}}
 	if s.TokenSecret != nil {
-		env = append(env, corev1.EnvVar{Name: "KEPTN_API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.TokenSecret}})
+		env = append(env, corev1.EnvVar{Name: FetcherTokenEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.TokenSecret}})
 	}
 	if s.InsecureSkipTLSVerify {
 		env = append(env, corev1.EnvVar{Name: "KEPTN_API_INSECURE_SKIP_VERIFY", Value: "true"})
