@@ -135,8 +135,8 @@ func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings)
 	}
 
 	pod := corev1.PodSpec{
-		RestartPolicy:                corev1.RestartPolicyNever,
-		ServiceAccountName:           serviceAccount,
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: serviceAccount,
 		// The policy mounts a token only for accounts the operator listed
 		// (policy.Build); a task pod never inherits one by default.
 		AutomountServiceAccountToken: ptr.To(false),
