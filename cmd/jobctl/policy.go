@@ -12,14 +12,15 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 )
 
-// noCluster is the Secret reader of a laptop: a policy with
-// secrets.requireLabel needs the labels of Secrets in the cluster, which
-// jobctl does not have. Saying so (as ErrUnavailable) makes the affected
-// actions "not checked" instead of silently passing.
+// noCluster is the Secret reader of a laptop: the opt-in label every
+// Secret a task reads must carry (secrets.requireLabel, on by default) is
+// on Secrets in the cluster, which jobctl does not have. Saying so (as
+// ErrNotChecked) gives a warning naming the Secret and the label, and the
+// rest of the action is still checked and rendered.
 type noCluster struct{}
 
 func (noCluster) SecretLabels(_ context.Context, namespace, name string) (map[string]string, error) {
-	return nil, fmt.Errorf("jobctl cannot read the labels of Secret %s/%s (secrets.requireLabel is checked in the cluster): %w", namespace, name, policy.ErrUnavailable)
+	return nil, fmt.Errorf("jobctl cannot read the labels of Secret %s/%s: %w", namespace, name, policy.ErrNotChecked)
 }
 
 // loadPolicy reads --policy. Without one it is policy.Default, as in the
@@ -65,12 +66,13 @@ var policyEvent = &keptn.TaskEvent{Type: keptn.TaskType("validate", keptn.KindTr
 // admitAll checks every action of a valid config against p. Refusals are
 // returned as errors located in the config; actions the policy could not
 // decide on without a cluster or registry are returned as unchecked.
-func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.Settings) (errs config.ErrorList, unchecked []string) {
+func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.Settings) (errs, warns config.ErrorList, unchecked []string) {
 	for i := range cfg.Actions {
-		_, err := p.Admit(ctx, cfg, i, policyEvent, s)
+		admitted, err := p.Admit(ctx, cfg, i, policyEvent, s)
 		var list config.ErrorList
 		switch {
 		case err == nil:
+			warns = append(warns, admitted.Warnings[len(cfg.Warnings):]...)
 		case errors.As(err, &list):
 			errs = append(errs, list...)
 		case policy.IsUnavailable(err):
@@ -80,5 +82,5 @@ func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.
 				Path: cfg.Actions[i].Pos.Path, Message: err.Error()})
 		}
 	}
-	return errs, unchecked
+	return errs, warns, unchecked
 }

@@ -168,17 +168,29 @@ actions:
 	assert.Contains(t, r.stderr, `jobctl: `+good+`: actions[0] ("run") not checked against the policy: `)
 }
 
-// TestPolicySecretLabels: Secret labels live in the cluster, so an action
-// reading a Secret under a label rule is reported as not checked.
+// TestPolicySecretLabels: Secret labels live in the cluster, so each
+// Secret a task reads is a warning naming the label it must carry, with or
+// without a policy (the built-in label), and the rest is still checked;
+// the token Secret is refused offline (a hard rule).
 func TestPolicySecretLabels(t *testing.T) {
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
-	require.NoError(t, os.WriteFile(pol, []byte("apiVersion: v1\nsecrets:\n  requireLabel: job-executor.keptn.sh/job-env=true\n"), 0o644))
+	require.NoError(t, os.WriteFile(pol, []byte("apiVersion: v1\nsecrets:\n  requireLabel: acme.example/env=yes\n"), 0o644))
 	r := jobctl(t, "", "validate", "--policy", pol, jobConfigs+"env.yaml")
-	assert.Equal(t, exitUsage, r.code)
+	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Empty(t, r.stdout)
-	assert.Contains(t, r.stderr, `actions[0] ("Show the environment") not checked against the policy: `)
-	assert.Contains(t, r.stderr, "jobctl cannot read the labels of Secret keptn-jobs/database-credentials (secrets.requireLabel is checked in the cluster)")
+	assert.Contains(t, r.stderr, `env.yaml:40:13: actions[0].tasks[2].env[0]: warning: Secret "database-credentials" must carry the label acme.example/env=yes in namespace keptn-jobs`)
+	assert.Contains(t, r.stderr, "checked in the cluster, not here")
+
+	r = jobctl(t, "", "validate", jobConfigs+"env.yaml")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `warning: Secret "database-credentials" must carry the label job-executor.keptn.sh/job-env=true in namespace keptn-jobs (rule secrets.requireLabel (built in)`)
+
+	token := filepath.Join(dir, "token.yaml")
+	require.NoError(t, os.WriteFile(token, []byte("apiVersion: v2\nactions:\n  - name: steal\n    events: [{name: sh.keptn.event.test.triggered}]\n    tasks:\n      - name: t\n        image: alpine:3.20\n        env: [{name: keptn-api-token, valueFrom: secret}]\n"), 0o644))
+	r = jobctl(t, "", "validate", token)
+	assert.Equal(t, exitInvalid, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `token.yaml:8:15: actions[0].tasks[0].env[0]: Secret "keptn-api-token" holds the Keptn API token (KEPTN_API_TOKEN_SECRET): only the file fetcher may read it, never a task`)
 
 	// Configs that read no Secret are fully checked.
 	r = jobctl(t, "", "validate", "--policy", pol, jobConfigs+"hello-world.yaml")

@@ -219,7 +219,10 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 	out.warnings = append(out.warnings, unread...)
 	out.matched = len(matches)
 	for _, i := range matches {
-		job, err := pol.Build(ctx, cfg, i, ev, s)
+		job, warns, err := pol.BuildWarn(ctx, cfg, i, ev, s)
+		if len(warns) > len(cfg.Warnings) {
+			out.warnings = append(out.warnings, warns[len(cfg.Warnings):]...)
+		}
 		switch {
 		case policy.IsUnavailable(err):
 			out.unchecked = append(out.unchecked, failedAction{index: i, action: cfg.Actions[i].Name, message: err.Error()})

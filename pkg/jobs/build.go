@@ -147,9 +147,11 @@ func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *
 	}
 
 	pod := corev1.PodSpec{
-		RestartPolicy:                corev1.RestartPolicyNever,
-		ServiceAccountName:           serviceAccount,
-		AutomountServiceAccountToken: ptr.To(a.ServiceAccount != ""),
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: serviceAccount,
+		// The policy mounts a token only for accounts the operator listed
+		// (policy.Build); a task pod never inherits one by default.
+		AutomountServiceAccountToken: ptr.To(false),
 		InitContainers:               inits,
 		Containers:                   []corev1.Container{main},
 		NodeSelector:                 a.NodeSelector,
@@ -246,7 +248,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 
 	env := []corev1.EnvVar{{Name: "KEPTN_API_URL", Value: s.KeptnAPIURL}}
 	if s.TokenSecret != nil {
-		env = append(env, corev1.EnvVar{Name: "KEPTN_API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.TokenSecret}})
+		env = append(env, corev1.EnvVar{Name: FetcherTokenEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.TokenSecret}})
 	}
 	if s.InsecureSkipTLSVerify {
 		env = append(env, corev1.EnvVar{Name: "KEPTN_API_INSECURE_SKIP_VERIFY", Value: "true"})

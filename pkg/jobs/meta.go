@@ -51,6 +51,10 @@ const (
 // FetcherContainer is the init container that fetches the tasks' files.
 const FetcherContainer = "fetch-files"
 
+// FetcherTokenEnv is the fetcher's variable holding the Keptn API token,
+// the one place a Job may read the token Secret.
+const FetcherTokenEnv = "KEPTN_API_TOKEN"
+
 // WorkspacePath is where the files land and where tasks share data.
 const WorkspacePath = "/keptn"
 

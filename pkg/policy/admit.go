@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
@@ -80,11 +81,17 @@ func (p *Policy) Admit(ctx context.Context, cfg *config.Config, actionIndex int,
 		errs = append(errs, p.checkResources(cfg, t)...)
 		secrets = append(secrets, secretRefs(t)...)
 	}
+	secrets = append(secrets, pullSecretRefs(&a)...)
+	token := ""
+	if s.TokenSecret != nil {
+		token = s.TokenSecret.Name
+	}
+	errs = append(errs, checkTokenSecret(cfg, secrets, token)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 
-	serrs, err := p.checkSecrets(ctx, cfg, secrets, namespace)
+	serrs, swarns, err := p.checkSecrets(ctx, cfg, secrets, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +117,7 @@ func (p *Policy) Admit(ctx context.Context, cfg *config.Config, actionIndex int,
 	out := *cfg
 	out.Actions = slices.Clone(cfg.Actions)
 	out.Actions[actionIndex] = a
+	out.Warnings = append(slices.Clone(cfg.Warnings), swarns...)
 	return &out, nil
 }
 
@@ -160,21 +168,39 @@ func (p *Policy) checkEvent(ev *keptn.TaskEvent) error {
 	return nil
 }
 
+// mountsToken says whether a task pod under account gets an API token: only
+// when the action names the account and the operator's serviceAccounts
+// list covers it, and never for "default", which every namespace has and
+// operators bind roles to without thinking of tasks.
+func (p *Policy) mountsToken(account string) bool {
+	return account != "" && account != "default" && p.accounts != nil && anyGlob(p.accounts, account)
+}
+
 // Build is the Job for action i of cfg under p: Admit (plugins resolved,
 // verified images pinned), jobs.Build, then CheckJob on the result. The
 // function and jobctl both build Jobs through it, so what jobctl renders is
 // what the function creates.
 func (p *Policy) Build(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
+	job, _, err := p.BuildWarn(ctx, cfg, i, ev, s)
+	return job, err
+}
+
+// BuildWarn is Build that also returns the admitted config's warnings
+// (cfg's own, and what an offline Secret reader could not check).
+func (p *Policy) BuildWarn(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, config.ErrorList, error) {
 	admitted, err := p.Admit(ctx, cfg, i, ev, s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	job, err := jobs.BuildContext(ctx, admitted, i, ev, s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := p.CheckJob(job); err != nil {
-		return nil, err
+	if p.mountsToken(admitted.Actions[i].ServiceAccount) {
+		job.Spec.Template.Spec.AutomountServiceAccountToken = ptr.To(true)
 	}
-	return job, nil
+	if err := p.CheckJob(job, s); err != nil {
+		return nil, nil, err
+	}
+	return job, admitted.Warnings, nil
 }

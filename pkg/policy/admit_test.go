@@ -109,6 +109,40 @@ func TestPluginsOnly(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A task pod gets an API token only under an account the operator listed,
+// and never under "default" (issue 16 point 1: `serviceAccount: default`
+// ran with its token mounted).
+func TestServiceAccountTokens(t *testing.T) {
+	listed := parsePolicy(t, "apiVersion: v1\nserviceAccounts: [deployer, default]\n")
+	tests := []struct {
+		name    string
+		p       *Policy
+		account string
+		token   bool
+	}{
+		{"no account named", Default(), "", false},
+		{"no policy, account named", Default(), "deployer", false},
+		{"no policy, default named", Default(), "default", false},
+		{"listed account", listed, "deployer", true},
+		{"default, even listed", listed, "default", false},
+		{"operator's default account", listed, "keptn-job", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []actionOpt{withImageTask("alpine")}
+			if tt.account != "" {
+				opts = append([]actionOpt{withField("serviceAccount: " + tt.account)}, opts...)
+			}
+			cfg := parseConfig(t, configYAML(opts...))
+			job, err := tt.p.Build(context.Background(), cfg, 0, testEvent(), testSettings())
+			require.NoError(t, err)
+			spec := job.Spec.Template.Spec
+			require.NotNil(t, spec.AutomountServiceAccountToken)
+			assert.Equal(t, tt.token, *spec.AutomountServiceAccountToken)
+		})
+	}
+}
+
 func TestScopes(t *testing.T) {
 	p := parsePolicy(t, "apiVersion: v1\nnamespaces: [team-*]\nserviceAccounts: [deployer]\n")
 	tests := []struct {
@@ -221,12 +255,46 @@ func TestSecretOptInLabel(t *testing.T) {
 	assert.False(t, IsRefusal(err))
 }
 
-func TestSecretsNotReadWithoutTheRule(t *testing.T) {
-	store := &secretStore{}
+// Without a policy Secrets still opt in, by the built-in label (issue 16
+// point 1: `valueFrom: secret` read any Secret of the job namespace, the
+// fetcher's token included), and imagePullSecrets opt in the same way.
+func TestDefaultPolicyRequiresTheOptInLabel(t *testing.T) {
+	store := &secretStore{labels: map[string]map[string]string{
+		"keptn-jobs/opted-in": {"job-executor.keptn.sh/job-env": "true"},
+		"keptn-jobs/plain":    {},
+	}}
 	p := Default(WithSecrets(store))
-	_, err := admit(t, p, configYAML(withImageTask("alpine", "env:", "  - name: s", "    valueFrom: secret")), testEvent())
+	env := func(name string) actionOpt {
+		return withImageTask("alpine", "env:", "  - name: "+name, "    valueFrom: secret")
+	}
+	_, err := admit(t, p, configYAML(env("opted-in")), testEvent())
 	require.NoError(t, err)
-	assert.Zero(t, store.calls)
+	_, err = admit(t, p, configYAML(env("plain")), testEvent())
+	refusedAt(t, err, 10, `Secret "plain" in namespace keptn-jobs is refused`, "secrets.requireLabel (built in)", "job-executor.keptn.sh/job-env=true")
+	_, err = admit(t, p, configYAML(withField("imagePullSecrets: [opted-in, plain]"), withImageTask("alpine")), testEvent())
+	refusedAt(t, err, 3, "actions[0].imagePullSecrets[1]", `Secret "plain"`)
+	assert.NotContains(t, err.Error(), "imagePullSecrets[0]")
+}
+
+// The fetcher's token Secret is never a task's, whatever its labels and
+// whatever the policy (a hard rule): env, secretKeyRef and imagePullSecrets.
+func TestTokenSecretIsNeverATasks(t *testing.T) {
+	store := &secretStore{labels: map[string]map[string]string{
+		"keptn-jobs/keptn-api-token": {"job-executor.keptn.sh/job-env": "true"},
+	}}
+	for name, opts := range map[string][]actionOpt{
+		"valueFrom secret": {withImageTask("alpine", "env:", "  - name: keptn-api-token", "    valueFrom: secret")},
+		"secretKeyRef":     {withImageTask("alpine", "env:", "  - name: T", "    valueFrom:", "      secretKeyRef: {name: keptn-api-token, key: token}")},
+		"imagePullSecrets": {withField("imagePullSecrets: [keptn-api-token]"), withImageTask("alpine")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, p := range []*Policy{Default(WithSecrets(store)), parsePolicy(t, "apiVersion: v1\nsecrets:\n  requireLabel: job-executor.keptn.sh/job-env\n", WithSecrets(store))} {
+				_, err := admit(t, p, configYAML(opts...), testEvent())
+				require.True(t, IsRefusal(err), "%v", err)
+				assert.ErrorContains(t, err, `Secret "keptn-api-token" holds the Keptn API token (KEPTN_API_TOKEN_SECRET): only the file fetcher may read it`)
+			}
+		})
+	}
 }
 
 func TestAdmitLeavesTheInputConfigAlone(t *testing.T) {

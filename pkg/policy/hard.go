@@ -2,10 +2,13 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
 // Violation is a built Job that breaks a hard rule. The job builder should
@@ -24,10 +27,22 @@ func (v *Violation) Error() string {
 // privilege-escalating containers, no host namespaces, ports or paths, no
 // added capabilities (but NET_BIND_SERVICE where the policy allows it), a
 // non-root user, and a RuntimeDefault or Localhost seccomp profile.
-func (p *Policy) CheckJob(job *batchv1.Job) error {
+//
+// Two rules are this project's own: no task container, volume or image pull
+// reads the Secret holding the fetcher's Keptn API token (s.TokenSecret),
+// and no pod runs under the "default" account with its token mounted.
+func (p *Policy) CheckJob(job *batchv1.Job, s jobs.Settings) error {
 	spec := &job.Spec.Template.Spec
 	fail := func(format string, args ...any) error {
 		return &Violation{Job: job.Namespace + "/" + job.Name, Rule: fmt.Sprintf(format, args...)}
+	}
+	if s.TokenSecret != nil {
+		if where := readsSecret(spec, s.TokenSecret.Name); where != "" {
+			return fail("the Keptn API token Secret %s is read by %s; only the %s container may read it", s.TokenSecret.Name, where, jobs.FetcherContainer)
+		}
+	}
+	if (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") {
+		return fail("no token of the default service account")
 	}
 	switch {
 	case spec.HostNetwork:
@@ -108,6 +123,46 @@ func (p *Policy) checkContainer(c *corev1.Container, podSC *corev1.PodSecurityCo
 	for _, c := range caps.Add {
 		if c != "NET_BIND_SERVICE" || !p.allowNetBindService {
 			return fmt.Sprintf("capability %s added", c)
+		}
+	}
+	return ""
+}
+
+// readsSecret names what in spec reads Secret name, other than the
+// fetcher's own KEPTN_API_TOKEN.
+func readsSecret(spec *corev1.PodSpec, name string) string {
+	for _, r := range spec.ImagePullSecrets {
+		if r.Name == name {
+			return "imagePullSecrets"
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == name {
+			return "volume " + v.Name
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil && src.Secret.Name == name {
+					return "volume " + v.Name
+				}
+			}
+		}
+	}
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		for _, e := range c.EnvFrom {
+			if e.SecretRef != nil && e.SecretRef.Name == name {
+				return "container " + c.Name + " (envFrom)"
+			}
+		}
+		for _, e := range c.Env {
+			ref := e.ValueFrom
+			if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != name {
+				continue
+			}
+			if c.Name == jobs.FetcherContainer && e.Name == jobs.FetcherTokenEnv {
+				continue
+			}
+			return "container " + c.Name + " (env " + e.Name + ")"
 		}
 	}
 	return ""

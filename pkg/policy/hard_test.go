@@ -23,7 +23,7 @@ func builtJob(t *testing.T) *batchv1.Job {
 }
 
 func TestCheckJobAcceptsWhatTheBuilderMakes(t *testing.T) {
-	require.NoError(t, Default().CheckJob(builtJob(t)))
+	require.NoError(t, Default().CheckJob(builtJob(t), testSettings()))
 }
 
 func TestCheckJobRefusesEveryLooseningOfTheHardRules(t *testing.T) {
@@ -66,12 +66,37 @@ func TestCheckJobRefusesEveryLooseningOfTheHardRules(t *testing.T) {
 		{"ephemeral", func(s *corev1.PodSpec) {
 			s.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}}
 		}},
+		// The fetcher's token Secret, however a pod could reach it.
+		{"keptn-api-token is read by container task-0-task0 (envFrom)", func(s *corev1.PodSpec) {
+			s.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "keptn-api-token"}}}}
+		}},
+		{"keptn-api-token is read by container task-0-task0 (env T)", func(s *corev1.PodSpec) {
+			s.Containers[0].Env = append(s.Containers[0].Env, corev1.EnvVar{Name: "T", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "keptn-api-token"}, Key: "token"}}})
+		}},
+		{"keptn-api-token is read by container fetch-files (env OTHER)", func(s *corev1.PodSpec) {
+			s.InitContainers[0].Env = append(s.InitContainers[0].Env, corev1.EnvVar{Name: "OTHER", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "keptn-api-token"}, Key: "token"}}})
+		}},
+		{"keptn-api-token is read by volume v", func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "v", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "keptn-api-token"}}})
+		}},
+		{"keptn-api-token is read by volume p", func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "keptn-api-token"}}}}}}})
+		}},
+		{"keptn-api-token is read by imagePullSecrets", func(s *corev1.PodSpec) {
+			s.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "keptn-api-token"}}
+		}},
+		{"no token of the default service account", func(s *corev1.PodSpec) {
+			s.ServiceAccountName, s.AutomountServiceAccountToken = "default", ptr.To(true)
+		}},
+		{"no token of the default service account", func(s *corev1.PodSpec) {
+			s.ServiceAccountName, s.AutomountServiceAccountToken = "", nil
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
 			job := builtJob(t)
 			tt.loosen(&job.Spec.Template.Spec)
-			err := Default().CheckJob(job)
+			err := Default().CheckJob(job, testSettings())
 			var v *Violation
 			require.ErrorAs(t, err, &v)
 			assert.Contains(t, v.Rule, tt.rule)
@@ -84,5 +109,5 @@ func TestCheckJobAllowsNetBindServiceOnlyByPolicy(t *testing.T) {
 	job := builtJob(t)
 	job.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"}
 	p := parsePolicy(t, "apiVersion: v1\npods:\n  allowNetBindService: true\n")
-	assert.NoError(t, p.CheckJob(job))
+	assert.NoError(t, p.CheckJob(job, testSettings()))
 }

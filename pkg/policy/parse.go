@@ -76,9 +76,6 @@ func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
 	for _, o := range opts {
 		o(p)
 	}
-	if len(d.errs) == 0 && p.secretLabel != nil && p.secrets == nil {
-		d.errorf(nil, p.secretLabel.Path, "needs a Secret reader (policy.WithSecrets)")
-	}
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}

@@ -94,9 +94,15 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 	}
 }
 
-func TestParseRefusesLabelRuleWithoutSecretReader(t *testing.T) {
-	_, err := Parse("policy.yaml", []byte("apiVersion: v1\nsecrets:\n  requireLabel: a=b\n"))
-	require.ErrorContains(t, err, "needs a Secret reader")
+// Without a Secret reader nothing can say a Secret opted in: an action
+// that reads one is undecided (jobctl reports it as not checked).
+func TestLabelRuleWithoutSecretReaderIsUndecided(t *testing.T) {
+	p, err := Parse("policy.yaml", []byte("apiVersion: v1\nsecrets:\n  requireLabel: a=b\n"))
+	require.NoError(t, err)
+	_, err = admit(t, p, configYAML(withImageTask("alpine", "env:", "  - name: s", "    valueFrom: secret")), testEvent())
+	require.Error(t, err)
+	assert.True(t, IsUnavailable(err), "%v", err)
+	assert.ErrorContains(t, err, "the opt-in label a=b cannot be checked")
 }
 
 func TestParseRefusesOversizedPolicy(t *testing.T) {

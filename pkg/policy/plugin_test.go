@@ -73,7 +73,7 @@ func TestSeedPluginExamplesRender(t *testing.T) {
 			require.NoError(t, err)
 			job, err := jobs.Build(admitted, 0, ev, testSettings())
 			require.NoError(t, err)
-			require.NoError(t, p.CheckJob(job))
+			require.NoError(t, p.CheckJob(job, testSettings()))
 
 			c := job.Spec.Template.Spec.Containers[0]
 			assert.Equal(t, tt.image, c.Image)

@@ -13,6 +13,7 @@ package policy
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -128,6 +129,17 @@ type Param struct {
 	Env string
 }
 
+// DefaultSecretLabel is the opt-in label every Secret a task reads must
+// carry when the policy names no other (secrets.requireLabel): without it
+// any config author could read any Secret of the job namespace, the
+// fetcher's token Secret included.
+const DefaultSecretLabel = "job-executor.keptn.sh/job-env=true"
+
+func defaultSecretLabel() *labelRule {
+	k, v, _ := strings.Cut(DefaultSecretLabel, "=")
+	return &labelRule{rule: rule{Path: "secrets.requireLabel (built in)"}, Key: k, Value: v}
+}
+
 // labelRule is a label key and value a Secret must carry.
 type labelRule struct {
 	rule
@@ -171,8 +183,8 @@ func (p *Policy) ConfigLimits() config.Limits {
 // Option supplies what the policy needs at event time.
 type Option func(*Policy)
 
-// WithSecrets gives the policy read access to Secret labels; required when
-// the policy has secrets.requireLabel.
+// WithSecrets gives the policy read access to Secret labels. Without it an
+// action that reads a Secret cannot be decided (ErrUnavailable).
 func WithSecrets(r SecretReader) Option {
 	return func(p *Policy) { p.secrets = r }
 }
@@ -201,7 +213,7 @@ func WithCacheSize(n int) Option {
 // Default is the policy in force when the operator configures none: every
 // image may run, there is no plugin catalog, and only the hard rules apply.
 func Default(opts ...Option) *Policy {
-	p := &Policy{file: "(default policy)", plugins: map[string]*Plugin{}, registry: newRegistry()}
+	p := &Policy{file: "(default policy)", plugins: map[string]*Plugin{}, registry: newRegistry(), secretLabel: defaultSecretLabel()}
 	for _, o := range opts {
 		o(p)
 	}

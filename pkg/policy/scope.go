@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -106,10 +107,12 @@ var standardResources = map[corev1.ResourceName]bool{
 	corev1.ResourceCPU: true, corev1.ResourceMemory: true, corev1.ResourceEphemeralStorage: true,
 }
 
-// secretRef is a Secret a task's env reads, with the entry that reads it.
+// secretRef is a Secret a task's env or the action's imagePullSecrets
+// reads, with the entry that reads it.
 type secretRef struct {
-	name string
-	pos  config.Pos
+	name  string
+	pos   config.Pos
+	field string
 }
 
 func secretRefs(t *config.Task) []secretRef {
@@ -125,15 +128,40 @@ func secretRefs(t *config.Task) []secretRef {
 	return out
 }
 
+// pullSecretRefs are the action's imagePullSecrets: the kubelet reads them
+// for the pod, so they opt in by the same label as env Secrets.
+func pullSecretRefs(a *config.Action) []secretRef {
+	out := make([]secretRef, 0, len(a.ImagePullSecrets))
+	for i, name := range a.ImagePullSecrets {
+		out = append(out, secretRef{name: name, pos: a.Pos, field: fmt.Sprintf("imagePullSecrets[%d]", i)})
+	}
+	return out
+}
+
+// checkTokenSecret is a hard rule, whatever the policy or a Secret's labels
+// say: the Secret that holds the fetcher's Keptn API token is read by the
+// fetcher and by nothing a config writes.
+func checkTokenSecret(cfg *config.Config, refs []secretRef, token string) config.ErrorList {
+	var errs config.ErrorList
+	for _, r := range refs {
+		if token != "" && r.name == token {
+			errs = append(errs, cfg.Errorf(r.pos, r.field, "Secret %q holds the Keptn API token (KEPTN_API_TOKEN_SECRET): only the file fetcher may read it, never a task", r.name))
+		}
+	}
+	return errs
+}
+
 // checkSecrets requires every Secret a task reads to carry the operator's
 // opt-in label. A pod reads Secrets of its own namespace only, so the
 // label is looked up there: a Secret that opted in for one namespace's jobs
 // does not open another's.
-func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []secretRef, namespace string) (config.ErrorList, error) {
+func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []secretRef, namespace string) (errs, warns config.ErrorList, err error) {
 	if p.secretLabel == nil || len(refs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var errs config.ErrorList
+	if p.secrets == nil {
+		return nil, nil, fmt.Errorf("Secret %q: the opt-in label %s=%s cannot be checked without a Secret reader: %w", refs[0].name, p.secretLabel.Key, p.secretLabel.Value, ErrUnavailable)
+	}
 	type lookup struct {
 		labels map[string]string
 		err    error
@@ -146,18 +174,21 @@ func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []se
 			seen[r.name] = l
 		}
 		switch {
+		case errors.Is(l.err, ErrNotChecked):
+			warns = append(warns, cfg.Errorf(r.pos, r.field, "Secret %q must carry the label %s=%s in namespace %s (rule %s); this is checked in the cluster, not here",
+				r.name, p.secretLabel.Key, p.secretLabel.Value, namespace, p.cite(p.secretLabel.rule)))
 		case apierrors.IsNotFound(l.err):
-			errs = append(errs, cfg.Errorf(r.pos, "", "Secret %q does not exist in namespace %s", r.name, namespace))
+			errs = append(errs, cfg.Errorf(r.pos, r.field, "Secret %q does not exist in namespace %s", r.name, namespace))
 		case apierrors.IsForbidden(l.err):
-			errs = append(errs, cfg.Errorf(r.pos, "", "the function may not read Secret %q in namespace %s to check its opt-in label (it needs get on secrets there): %v", r.name, namespace, l.err))
+			errs = append(errs, cfg.Errorf(r.pos, r.field, "the function may not read Secret %q in namespace %s to check its opt-in label (it needs get on secrets there): %v", r.name, namespace, l.err))
 		case l.err != nil:
-			return nil, fmt.Errorf("reading Secret %s/%s: %w: %w", namespace, r.name, ErrUnavailable, l.err)
+			return nil, nil, fmt.Errorf("reading Secret %s/%s: %w: %w", namespace, r.name, ErrUnavailable, l.err)
 		case l.labels[p.secretLabel.Key] != p.secretLabel.Value:
-			errs = append(errs, cfg.Errorf(r.pos, "", "Secret %q in namespace %s is refused by the operator's policy, rule %s: it lacks the label %s=%s that opts it in to job env",
+			errs = append(errs, cfg.Errorf(r.pos, r.field, "Secret %q in namespace %s is refused by the operator's policy, rule %s: it lacks the label %s=%s that opts it in for tasks",
 				r.name, namespace, p.cite(p.secretLabel.rule), p.secretLabel.Key, p.secretLabel.Value))
 		}
 	}
-	return errs, nil
+	return errs, warns, nil
 }
 
 func sortedResources(list corev1.ResourceList) []corev1.ResourceName {

@@ -46,6 +46,12 @@ const (
 // be retried, not the action refused.
 var ErrUnavailable = errors.New("temporarily unavailable")
 
+// ErrNotChecked is what an offline SecretReader (jobctl's) answers: the
+// Secret's labels cannot be known here. The action is admitted with a
+// warning naming the label the Secret needs, so validate and render still
+// check everything else.
+var ErrNotChecked = errors.New("not checked offline")
+
 // IsUnavailable reports whether err is worth a retry of the whole event.
 func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 

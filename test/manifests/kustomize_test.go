@@ -17,6 +17,8 @@ var platform = []string{
 	"RoleBinding keptn-jobs/job-executor",
 	"Role keptn-jobs/job-executor-sources",
 	"RoleBinding keptn-jobs/job-executor-sources",
+	"Role keptn-jobs/job-executor-secret-labels",
+	"RoleBinding keptn-jobs/job-executor-secret-labels",
 	"ConfigMap keptn-job-executor/job-executor-config",
 	"Broker keptn-job-executor/keptn",
 	"Service keptn-job-executor/job-executor-dead-letter",

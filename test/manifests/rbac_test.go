@@ -89,6 +89,8 @@ func TestRBACGrantsExactlyWhatTheFunctionNeeds(t *testing.T) {
 			expand([]string{"create", "get", "list", "watch", "update", "patch", "delete"}, "batch/jobs"),
 			expand([]string{"get", "list"}, "core/pods"),
 			[]string{"get core/pods/log", "create core/events", "create events.k8s.io/events", "patch events.k8s.io/events"},
+			// The opt-in label of Secrets tasks read (docs/security.md).
+			[]string{"get core/secrets"},
 		)},
 		"keptn-job-executor/job-executor-sources": {jobNS: slices.Concat(
 			expand([]string{"get", "list", "watch"}, "batch/jobs"),
@@ -124,8 +126,10 @@ func TestRBACIsTight(t *testing.T) {
 					t.Errorf("Role %s/%s rule %d: wildcard %q", r.Namespace, r.Name, i, v)
 				}
 			}
-			if slices.Contains(rule.Resources, "secrets") {
-				t.Errorf("Role %s/%s rule %d grants secrets; the token comes from env", r.Namespace, r.Name, i)
+			// Secrets: only get (labels of opted-in Secrets), only in job
+			// namespaces; the token comes from env.
+			if slices.Contains(rule.Resources, "secrets") && (len(rule.Resources) != 1 || !slices.Equal(rule.Verbs, []string{"get"}) || r.Namespace == "keptn-job-executor") {
+				t.Errorf("Role %s/%s rule %d grants %v on %v; want get on secrets alone, in a job namespace", r.Namespace, r.Name, i, rule.Verbs, rule.Resources)
 			}
 		}
 	}
@@ -139,7 +143,11 @@ func TestRBACIsTight(t *testing.T) {
 		{fn, "keptn-jobs", "get", "core/pods/log", true},
 		{fn, "keptn-job-executor", "create", "batch/jobs", false},
 		{fn, "default", "create", "batch/jobs", false},
-		{fn, "keptn-jobs", "get", "core/secrets", false},
+		{fn, "keptn-jobs", "get", "core/secrets", true},
+		{fn, "keptn-jobs", "list", "core/secrets", false},
+		{fn, "keptn-jobs", "watch", "core/secrets", false},
+		{fn, "keptn-job-executor", "get", "core/secrets", false},
+		{src, "keptn-jobs", "get", "core/secrets", false},
 		{fn, "keptn-jobs", "create", "core/pods", false},
 		{fn, "keptn-jobs", "delete", "core/pods", false},
 		{fn, "keptn-jobs", "create", "batch/cronjobs", false},
