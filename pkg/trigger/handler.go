@@ -31,6 +31,7 @@ import (
 type JobClient interface {
 	claim.JobClient
 	Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
 }
 
 // errRefused marks a Job the API server will never accept.

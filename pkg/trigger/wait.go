@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
@@ -294,7 +295,14 @@ func (h *Handler) givenUp(ctx context.Context, ev *keptn.TaskEvent) (*batchv1.Jo
 // retry window: one .started and one errored .finished naming cause, on a
 // record that stands for whatever actions would have matched.
 func (h *Handler) giveUpEvent(ctx context.Context, ev *keptn.TaskEvent, cause error) (Outcome, error) {
-	out := Outcome{Invalid: 1}
+	var out Outcome
+	if ran, err := h.anyJobOf(ctx, ev); err != nil || ran {
+		// An earlier delivery read the config and created the actions'
+		// Jobs: they answer for themselves (the sweep sends what is owed),
+		// and a record now would add a failure to a task that may pass.
+		return out, Retryable(errors.Join(cause, err))
+	}
+	out.Invalid = 1
 	h.Log.WarnContext(ctx, "giving the event up", "error", cause.Error())
 	rec, err := jobs.Record(ev, -1, "job-config", h.giveUpMessage(cause), h.Settings)
 	if err != nil {
@@ -308,4 +316,19 @@ func (h *Handler) giveUpEvent(ctx context.Context, ev *keptn.TaskEvent, cause er
 		out.Created++
 	}
 	return out, h.settle(ctx, []*batchv1.Job{rec}, nil)
+}
+
+// anyJobOf reports whether a Job of ev exists in the job namespace.
+func (h *Handler) anyJobOf(ctx context.Context, ev *keptn.TaskEvent) (bool, error) {
+	sel := labels.Set{jobs.LabelManagedBy: h.Settings.ManagedBy, jobs.LabelContext: jobs.LabelValue(ev.Context)}.String()
+	list, err := h.Jobs(h.Settings.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return false, fmt.Errorf("listing jobs of the event: %w", err)
+	}
+	for _, j := range list.Items {
+		if j.Annotations[jobs.AnnotationEventID] == ev.ID && j.Annotations[jobs.AnnotationEventSource] == ev.Source {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -206,3 +206,27 @@ func TestHandleConfigUnreadableGivesUp(t *testing.T) {
 	_, err = h.Handle(context.Background(), ev2)
 	assert.True(t, IsRetryable(err))
 }
+
+// When an earlier delivery read the config and created the actions' Jobs,
+// a later failure to read it does not give the event up: the Jobs answer
+// for themselves, and a record would add a failure to a task that may pass.
+func TestHandleConfigUnreadableAfterJobsExist(t *testing.T) {
+	rec := &recorder{}
+	h, kube := newHandler(t, hello, rec)
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	now := t0.Add(time.Second)
+	h.Now = func() time.Time { return now }
+	ev := triggered(t, "sh.keptn.event.deployment.triggered")
+	ev.Time = t0
+	_, err := h.Handle(context.Background(), ev)
+	require.NoError(t, err)
+
+	now = t0.Add(time.Minute)
+	h.Configs = &Configs{Resources: failing{}}
+	_, err = h.Handle(context.Background(), ev)
+	assert.True(t, IsRetryable(err))
+	assert.Equal(t, []string{"started"}, kinds(rec))
+	list, err := kube.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 1, "no record of the event")
+}
