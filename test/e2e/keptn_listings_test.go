@@ -33,8 +33,8 @@ actions:
         files: [locust/, orders/, metadata.yaml]
 `
 	e.commit(map[string]string{
-		serviceResource(p, st, sv, "job/config.yaml"):    cfg,
-		serviceResource(p, st, sv, "locust/basic.py"):    "print('hi')\n",
+		serviceResource(p, st, sv, "job/config.yaml"):   cfg,
+		serviceResource(p, st, sv, "locust/basic.py"):   "print('hi')\n",
 		serviceResource(p, st, "orders", "orders.yaml"): "belongs to orders\n",
 	})
 	ce := newTriggered("test", scope, "")
