@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,11 +56,23 @@ func (r *Reconciler) giveUpWaiting(ctx context.Context, job *batchv1.Job) error 
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		// The action ran after all, or another sweep gave it up.
+		r.handedOver(ctx, job)
 		return nil
 	case err != nil:
 		return fmt.Errorf("giving up waiting job %s/%s: %w", job.Namespace, job.Name, err)
 	}
+	r.handedOver(ctx, job)
 	r.Config.Log.WarnContext(ctx, "an action waited too long; giving it up", "job", job.Namespace+"/"+job.Name, "record", created.Namespace+"/"+created.Name)
 	_, err = r.Reconcile(ctx, created)
 	return err
+}
+
+// handedOver marks placeholder p done once the Job after it exists, so the
+// sweep stops visiting it and removes it after the record TTL. Best effort.
+func (r *Reconciler) handedOver(ctx context.Context, p *batchv1.Job) {
+	p = p.DeepCopy()
+	p.Annotations[jobs.AnnotationReported] = r.Sender.now().UTC().Format(time.RFC3339Nano)
+	if _, err := r.Jobs(p.Namespace).Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		r.Config.Log.DebugContext(ctx, "marking a placeholder done", "job", p.Namespace+"/"+p.Name, "error", err.Error())
+	}
 }

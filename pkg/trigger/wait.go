@@ -224,8 +224,10 @@ func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name s
 			if h.Observer != nil {
 				h.Observer.Created(ctx, created)
 			}
+			h.handedOver(ctx, p)
 			return actionResult{started: created, created: true}
 		case apierrors.IsAlreadyExists(err):
+			h.handedOver(ctx, p)
 			return h.taken(ctx, next)
 		case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err):
 			message = fmt.Sprintf("%v: creating job %s/%s: %v", errRefused, next.Namespace, next.Name, err)
@@ -245,11 +247,27 @@ func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name s
 	_, err = h.Jobs(rec.Namespace).Create(ctx, rec, metav1.CreateOptions{})
 	switch {
 	case err == nil:
+		h.handedOver(ctx, p)
 		return actionResult{pending: rec, created: true, invalid: true}
 	case apierrors.IsAlreadyExists(err):
+		h.handedOver(ctx, p)
 		return h.taken(ctx, rec)
 	default:
 		return actionResult{err: Retryable(fmt.Errorf("creating record job %s/%s: %w", rec.Namespace, rec.Name, err))}
+	}
+}
+
+// handedOver marks placeholder p as done once the Job after it exists, so
+// the sweep stops visiting it (and removes it after the record TTL). Best
+// effort: unmarked, the sweep finds the Job after it and does nothing.
+func (h *Handler) handedOver(ctx context.Context, p *batchv1.Job) {
+	if p.Annotations[jobs.AnnotationReported] != "" {
+		return
+	}
+	p = p.DeepCopy()
+	p.Annotations[jobs.AnnotationReported] = h.now().UTC().Format(time.RFC3339Nano)
+	if _, err := h.Jobs(p.Namespace).Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		h.Log.DebugContext(ctx, "marking a placeholder done", "job", p.Namespace+"/"+p.Name, "error", err.Error())
 	}
 }
 

@@ -155,7 +155,9 @@ func TestHandleWaitingAction(t *testing.T) {
 			for _, j := range list.Items {
 				if j.Annotations[jobs.AnnotationWaiting] == "" {
 					assert.NotContains(t, j.Annotations, jobs.AnnotationStartClaim, "%s inherits the placeholder's .started", j.Name)
+					continue
 				}
+				assert.NotEmpty(t, j.Annotations[jobs.AnnotationReported], "the placeholder is marked done once the Job after it exists")
 			}
 		})
 	}
