@@ -36,6 +36,7 @@ var Env = []envVar{
 	{"EVENT_SOURCE", "job-executor-knative", "CloudEvents source of the events we send"},
 	{"POD_NAME", "hostname", "names this replica in claims on Jobs"},
 	{"CLAIM_TTL", "2m", "how long a claim to send a response holds before another replica may take over"},
+	{"RETRY_WINDOW", "45s", "how long a failure that may pass (a registry or the API server not answering, Keptn's resource-service answering 500 for an unknown commit) is retried, counted from the triggered event's time; then Keptn gets an errored .finished naming the cause. Keep it below the Broker's retry window (the shipped Trigger retries for about a minute) and Keptn's TASK_STARTED_WAIT_DURATION (docs/completion.md)"},
 	{"TASK_DEADLINE", "5m", "default maxPollDuration of a task"},
 	{"WORKSPACE_SIZE", "20Mi", "default size limit of the /keptn workspace"},
 	{"POLICY_FILE", "", "operator policy YAML (docs/security.md), mounted from a ConfigMap; empty means only the built-in hard rules; an invalid policy stops the start"},

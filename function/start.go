@@ -67,6 +67,10 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil || claimTTL <= 0 {
 		return fmt.Errorf("CLAIM_TTL %q: want a positive duration such as 2m", lookup(cfg, "CLAIM_TTL"))
 	}
+	retryWindow, err := time.ParseDuration(lookup(cfg, "RETRY_WINDOW"))
+	if err != nil || retryWindow <= 0 {
+		return fmt.Errorf("RETRY_WINDOW %q: want a positive duration such as 45s", lookup(cfg, "RETRY_WINDOW"))
+	}
 	holder := lookup(cfg, "POD_NAME")
 	if holder == "" {
 		holder, _ = os.Hostname()
@@ -98,6 +102,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Log:         f.log,
 		BusyWait:    5 * time.Second,
 		Observer:    obs,
+		RetryWindow: retryWindow,
 	}
 	maxKB, err := strconv.Atoi(lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
 	if err != nil || maxKB < 1 {
@@ -108,6 +113,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		ManagedBy:     settings.ManagedBy,
 		Namespaces:    sweepNamespaces(cfg, settings.Namespace),
 		RecordTTL:     time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
+		RetryWindow:   retryWindow,
 		Log:           f.log,
 	})
 	if err != nil {

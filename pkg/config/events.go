@@ -29,6 +29,9 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		}
 		e := EventMatcher{Pos: pos(v, ep), Name: name}
 		e.re = d.eventName(v, ep, name)
+		if otherKind(name) != "" {
+			d.errorf(v, ep, "this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job")
+		}
 		return []EventMatcher{e}
 	}
 	ep := joinPath(path, "events")
@@ -46,8 +49,16 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		items = items[:d.lim.MaxEventsPerAction]
 	}
 	out := make([]EventMatcher, 0, len(items))
+	dead := 0
 	for k, item := range items {
-		out = append(out, d.eventMatcher(item, fmt.Sprintf("%s[%d]", ep, k)))
+		e := d.eventMatcher(item, fmt.Sprintf("%s[%d]", ep, k))
+		if e.Name != "" && otherKind(e.Name) != "" {
+			dead++
+		}
+		out = append(out, e)
+	}
+	if dead == len(out) {
+		d.errorf(seq, ep, "this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job")
 	}
 	return out
 }
@@ -107,10 +118,38 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "not a valid regular expression: %v", err)
 		return nil
 	}
+	if kind := otherKind(name); kind != "" {
+		// JES ran actions on such events too, silently. Here they never
+		// come: the Trigger delivers .triggered events only, because a
+		// .started or .finished of ours would belong to a task Keptn
+		// counts. An action left with no other event is refused
+		// (actionEvents); otherwise the name is dead, and says so.
+		d.warnf(n, path, "matches only %s events, which never run an action: actions run on .triggered events only (job-executor-service also ran them on other kinds, silently)", kind)
+	}
 	if regexp.QuoteMeta(name) == name && !strings.HasPrefix(name, "sh.keptn.") {
 		d.warnf(n, path, "matches only the event type %q exactly (names are anchored; job-executor-service matched them anywhere in the type)", name)
 	}
 	return re
+}
+
+// otherKinds are the kinds of Keptn task events other than triggered.
+var otherKinds = []string{"started", "status.changed", "finished", "invalidated"}
+
+// otherKind returns the kind a name ends with when it is one of otherKinds:
+// "sh.keptn.event.deployment.finished", or as a regular expression
+// `sh\.keptn\.event\..+\.finished$`. A name with an alternation is left
+// alone: it may match a .triggered type too, and runs on those.
+func otherKind(name string) string {
+	if strings.Contains(name, "|") {
+		return ""
+	}
+	n := strings.ReplaceAll(strings.TrimSuffix(name, "$"), `\.`, ".")
+	for _, k := range otherKinds {
+		if strings.HasSuffix(n, "."+k) {
+			return "." + k
+		}
+	}
+	return ""
 }
 
 // maxEventNameLen bounds one event name; with MaxEventsPerAction it bounds

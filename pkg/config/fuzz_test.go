@@ -160,3 +160,19 @@ func FuzzLookup(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOtherKind(f *testing.F) {
+	f.Add("sh.keptn.event.deployment.finished")
+	f.Add(`sh\.keptn\.event\..+\.started$`)
+	f.Add("sh.keptn.event.test.triggered")
+	f.Add("(finished|triggered)")
+	f.Fuzz(func(t *testing.T, name string) {
+		kind := otherKind(name)
+		if kind == "" {
+			return
+		}
+		if strings.HasSuffix(name, ".triggered") || strings.Contains(name, "|") {
+			t.Fatalf("otherKind(%q) = %q for a name that may match .triggered", name, kind)
+		}
+	})
+}

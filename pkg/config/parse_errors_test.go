@@ -79,6 +79,10 @@ func TestParseErrors(t *testing.T) {
 			"job/config.yaml:5:9: actions[0].events[0].name: required: the event type to match (a regular expression)"}},
 		{"event name bad regexp", strings.Replace(head, "sh.keptn.event.test.triggered", "sh.keptn.event.(test.triggered", 1), []string{
 			"job/config.yaml:5:15: actions[0].events[0].name: not a valid regular expression: error parsing regexp: missing closing ): `sh.keptn.event.(test.triggered`"}},
+		{"event of another kind", strings.Replace(head, "sh.keptn.event.test.triggered", "sh.keptn.event.deployment.finished", 1), []string{
+			"job/config.yaml:5:7: actions[0].events: this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job"}},
+		{"event of another kind, as a regular expression", strings.Replace(head, "sh.keptn.event.test.triggered", `'sh\.keptn\.event\..+\.started$'`, 1), []string{
+			"job/config.yaml:5:7: actions[0].events: this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job"}},
 		{"jsonpath without property", strings.Replace(head, "      - name: sh.keptn.event.test.triggered\n", "      - name: sh.keptn.event.test.triggered\n        jsonpath: {match: y}\n", 1), []string{
 			"job/config.yaml:6:19: actions[0].events[0].jsonpath.property: required: a JSONPath into the event, e.g. $.data.test.teststrategy"}},
 		{"jsonpath bad expression", strings.Replace(head, "      - name: sh.keptn.event.test.triggered\n", "      - name: sh.keptn.event.test.triggered\n        jsonpath:\n          property: $.data[\n          match: y\n", 1), []string{

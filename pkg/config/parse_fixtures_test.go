@@ -145,11 +145,12 @@ func TestParseComplexConfig(t *testing.T) {
 	assert.Equal(t, []string{"Print a constant", "Print a fetched file"}, []string{bash.Tasks[0].Name, bash.Tasks[1].Name})
 
 	// JES took "LocustToken" as a Secret's name, which Kubernetes cannot
-	// have, and ignored value: both parse, both warned.
+	// have, and ignored value: both parse, both warned. JES also ran
+	// actions on .started events; here that name is dead, and warned.
 	var warns []string
 	for _, w := range cfg.Warnings {
 		warns = append(warns, w.Path)
 	}
-	assert.Equal(t, []string{"actions[0].tasks[0].env[1].name", "actions[0].tasks[0].env[1].value"}, warns)
+	assert.Equal(t, []string{"actions[0].tasks[0].env[1].name", "actions[0].tasks[0].env[1].value", "actions[1].events[2].name"}, warns)
 	assert.True(t, strings.HasPrefix(cfg.Warnings[0].Error(), `job/config.yaml:28:19: actions[0].tasks[0].env[1].name: "LocustToken" is not a valid Secret name`), cfg.Warnings[0].Error())
 }

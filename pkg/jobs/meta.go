@@ -46,6 +46,17 @@ const (
 	// suspended Job that never runs and exists only so the error's
 	// .started/.finished are sent exactly once.
 	AnnotationInvalid = Domain + "invalid"
+	// AnnotationWaiting marks a placeholder Job: an action that matched but
+	// had to wait (a registry, the API server) gets one so that Keptn has
+	// its .started at once. Its value is the last cause. A placeholder never
+	// sends .finished: the Job named AfterWaitName(placeholder) does, and
+	// whoever creates that name first (the run, or the record that gives
+	// up) owns it.
+	AnnotationWaiting = Domain + "waiting"
+	// AnnotationWaitingSince is when the wait began (RFC 3339): the
+	// triggered event's time, so that the bound (RETRY_WINDOW) counts from
+	// the same instant on every delivery and in the sweep.
+	AnnotationWaitingSince = Domain + "waiting-since"
 )
 
 // FetcherContainer is the init container that fetches the tasks' files.

@@ -37,6 +37,25 @@ func Name(source, eventID string, actionIndex int, actionName string) string {
 	return namePrefix + readable + "-" + sum
 }
 
+// AfterWaitName is the name of the Job that takes over from the
+// placeholder name (AnnotationWaiting) once the wait ends: the real run, or
+// the errored record of an action given up. It keeps the readable part and
+// re-hashes, so it is as deterministic as Name and fits the same bound.
+func AfterWaitName(name string) string {
+	sum := sha256.Sum256([]byte(name + "\x00after-wait"))
+	hash := hex.EncodeToString(sum[:])[:hashLen]
+	readable := strings.TrimPrefix(name, namePrefix)
+	if i := strings.LastIndexByte(readable, '-'); i >= 0 {
+		readable = readable[:i]
+	} else {
+		readable = ""
+	}
+	if readable == "" {
+		return namePrefix + hash
+	}
+	return namePrefix + readable + "-" + hash
+}
+
 // dnsLabelPart lower-cases s, replaces runs of anything outside [a-z0-9] with
 // one '-', trims '-' at both ends and cuts it to at most max characters.
 func dnsLabelPart(s string, max int) string {

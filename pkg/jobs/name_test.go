@@ -95,3 +95,31 @@ func FuzzLabelValue(f *testing.F) {
 		require.Empty(t, validation.IsValidLabelValue(got), "LabelValue(%q) = %q", s, got)
 	})
 }
+
+func TestAfterWaitName(t *testing.T) {
+	for name, tc := range map[string]struct{ in, prefix string }{
+		"readable kept":    {Name("s", "id", 0, "Run tests"), "keptn-run-tests-"},
+		"hash only":        {Name("s", "id", 0, ""), "keptn-"},
+		"long action name": {Name("s", "id", 0, strings.Repeat("a", 80)), "keptn-aaaa"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := AfterWaitName(tc.in)
+			assert.True(t, strings.HasPrefix(got, tc.prefix), got)
+			assert.NotEqual(t, tc.in, got)
+			assert.Len(t, got, len(tc.in), "same shape as the name it follows")
+			assert.Equal(t, got, AfterWaitName(tc.in))
+		})
+	}
+}
+
+func FuzzAfterWaitName(f *testing.F) {
+	f.Add("shipyard-controller", "2c8b3f1e", 0, "Run tests")
+	f.Add("", "", -1, "")
+	f.Fuzz(func(t *testing.T, source, id string, index int, action string) {
+		n := Name(source, id, index, action)
+		got := AfterWaitName(n)
+		require.Empty(t, validation.IsDNS1123Label(got), "%q", got)
+		require.NotEqual(t, n, got)
+		require.NotEqual(t, got, AfterWaitName(got), "a name after a name after is another name")
+	})
+}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,6 +18,18 @@ import (
 // from it, well inside Keptn's 64 KB event limit.
 const maxInvalidMessage = 16 << 10
 
+// truncate keeps message within maxInvalidMessage, on a rune boundary.
+func truncate(message string) string {
+	if len(message) <= maxInvalidMessage {
+		return message
+	}
+	message = message[:maxInvalidMessage]
+	for !utf8.ValidString(message) {
+		message = message[:len(message)-1]
+	}
+	return message + "\n[truncated]"
+}
+
 // Record returns a suspended Job that never runs. It stands for an action
 // that matched the event but cannot run (its config is invalid): its only
 // purpose is that the error's .started and .finished go out exactly once,
@@ -27,13 +40,7 @@ func Record(ev *keptn.TaskEvent, actionIndex int, actionName, message string, s 
 	if err != nil {
 		return nil, fmt.Errorf("encoding origin: %w", err)
 	}
-	if len(message) > maxInvalidMessage {
-		message = message[:maxInvalidMessage]
-		for !utf8.ValidString(message) {
-			message = message[:len(message)-1]
-		}
-		message += "\n[truncated]"
-	}
+	message = truncate(message)
 	labels := map[string]string{
 		LabelManagedBy: s.ManagedBy,
 		LabelContext:   LabelValue(ev.Context),
@@ -82,4 +89,33 @@ func Record(ev *keptn.TaskEvent, actionIndex int, actionName, message string, s 
 			},
 		},
 	}, nil
+}
+
+// Waiting returns the placeholder Job of an action that must wait (its
+// image's registry or the API server could not answer). It is a suspended
+// record under the action's own Job name and namespace, so a concurrent
+// delivery that can build the real Job meets it as AlreadyExists; its
+// .started goes out at once, and it never sends .finished
+// (AnnotationWaiting). since is when the wait began: the event's time.
+func Waiting(ev *keptn.TaskEvent, actionIndex int, actionName, namespace, cause string, since time.Time, s Settings) (*batchv1.Job, error) {
+	job, err := Record(ev, actionIndex, actionName, cause, s)
+	if err != nil {
+		return nil, err
+	}
+	job.Namespace = namespace
+	delete(job.Annotations, AnnotationInvalid)
+	job.Annotations[AnnotationWaiting] = truncate(cause)
+	job.Annotations[AnnotationWaitingSince] = since.UTC().Format(time.RFC3339Nano)
+	job.Spec.Template.Spec.Containers[0].Name = "waiting"
+	return job, nil
+}
+
+// WaitingSince reads AnnotationWaitingSince; ok is false on a Job that is
+// not a placeholder or carries no readable time.
+func WaitingSince(job *batchv1.Job) (time.Time, bool) {
+	if job.Annotations[AnnotationWaiting] == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, job.Annotations[AnnotationWaitingSince])
+	return t, err == nil
 }

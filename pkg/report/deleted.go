@@ -27,6 +27,11 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
 		return out, nil
 	}
+	if job.Annotations[jobs.AnnotationWaiting] != "" {
+		// A placeholder's .finished is owed by the Job after it
+		// (jobs.AfterWaitName), never by the placeholder itself.
+		return out, nil
+	}
 	if _, err := OriginOf(job); err != nil {
 		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
 	}

@@ -144,6 +144,8 @@ func TestHandleDeletedJobs(t *testing.T) {
 		{name: "claimed by a replica that is sending", job: newJob(complete(t0), withAnnotation(jobs.AnnotationReportClaim, claim.Value("b/1", t0.Add(time.Hour))))},
 		{name: "never started", job: newJob(complete(t0), withoutAnnotation(jobs.AnnotationStarted))},
 		{name: "silent", job: newJob(complete(t0), withAnnotation(jobs.AnnotationSilent, "true"))},
+		// The Job after a placeholder owes its action's .finished.
+		{name: "a placeholder", job: newJob(withAnnotation(jobs.AnnotationWaiting, "registry down"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 type JobAPI interface {
 	claim.JobClient
 	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
+	Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
 
@@ -58,7 +59,12 @@ type Config struct {
 	// not run) is kept: they are suspended, so ttlSecondsAfterFinished never
 	// removes them. Default 6h (jobs.Settings.TTLSecondsAfterFinished).
 	RecordTTL time.Duration
-	Log       *slog.Logger
+	// RetryWindow is how long an action may wait (a placeholder Job,
+	// jobs.AnnotationWaiting), counted from its triggered event's time,
+	// before the sweep gives it up; zero: never (the handler's own bound
+	// still applies on the Broker's retries).
+	RetryWindow time.Duration
+	Log         *slog.Logger
 }
 
 // Reconciler sends each of our Jobs' .finished exactly once, from watch
@@ -134,6 +140,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		}
 		out.Started = true
 		job = j
+	}
+	if job.Annotations[jobs.AnnotationWaiting] != "" {
+		// A placeholder never sends .finished (waiting.go).
+		return out, r.giveUpWaiting(ctx, job)
 	}
 	var pods []corev1.Pod
 	if job.Annotations[jobs.AnnotationInvalid] == "" {

@@ -66,7 +66,8 @@ func (r *Reconciler) Sweep(ctx context.Context) (SweepStats, error) {
 		mu.Lock()
 		st.Scanned++
 		mu.Unlock()
-		if job.Annotations[jobs.AnnotationReported] != "" {
+		waiting := job.Annotations[jobs.AnnotationWaiting] != ""
+		if job.Annotations[jobs.AnnotationReported] != "" || waiting && r.expiredRecord(job) {
 			if r.expiredRecord(job) {
 				deleted, err := r.deleteRecord(ctx, job)
 				mu.Lock()
@@ -146,6 +147,11 @@ func (r *Reconciler) listJobs(ctx context.Context, namespace string, visit func(
 // expiredRecord reports whether job is a reported record Job older than
 // the record TTL, counted from its report.
 func (r *Reconciler) expiredRecord(job *batchv1.Job) bool {
+	if job.Annotations[jobs.AnnotationWaiting] != "" {
+		// A placeholder is never reported; by the record TTL its action
+		// has long been run or given up.
+		return !job.CreationTimestamp.IsZero() && r.Sender.now().Sub(job.CreationTimestamp.Time) >= r.recordTTL()
+	}
 	if job.Annotations[jobs.AnnotationInvalid] == "" {
 		return false
 	}

@@ -30,6 +30,7 @@ import (
 type JobClient interface {
 	claim.JobClient
 	Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
 }
 
 // errRefused marks a Job the API server will never accept.
@@ -65,6 +66,12 @@ type Handler struct {
 	// while its .finished waited for a sibling's .started (the
 	// Reconciler's Reconcile). Without it the watch or sweep does.
 	Settle func(ctx context.Context, job *batchv1.Job) error
+	// RetryWindow bounds how long a failure that may pass is retried,
+	// counted from the triggered event's time (wait.go); default
+	// DefaultRetryWindow.
+	RetryWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // CreateObserver hears about each Job this handler created. Created is
@@ -90,6 +97,13 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	if ev.Kind != keptn.KindTriggered {
 		return out, nil
 	}
+	if rec, err := h.givenUp(ctx, ev); err != nil || rec != nil {
+		// Its errored .finished may still be owed.
+		if rec != nil {
+			err = h.settle(ctx, []*batchv1.Job{rec}, nil)
+		}
+		return out, err
+	}
 	cfg, err := h.Configs.Load(ctx, ev)
 	var invalid config.ErrorList
 	switch {
@@ -98,6 +112,8 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		return out, nil
 	case errors.As(err, &invalid):
 		return h.invalidConfig(ctx, ev, cfg, invalid)
+	case err != nil && h.expired(ev):
+		return h.giveUpEvent(ctx, ev, err)
 	case err != nil:
 		return out, Retryable(err)
 	}
@@ -124,39 +140,13 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	var errs []error
 	var pending, started []*batchv1.Job
 	for _, i := range matches {
-		job, err := h.build(ctx, cfg, i, ev)
-		if policy.IsUnavailable(err) {
-			// A registry or the API server could not answer: nothing is
-			// known about the action yet, so the broker retries.
-			errs = append(errs, Retryable(err))
-			continue
-		}
-		if err != nil {
-			// A config error that only the event reveals (a jsonpath that
-			// finds nothing, a loosened security context) or the policy's
-			// refusal: this action fails with its message; the others
-			// still run.
-			out.Invalid++
-			rec, err := h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error(), sibs)
-			pending = appendJob(pending, rec)
-			errs = append(errs, err)
-			continue
-		}
-		created, err := h.run(ctx, withSiblings(job, sibs))
-		if errors.Is(err, errRefused) {
-			out.Invalid++
-			var rec *batchv1.Job
-			rec, err = h.fail(ctx, ev, i, cfg.Actions[i].Name, err.Error(), sibs)
-			pending = appendJob(pending, rec)
-		} else if err == nil {
-			started = append(started, job)
-		}
-		if created {
-			out.Created++
-		} else if err == nil {
-			out.Existing++
-		}
-		errs = append(errs, err)
+		r := h.action(ctx, cfg, i, ev, sibs)
+		pending = appendJob(pending, r.pending)
+		started = appendJob(started, r.started)
+		out.Created += b2i(r.created)
+		out.Existing += b2i(r.existing)
+		out.Invalid += b2i(r.invalid)
+		errs = append(errs, r.err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return out, err
@@ -213,9 +203,9 @@ func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *c
 		if len(actionErrs) == 0 {
 			actionErrs = list
 		}
-		rec, err := h.fail(ctx, ev, i, cfg.Actions[i].Name, "invalid job config:\n"+actionErrs.Error(), sibs)
-		pending = appendJob(pending, rec)
-		errs = append(errs, err)
+		r := h.refuse(ctx, ev, i, cfg.Actions[i].Name, actionNamespace(cfg, i, h.Settings), "invalid job config:\n"+actionErrs.Error(), sibs)
+		pending = appendJob(pending, r.pending)
+		errs = append(errs, r.err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return out, err
@@ -271,6 +261,10 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 		if err != nil {
 			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
 		}
+		if existing.Annotations[jobs.AnnotationWaiting] != "" {
+			// An earlier delivery left a placeholder: the caller resumes.
+			return false, &waitingError{job: existing}
+		}
 		return false, h.ensureStarted(ctx, existing)
 	case refusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
@@ -278,7 +272,7 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 		// retry forever.
 		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
-		return false, Retryable(fmt.Errorf("creating job %s/%s: %w", job.Namespace, job.Name, err))
+		return false, Retryable(fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err))
 	}
 }
 
@@ -321,3 +315,12 @@ func (h *Handler) responseErr(ctx context.Context, err error) error {
 	}
 	return Retryable(err)
 }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func isUnavailable(err error) bool { return policy.IsUnavailable(err) }

@@ -64,8 +64,9 @@ func action(name, image string) string {
 // its .started count (the stand-in models it and fails the test on any
 // event for a closed task). With one action refused, one waiting for an
 // unavailable registry (the Broker redelivers on 503) and, in the second
-// case, one finishing fast, no .finished may go out before the waiting
-// action's .started, and in the end every action's result reaches Keptn.
+// case, one finishing fast, every action's .started goes out at once (the
+// waiting one's from its placeholder), the counts never meet while an
+// action waits, and in the end every action's result reaches Keptn.
 func TestKeptnShipyardCounting(t *testing.T) {
 	for name, tc := range map[string]struct{ actions []string }{
 		"refused and waiting":       {[]string{"refused", "waits"}},
@@ -95,20 +96,19 @@ func TestKeptnShipyardCounting(t *testing.T) {
 			delivered := make(chan int, 1)
 			go func() { delivered <- deliver(t, fn.url, ce) }()
 
-			// Every action that can start has started; the fast one has
-			// even ended. Nothing may be finished while "waits" waits.
-			wantEarly := len(tc.actions) - 1
+			// Every action has started, the waiting one too (from its
+			// placeholder); the fast one has even ended.
 			require.Eventually(t, func() bool {
-				return len(e.eventsFor(id, "sh.keptn.event.test.started")) == wantEarly
-			}, reportWithin, 100*time.Millisecond, "the actions that can start send .started at once")
+				return len(e.eventsFor(id, "sh.keptn.event.test.started")) == len(tc.actions)
+			}, reportWithin, 100*time.Millisecond, "every action sends .started at once, the waiting one included")
 			if len(tc.actions) == 3 {
 				require.Eventually(t, func() bool { return jobEnded(e, id, "fast") }, reportWithin, 200*time.Millisecond, "the fast action's Job ends")
-				ping(t, fn.url) // the sweep, too, must hold its .finished back
+				ping(t, fn.url) // the sweep may report what ended; the task stays open
 			}
 			time.Sleep(2 * time.Second) // a Broker retry or two meets the registry still down
-			assert.Empty(t, e.eventsFor(id, "sh.keptn.event.test.finished"), "a .finished now would close the task in Keptn")
+			assert.Less(t, len(e.eventsFor(id, "sh.keptn.event.test.finished")), len(tc.actions), "the waiting action has no .finished yet")
 			closed, _, _ := e.keptn.TaskClosed("test", id)
-			require.False(t, closed)
+			require.False(t, closed, "Keptn's counts stay apart while an action waits")
 
 			reg.down.Store(false)
 			require.Equal(t, http.StatusAccepted, <-delivered, "a Broker retry gets the waiting action going")

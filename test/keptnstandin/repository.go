@@ -223,3 +223,86 @@ func (c commit) filesIn(dir string) []string {
 	})
 	return uris
 }
+
+// metadataFile is the file Keptn keeps at every level of a project (its
+// project, stage or service metadata); listings hold it.
+const metadataFile = "metadata.yaml"
+
+// metadata is what the stand-in serves as a level's metadata.yaml when the
+// repository does not hold one.
+func (l location) metadata() []byte {
+	switch l.level {
+	case levelService:
+		return []byte("servicename: " + l.service + "\n")
+	case levelStage:
+		return []byte("stagename: " + l.stage + "\n")
+	}
+	return []byte("projectname: " + l.project + "\n")
+}
+
+// stageServiceFile maps a stage-level URI "<service>/<path>" to that
+// service's file: in Keptn a stage is a branch, and its services are
+// folders of it.
+func (c commit) stageServiceFile(l location) (location, bool) {
+	if l.level != levelStage {
+		return location{}, false
+	}
+	svc, rest, ok := strings.Cut(l.uri, "/")
+	if !ok {
+		return location{}, false
+	}
+	sl := location{level: levelService, project: l.project, stage: l.stage, service: svc, uri: rest}
+	if !c.hasDir(sl.dir()) {
+		return location{}, false
+	}
+	return sl, true
+}
+
+// file reads the file at l as Keptn's resource-service finds it: the
+// level's own files, its metadata.yaml, and at stage level the services'
+// files below "<service>/".
+func (c commit) file(l location) ([]byte, bool) {
+	if data, ok := c.files[l.key()]; ok {
+		return data, true
+	}
+	if sl, ok := c.stageServiceFile(l); ok {
+		return c.file(sl)
+	}
+	if l.uri == metadataFile && c.hasDir(l.dir()) {
+		return l.metadata(), true
+	}
+	return nil, false
+}
+
+// listing is a level's listing as Keptn's walk of the level's folder gives
+// it: its files and metadata.yaml, and at stage level every service's
+// files (and metadata.yaml) below "<service>/".
+func (c commit) listing(l location) []string {
+	uris := c.filesIn(l.dir())
+	if !slices.Contains(uris, metadataFile) {
+		uris = append(uris, metadataFile)
+	}
+	if l.level == levelStage {
+		prefix := l.dir() + "service/"
+		seen := map[string]bool{}
+		for k := range c.files {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if !ok {
+				continue
+			}
+			svc, _, _ := strings.Cut(rest, "/")
+			if seen[svc] {
+				continue
+			}
+			seen[svc] = true
+			sl := location{level: levelService, project: l.project, stage: l.stage, service: svc}
+			for _, u := range c.listing(sl) {
+				uris = append(uris, svc+"/"+u)
+			}
+		}
+	}
+	slices.SortFunc(uris, func(a, b string) int {
+		return slices.Compare(strings.Split(a, "/"), strings.Split(b, "/"))
+	})
+	return uris
+}

@@ -37,6 +37,23 @@ func (s *Server) serveResource(r *http.Request, rt route) reply {
 	if rt.op == opListResources {
 		return s.repo.listResources(rt, q.Get("pageSize"), q.Get("nextPageKey"), s.opts.upstreamURL)
 	}
+	if !s.opts.gateway {
+		// Reached directly, the resource-service unescapes the resource
+		// URI once more before its own QueryUnescape (observed: a
+		// double-escaped job%252Fconfig.yaml is served, and echoed
+		// single-escaped; a file lit%41.txt sent as lit%2541.txt is 404).
+		// Behind the gateway that extra pass is the gateway's own
+		// (parseRoute), which is why lit%41.txt is served there.
+		once, err := url.PathUnescape(rt.resourceURI)
+		if err != nil {
+			return plainReply(http.StatusBadRequest, "400 Bad Request")
+		}
+		if strings.Contains(once, "%") {
+			// Otherwise the second pass finds what the first would have
+			// (the echo stays as sent).
+			rt.resourceURI = once
+		}
+	}
 	return s.repo.getResource(rt, q.Get("gitCommitID"), s.opts.upstreamURL)
 }
 
@@ -72,7 +89,7 @@ func (r *repository) getResource(rt route, gitCommitID, upstream string) reply {
 		return keptnError(http.StatusInternalServerError, "Internal server error")
 	}
 	loc := location{level: rt.level, project: rt.project, stage: rt.stage, service: rt.service, uri: uri}
-	data, ok := at.files[loc.key()]
+	data, ok := at.file(loc)
 	if !ok {
 		return keptnError(http.StatusNotFound, "Resource not found")
 	}
@@ -104,7 +121,7 @@ func (r *repository) listResources(rt route, pageSizeParam, nextPageKey, upstrea
 	}
 	loc := location{level: rt.level, project: rt.project, stage: rt.stage, service: rt.service}
 	var uris []string
-	for _, u := range head.filesIn(loc.dir()) {
+	for _, u := range head.listing(loc) {
 		if !strings.Contains(u, ".git") { // Keptn's walk skips these
 			uris = append(uris, u)
 		}
