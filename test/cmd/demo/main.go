@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -318,11 +319,35 @@ func publish(ctx context.Context, p printer, bed *testbed.Bed, fnURL string, ce 
 	}
 	p.say("Broker %s/%s and Trigger %s ready (Knative's broker ingress and filter)", brokerNS, plumbing.Broker.Name, route.Trigger.Name)
 	p.say("distributor sending %s (id %s) to %s", ce.Type(), ce.ID(), route.Ingress)
-	res := route.Distributor.Send(ctx, ce, nil)
+	// The request id finds this publication's deliveries in the channel.
+	rid := uuid.NewString()
+	res := route.Distributor.Send(ctx, ce, http.Header{broker.RequestIDHeader: {rid}})
 	if res.Err != nil {
 		return res.Err
 	}
 	p.say("the Broker answered the distributor %d", res.Status)
+	// The shipped Broker answers at once (async handler) and delivers in
+	// the background, so wait for its delivery to end before the channel
+	// closes and before looking for the Job.
+	var got broker.Receipt
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := plumbing.Channel.Wait(waitCtx, func(all []broker.Receipt) bool {
+		for _, d := range all {
+			if d.RequestID == rid && d.Done() {
+				got = d
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("waiting for the Broker to deliver %s: %w", ce.ID(), err)
+	}
+	var answers []string
+	for _, a := range got.Attempts(route.Subscription) {
+		answers = append(answers, strconv.Itoa(a.Status))
+	}
+	p.say("the Trigger delivered it to the function, which answered %s", strings.Join(answers, ", then "))
 	return nil
 }
 
