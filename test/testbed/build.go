@@ -26,7 +26,7 @@ const (
 )
 
 // firstBuildEstimate is what the first build took here (see README.md).
-const firstBuildEstimate = "7-10 minutes"
+const firstBuildEstimate = "20-35 minutes"
 
 // funcCheckBuildEstimate is what the first build of funcyaml-check takes on 2
 // idle cores: 7.4 CPU-minutes measured (see README.md).

@@ -89,7 +89,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	p := printer{start: time.Now()}
 	var bed *testbed.Bed
 	if kubeconfig == "" {
-		p.say("starting the local control plane (the first run builds it from Go modules: ~10 min on 2 cores)")
+		p.say("starting the local control plane (the first run builds it from Go modules: 20-35 min on 2 cores)")
 		var err error
 		bed, err = testbed.Start(ctx, testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")})
 		if err != nil {
