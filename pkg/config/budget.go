@@ -96,6 +96,30 @@ func (x *expander) firstOver(n *yaml.Node, total *expansion) *yaml.Node {
 	return nil
 }
 
+// firstOverCost is firstOver for the cost of what is visited.
+func (x *expander) firstOverCost(n *yaml.Node, total *int64, limit int64) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.AliasNode {
+		*total += x.size(n).cost()
+		if *total > limit {
+			return n
+		}
+		return nil
+	}
+	*total += expansion{nodes: 1, bytes: len(n.Value)}.cost()
+	if *total > limit {
+		return n
+	}
+	for _, c := range n.Content {
+		if at := x.firstOverCost(c, total, limit); at != nil {
+			return at
+		}
+	}
+	return nil
+}
+
 // checkExpansion refuses a document whose aliases expand past MaxNodes or
 // MaxExpandedBytes, at the alias that does it, and starts the config's cost
 // with what it expands to.
@@ -104,7 +128,15 @@ func (d *decoder) checkExpansion(root *yaml.Node) bool {
 	e := x.size(root)
 	if !x.over(e) {
 		d.cost = e.cost()
-		return d.charge(root, "")
+		if d.cost <= int64(d.lim.MaxCost) {
+			return true
+		}
+		var total int64
+		at := x.firstOverCost(root, &total, int64(d.lim.MaxCost))
+		if at == nil {
+			at = root
+		}
+		return d.charge(at, "")
 	}
 	var total expansion
 	at := x.firstOver(root, &total)

@@ -102,7 +102,7 @@ func TestParseBudgets(t *testing.T) {
 		doc := head + "        args: [" + strings.Repeat("a,", 40_000) + "a]\n"
 		_, err := Parse("job/config.yaml", []byte(doc), WithLimits(Limits{MaxCost: 1 << 20}))
 		require.Error(t, err)
-		assert.Equal(t, "job/config.yaml:1:1: the config costs more than 1048576 bytes to hold (values and YAML nodes as aliases expand them, 32 bytes per YAML node, 64 bytes per regular-expression instruction); split it or simplify its event names", err.Error())
+		assert.Equal(t, "job/config.yaml:9:63518: the config costs more than 1048576 bytes to hold (values and YAML nodes as aliases expand them, 32 bytes per YAML node, 64 bytes per regular-expression instruction); split it or simplify its event names", err.Error())
 		cfg, err := Parse("job/config.yaml", []byte(doc))
 		require.NoError(t, err, "within the default cost")
 		assert.Greater(t, cfg.Cost, int64(40_000*nodeCost))
@@ -160,6 +160,15 @@ func FuzzExpansion(f *testing.F) {
 		at := x.firstOver(&n, &total)
 		if over != (at != nil) {
 			t.Fatalf("size says over=%v, walk found %v", over, at)
+		}
+		if over {
+			return
+		}
+		costLimit := int64(maxBytes)
+		var cost int64
+		at = x.firstOverCost(&n, &cost, costLimit)
+		if (x.size(&n).cost() > costLimit) != (at != nil) {
+			t.Fatalf("cost %d against %d, walk found %v", x.size(&n).cost(), costLimit, at)
 		}
 	})
 }
