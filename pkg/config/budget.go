@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp/syntax"
 
 	"gopkg.in/yaml.v3"
@@ -236,4 +237,54 @@ func (d *decoder) chargeRegexp(n *yaml.Node, path, expr string) bool {
 	}
 	d.cost += instCost * int64(insts)
 	return d.charge(n, path)
+}
+
+// skeleton reads, from a document refused for what it expands to, only
+// what an event is matched by: each action's name and events (bounded by
+// MaxActions, MaxEventsPerAction and the regular-expression limits, so
+// reading them costs little whatever the rest expands to). Its tasks are
+// not read; one empty task stands for them, so that Match still selects
+// the action and the caller can fail it with the errors instead of leaving
+// Keptn waiting.
+func (d *decoder) skeleton(cfg *Config, root *yaml.Node) {
+	m := resolve(root)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	// Problems found here are consequences; the refusal is the one error.
+	errs, warns := d.errs, d.warns
+	defer func() { d.errs, d.warns = errs, warns }()
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := resolve(m.Content[i]); k.Kind != yaml.ScalarNode || k.Value != "actions" {
+			continue
+		}
+		seq := resolve(m.Content[i+1])
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return
+		}
+		items := seq.Content[:min(len(seq.Content), d.lim.MaxActions)]
+		for j, item := range items {
+			path := fmt.Sprintf("actions[%d]", j)
+			item = resolve(item)
+			a := Action{Pos: pos(item, path)}
+			if item.Kind == yaml.MappingNode {
+				var events, event, eventKey *yaml.Node
+				for k := 0; k+1 < len(item.Content); k += 2 {
+					key := resolve(item.Content[k])
+					switch key.Value {
+					case "name":
+						a.Name, _ = d.str(item.Content[k+1], joinPath(path, "name"))
+					case "events":
+						events = item.Content[k+1]
+					case "event":
+						event, eventKey = item.Content[k+1], key
+					}
+				}
+				a.Events = d.actionEvents(item, path, events, event, eventKey)
+			}
+			a.Tasks = []Task{{Pos: a.Pos}}
+			cfg.Actions = append(cfg.Actions, a)
+		}
+		return
+	}
 }

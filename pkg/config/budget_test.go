@@ -64,8 +64,10 @@ func TestParseBudgets(t *testing.T) {
 		doc := aliasBomb()
 		require.LessOrEqual(t, len(doc), DefaultLimits().MaxBytes, "the file itself is within the size limit")
 		var err error
-		alloc := allocated(func() { _, err = Parse("job/config.yaml", []byte(doc)) })
+		var cfg *Config
+		alloc := allocated(func() { cfg, err = Parse("job/config.yaml", []byte(doc)) })
 		require.Error(t, err)
+		assert.Equal(t, []int{0}, cfg.Match("sh.keptn.event.test.triggered", nil), "the action can still be failed with the error")
 		// The anchor is 190,000 bytes; with it, the sixth alias passes 1 MiB.
 		assert.Equal(t, "job/config.yaml:10:36: this alias makes the document expand to more than 1048576 bytes of values (aliases included; the file is 260178 bytes)", err.Error())
 		assert.Less(t, alloc, uint64(64<<20), "refused before anything is expanded")
