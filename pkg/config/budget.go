@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp/syntax"
 
 	"gopkg.in/yaml.v3"
@@ -96,6 +97,30 @@ func (x *expander) firstOver(n *yaml.Node, total *expansion) *yaml.Node {
 	return nil
 }
 
+// firstOverCost is firstOver for the cost of what is visited.
+func (x *expander) firstOverCost(n *yaml.Node, total *int64, limit int64) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.AliasNode {
+		*total += x.size(n).cost()
+		if *total > limit {
+			return n
+		}
+		return nil
+	}
+	*total += expansion{nodes: 1, bytes: len(n.Value)}.cost()
+	if *total > limit {
+		return n
+	}
+	for _, c := range n.Content {
+		if at := x.firstOverCost(c, total, limit); at != nil {
+			return at
+		}
+	}
+	return nil
+}
+
 // checkExpansion refuses a document whose aliases expand past MaxNodes or
 // MaxExpandedBytes, at the alias that does it, and starts the config's cost
 // with what it expands to.
@@ -104,7 +129,15 @@ func (d *decoder) checkExpansion(root *yaml.Node) bool {
 	e := x.size(root)
 	if !x.over(e) {
 		d.cost = e.cost()
-		return d.charge(root, "")
+		if d.cost <= int64(d.lim.MaxCost) {
+			return true
+		}
+		var total int64
+		at := x.firstOverCost(root, &total, int64(d.lim.MaxCost))
+		if at == nil {
+			at = root
+		}
+		return d.charge(at, "")
 	}
 	var total expansion
 	at := x.firstOver(root, &total)
@@ -204,4 +237,54 @@ func (d *decoder) chargeRegexp(n *yaml.Node, path, expr string) bool {
 	}
 	d.cost += instCost * int64(insts)
 	return d.charge(n, path)
+}
+
+// skeleton reads, from a document refused for what it expands to, only
+// what an event is matched by: each action's name and events (bounded by
+// MaxActions, MaxEventsPerAction and the regular-expression limits, so
+// reading them costs little whatever the rest expands to). Its tasks are
+// not read; one empty task stands for them, so that Match still selects
+// the action and the caller can fail it with the errors instead of leaving
+// Keptn waiting.
+func (d *decoder) skeleton(cfg *Config, root *yaml.Node) {
+	m := resolve(root)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	// Problems found here are consequences; the refusal is the one error.
+	errs, warns := d.errs, d.warns
+	defer func() { d.errs, d.warns = errs, warns }()
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := resolve(m.Content[i]); k.Kind != yaml.ScalarNode || k.Value != "actions" {
+			continue
+		}
+		seq := resolve(m.Content[i+1])
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return
+		}
+		items := seq.Content[:min(len(seq.Content), d.lim.MaxActions)]
+		for j, item := range items {
+			path := fmt.Sprintf("actions[%d]", j)
+			item = resolve(item)
+			a := Action{Pos: pos(item, path)}
+			if item.Kind == yaml.MappingNode {
+				var events, event, eventKey *yaml.Node
+				for k := 0; k+1 < len(item.Content); k += 2 {
+					key := resolve(item.Content[k])
+					switch key.Value {
+					case "name":
+						a.Name, _ = d.str(item.Content[k+1], joinPath(path, "name"))
+					case "events":
+						events = item.Content[k+1]
+					case "event":
+						event, eventKey = item.Content[k+1], key
+					}
+				}
+				a.Events = d.actionEvents(item, path, events, event, eventKey)
+			}
+			a.Tasks = []Task{{Pos: a.Pos}}
+			cfg.Actions = append(cfg.Actions, a)
+		}
+		return
+	}
 }

@@ -64,8 +64,10 @@ func TestParseBudgets(t *testing.T) {
 		doc := aliasBomb()
 		require.LessOrEqual(t, len(doc), DefaultLimits().MaxBytes, "the file itself is within the size limit")
 		var err error
-		alloc := allocated(func() { _, err = Parse("job/config.yaml", []byte(doc)) })
+		var cfg *Config
+		alloc := allocated(func() { cfg, err = Parse("job/config.yaml", []byte(doc)) })
 		require.Error(t, err)
+		assert.Equal(t, []int{0}, cfg.Match("sh.keptn.event.test.triggered", nil), "the action can still be failed with the error")
 		// The anchor is 190,000 bytes; with it, the sixth alias passes 1 MiB.
 		assert.Equal(t, "job/config.yaml:10:36: this alias makes the document expand to more than 1048576 bytes of values (aliases included; the file is 260178 bytes)", err.Error())
 		assert.Less(t, alloc, uint64(64<<20), "refused before anything is expanded")
@@ -102,7 +104,7 @@ func TestParseBudgets(t *testing.T) {
 		doc := head + "        args: [" + strings.Repeat("a,", 40_000) + "a]\n"
 		_, err := Parse("job/config.yaml", []byte(doc), WithLimits(Limits{MaxCost: 1 << 20}))
 		require.Error(t, err)
-		assert.Equal(t, "job/config.yaml:1:1: the config costs more than 1048576 bytes to hold (values and YAML nodes as aliases expand them, 32 bytes per YAML node, 64 bytes per regular-expression instruction); split it or simplify its event names", err.Error())
+		assert.Equal(t, "job/config.yaml:9:63518: the config costs more than 1048576 bytes to hold (values and YAML nodes as aliases expand them, 32 bytes per YAML node, 64 bytes per regular-expression instruction); split it or simplify its event names", err.Error())
 		cfg, err := Parse("job/config.yaml", []byte(doc))
 		require.NoError(t, err, "within the default cost")
 		assert.Greater(t, cfg.Cost, int64(40_000*nodeCost))
@@ -160,6 +162,15 @@ func FuzzExpansion(f *testing.F) {
 		at := x.firstOver(&n, &total)
 		if over != (at != nil) {
 			t.Fatalf("size says over=%v, walk found %v", over, at)
+		}
+		if over {
+			return
+		}
+		costLimit := int64(maxBytes)
+		var cost int64
+		at = x.firstOverCost(&n, &cost, costLimit)
+		if (x.size(&n).cost() > costLimit) != (at != nil) {
+			t.Fatalf("cost %d against %d, walk found %v", x.size(&n).cost(), costLimit, at)
 		}
 	})
 }

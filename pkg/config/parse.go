@@ -54,9 +54,12 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 			Message: fmt.Sprintf("config is %d bytes, at most %d are allowed", len(data), d.lim.MaxBytes)})
 		return cfg, d.errs
 	}
-	root := d.document(data)
-	if root != nil {
+	root, ok := d.document(data)
+	switch {
+	case ok:
 		d.config(cfg, root)
+	case root != nil:
+		d.skeleton(cfg, root)
 	}
 	sortByPosition(d.errs)
 	sortByPosition(d.warns)
@@ -74,7 +77,9 @@ var (
 )
 
 // document decodes the single YAML document in data into its root node.
-func (d *decoder) document(data []byte) *yaml.Node {
+// ok is false when it cannot be decoded, or (root non-nil) when it is
+// refused for what its aliases expand to.
+func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -83,23 +88,20 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		} else {
 			d.syntaxError(err)
 		}
-		return nil
+		return nil, false
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		d.syntaxError(err)
-		return nil
+		return nil, false
 	default:
 		d.errorf(&extra, "", "only one YAML document is allowed (found a second one)")
-		return nil
+		return nil, false
 	}
-	root := doc.Content[0]
-	if !d.checkExpansion(root) {
-		return nil
-	}
-	return root
+	root = doc.Content[0]
+	return root, d.checkExpansion(root)
 }
 
 func (d *decoder) syntaxError(err error) {
