@@ -42,7 +42,7 @@ type Policy struct {
 	// nodes (node-role.kubernetes.io/control-plane or master).
 	allowControlPlane bool
 	resources         resourceRules
-	limits              Limits
+	limits            Limits
 
 	// Set by options: the I/O done at event time.
 	secrets  SecretReader
