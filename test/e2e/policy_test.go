@@ -208,7 +208,6 @@ func TestPolicyRulesEndToEnd(t *testing.T) {
 	locust, err := os.ReadFile(seedLocust)
 	require.NoError(t, err)
 
-
 	refused := []struct {
 		name   string
 		config string
