@@ -167,7 +167,12 @@ func TestHostileAPIRefusalsArePermanent(t *testing.T) {
 		want  string
 	}{
 		// 3 × 600 KB: under the API server's 3 MiB, over etcd's 1.5 MiB.
-		{"etcd-too-large", 3, "request is too large"},
+		// kube-apiserver 1.37 on the bed answers 422: after etcd's "request
+		// is too large" it tries the create again with the object it had
+		// already defaulted, whose generated selector no longer matches
+		// (measured; kubernetes/kubernetes#112152 reports a 500 instead).
+		// Either is classified permanent (trigger.TestRefusedForGood).
+		{"etcd-too-large", 3, "is invalid"},
 		// 6 × 600 KB: over the API server's request body limit (413).
 		{"entity-too-large", 6, "Request entity too large"},
 	} {
