@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -198,5 +199,45 @@ func TestHostileAPIRefusalsArePermanent(t *testing.T) {
 		for _, j := range list.Items {
 			assert.NotContains(t, j.Annotations["jobs.keptn.sh/event-id"], strings.Repeat("i", 1024))
 		}
+	})
+}
+
+// TestHostilePolicyGapsRefused: what point 8 found accepted is refused by
+// the function with the config line, so no Job with a negative deadline, a
+// root group or a control-plane placement reaches the API server; and a
+// policy whose `allow:` has no value stops the start (as ambiguous).
+func TestHostilePolicyGapsRefused(t *testing.T) {
+	e := newEnv(t)
+	fn := e.startFunction("replica-0")
+	twoTasks := "apiVersion: v2\nactions:\n  - name: run\n    events:\n      - name: sh.keptn.event.test.triggered\n    tasks:\n" +
+		"      - {name: a, image: alpine:3.20, maxPollDuration: 9223372036854775807}\n" +
+		"      - {name: b, image: alpine:3.20, maxPollDuration: 9223372036854775807}\n"
+	for _, tc := range []struct {
+		name, config string
+		want         []string
+	}{
+		{"deadline-overflow", twoTasks, []string{"maxPollDuration: must be a positive number of seconds up to 604800"}},
+		{"root-group", oneTask("", imageTask("alpine:3.20", "securityContext: {runAsGroup: 0}")), []string{"securityContext.runAsGroup: 0 (the root group) is not allowed"}},
+		{"tolerate-all", oneTask("    tolerations: [{operator: Exists}]\n", imageTask("alpine:3.20")), []string{"actions[0].tolerations[0]", "tolerates every taint"}},
+		{"control-plane", oneTask("    nodeSelector: {node-role.kubernetes.io/control-plane: \"\"}\n", imageTask("alpine:3.20")),
+			[]string{"selects control-plane nodes", "pods.allowControlPlane"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.commit(map[string]string{serviceResource("e2e-project", "e2e", tc.name, "job/config.yaml"): tc.config})
+			e.expectRefused(t, fn.url, newTriggered("test", serviceScope(tc.name), ""), tc.want...)
+		})
+	}
+	t.Run("allow without value", func(t *testing.T) {
+		e.withPolicy("apiVersion: v1\nimages:\n  allow:\n")
+		err := function.New().Start(context.Background(), map[string]string{
+			"KUBECONFIG":         e.bed.KubeconfigPath(),
+			"JOB_NAMESPACE":      e.ns,
+			"KEPTN_API_URL":      e.keptn.APIURL(),
+			"KEPTN_RESOURCE_URL": e.keptn.ResourceServiceURL(),
+			"POLICY_FILE":        e.extraEnv["POLICY_FILE"],
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), ":3:")
+		assert.Contains(t, err.Error(), "images.allow: has no value, which is ambiguous")
 	})
 }
