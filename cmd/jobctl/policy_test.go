@@ -196,3 +196,31 @@ func TestPolicySecretLabels(t *testing.T) {
 	r = jobctl(t, "", "validate", "--policy", pol, jobConfigs+"hello-world.yaml")
 	assert.Equal(t, exitOK, r.code, r.stderr)
 }
+
+// TestPolicyGapsRefusedOffline: what issue 16 point 8 found accepted is
+// refused by validate and by render alike, with the line, as the function
+// refuses it (they share config.Parse and policy.Admit).
+func TestPolicyGapsRefusedOffline(t *testing.T) {
+	dir := t.TempDir()
+	head := "apiVersion: v2\nactions:\n  - name: a\n    events: [{name: sh.keptn.event.test.triggered}]\n"
+	task := "    tasks:\n      - name: t\n        image: alpine:3.20\n"
+	for name, tc := range map[string]struct{ config, want string }{
+		"maxPollDuration MaxInt64": {head + task + "        maxPollDuration: 9223372036854775807\n", "maxPollDuration: must be a positive number of seconds up to 604800"},
+		"runAsGroup 0":             {head + task + "        securityContext: {runAsGroup: 0}\n", "securityContext.runAsGroup: 0 (the root group) is not allowed"},
+		"toleration of everything": {head + "    tolerations: [{operator: Exists}]\n" + task, "actions[0].tolerations[0]: a toleration without a key tolerates every taint"},
+		"control-plane nodeSelector": {head + "    nodeSelector: {node-role.kubernetes.io/control-plane: \"\"}\n" + task,
+			"actions[0].nodeSelector.node-role.kubernetes.io/control-plane: selects control-plane nodes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+			require.NoError(t, os.WriteFile(file, []byte(tc.config), 0o644))
+			r := jobctl(t, "", "validate", file)
+			assert.Equal(t, exitInvalid, r.code, r.stderr)
+			assert.Contains(t, r.stdout, tc.want)
+			r = jobctl(t, "", "render", "--config", file, "--event", testEvent)
+			assert.Equal(t, exitInvalid, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.want)
+			assert.NotContains(t, r.stdout, "kind: Job")
+		})
+	}
+}

@@ -57,8 +57,9 @@ FILE, else the default policy, as in the function; see 'jobctl validate
 --help'): plugin tasks become the catalog's containers, images a signature
 rule covers are verified and pinned by digest, and the built Job is checked
 against the hard rules. An action the policy cannot decide on from here (a
-registry out of reach, a Secret label rule) is reported on stderr as not
-checked, and the exit code is 2.
+registry out of reach) is reported on stderr as not checked, and the exit
+code is 2. Secret labels live in the cluster: each Secret a task reads is a
+warning on stderr naming the label it must carry, and the Job is printed.
 
 Jobs are built with the defaults of jobs.DefaultSettings; --settings FILE is a
 YAML mapping that overrides them. Keys (values as in the function's

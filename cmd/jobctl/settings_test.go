@@ -48,8 +48,8 @@ func TestParseSettings(t *testing.T) {
 			s.TaskResources = corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}}
 			s.FetcherResources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Mi")}}
 		}},
-		{"ids and ttl", "runAsUser: 2000\nrunAsGroup: 0\nfsGroup: 3000\nttlSecondsAfterFinished: 0\n", func(s *jobs.Settings) {
-			s.RunAsUser, s.RunAsGroup, s.FSGroup, s.TTLSecondsAfterFinished = 2000, 0, 3000, 0
+		{"ids and ttl", "runAsUser: 2000\nrunAsGroup: 2500\nfsGroup: 3000\nttlSecondsAfterFinished: 0\n", func(s *jobs.Settings) {
+			s.RunAsUser, s.RunAsGroup, s.FSGroup, s.TTLSecondsAfterFinished = 2000, 2500, 3000, 0
 		}},
 	}
 	for _, tt := range tests {

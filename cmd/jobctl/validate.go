@@ -97,12 +97,14 @@ policy (docs/security.md), as the function checks it: with --policy FILE
 that policy's images (registries, allow and deny patterns, digests, cosign
 signatures), plugins and their parameters, namespaces, service accounts,
 capabilities, resources and parse limits; without it the default policy,
-as in the function without POLICY_FILE (no plugin catalog, only the hard
-rules). Refusals are printed like config errors. Signature rules ask
-the registries (credentials from the Docker config, as docker and cosign
-read them); a Secret label rule needs the cluster. An action the policy
-cannot decide on from here is reported on stderr as not checked, and the
-exit code is 2. --settings FILE (see 'jobctl render --help') sets the
+as in the function without POLICY_FILE (no plugin catalog, the hard
+rules and the Secrets' built-in opt-in label). Refusals are printed like
+config errors. Signature rules ask the registries (credentials from the
+Docker config, as docker and cosign read them); an action the policy cannot
+decide on from here is reported on stderr as not checked, and the exit code
+is 2. Secret labels live in the cluster: each Secret a task reads (env,
+secretKeyRef, imagePullSecrets) is a warning naming the label it must
+carry; the Keptn token's Secret is refused here already. --settings FILE (see 'jobctl render --help') sets the
 operator's default namespace and service account, which the policy always
 allows, and its resource defaults.
 

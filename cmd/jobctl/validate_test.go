@@ -89,7 +89,7 @@ func TestValidateBadConfigs(t *testing.T) {
 			"testdata/bad/fields.yaml:1:13: apiVersion: v1 is not supported, use v2",
 			"testdata/bad/fields.yaml:3:5: actions[0].name: required: every action needs a name (Jobs, reports and the file fetcher refer to it)",
 			`testdata/bad/fields.yaml:8:26: actions[0].tasks[0].imagePullPolicy: must be one of Always, Never, IfNotPresent (got "Sometimes")`,
-			"testdata/bad/fields.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds (got -5)",
+			"testdata/bad/fields.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds up to 604800 (7 days) (got -5)",
 			"testdata/bad/fields.yaml:10:9: actions[0].tasks[0].workspaceSize: set workspaceSize on the action, not on a task: all tasks of an action run in one pod",
 		},
 		"duplicates.yaml": {

@@ -123,7 +123,14 @@ func TestParseErrors(t *testing.T) {
 		{"files escaping the workspace", head + "        files: [ok.txt, ../etc/passwd]\n", []string{
 			`job/config.yaml:9:25: actions[0].tasks[0].files[1]: the file fetcher would refuse it: invalid resource URI "../etc/passwd": contains the path element ".."`}},
 		{"maxPollDuration zero", head + "        maxPollDuration: 0\n", []string{
-			"job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds (got 0)"}},
+			"job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds up to 604800 (7 days) (got 0)"}},
+		// Two tasks at MaxInt64 summed to activeDeadlineSeconds -2 (issue 16 point 8).
+		{"maxPollDuration MaxInt64", head + "        maxPollDuration: 9223372036854775807\n", []string{
+			"job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds up to 604800 (7 days) (got 9223372036854775807)"}},
+		{"maxPollDuration over a week", head + "        maxPollDuration: 604801\n", []string{
+			"job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds up to 604800 (7 days) (got 604801)"}},
+		{"runAsGroup 0", head + "        securityContext:\n          runAsGroup: 0\n", []string{
+			"job/config.yaml:10:23: actions[0].tasks[0].securityContext.runAsGroup: 0 (the root group) is not allowed: jobs run as a non-root user and group"}},
 		{"maxPollDuration quoted", head + "        maxPollDuration: \"300\"\n", []string{
 			`job/config.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be an integer (got "300")`}},
 		{"ttl negative", head + "        ttlSecondsAfterFinished: -1\n", []string{

@@ -46,6 +46,11 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 			d.errorfPath(n, joinPath(path, id.field), "must be between 0 and %d (got %d)", maxID, *id.v)
 		}
 	}
+	// Group 0 owns root's files on most images: a hard rule, like uid 0,
+	// known offline so validate, render and the function all say it.
+	if s.RunAsGroup != nil && *s.RunAsGroup == 0 {
+		d.errorfPath(n, joinPath(path, "runAsGroup"), "0 (the root group) is not allowed: jobs run as a non-root user and group")
+	}
 	if s.ProcMount != nil {
 		switch *s.ProcMount {
 		case corev1.DefaultProcMount, corev1.UnmaskedProcMount:

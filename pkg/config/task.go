@@ -198,6 +198,9 @@ func checkResourcePath(s string) string {
 	return ""
 }
 
+// MaxPollDurationSeconds is the ceiling of a task's maxPollDuration.
+const MaxPollDurationSeconds = 7 * 24 * 3600
+
 func (d *decoder) maxPollDuration(n *yaml.Node, path string) *int64 {
 	if isNull(n) {
 		return nil
@@ -206,8 +209,10 @@ func (d *decoder) maxPollDuration(n *yaml.Node, path string) *int64 {
 	if !ok {
 		return nil
 	}
-	if v <= 0 {
-		d.errorf(n, path, "must be a positive number of seconds (got %d)", v)
+	if v <= 0 || v > MaxPollDurationSeconds {
+		// The ceiling keeps the Job's activeDeadlineSeconds, the sum over
+		// its tasks, far from overflowing (two tasks at MaxInt64 made -2).
+		d.errorf(n, path, "must be a positive number of seconds up to %d (7 days) (got %d)", MaxPollDurationSeconds, v)
 		return nil
 	}
 	return &v

@@ -44,6 +44,9 @@ func taskSecurityContext(cfg *config.Config, t *config.Task) (*corev1.SecurityCo
 		sc.RunAsUser = ptr.To(*in.RunAsUser)
 	}
 	if in.RunAsGroup != nil {
+		if *in.RunAsGroup == 0 {
+			return nil, refuse("runAsGroup", "0 (root group)")
+		}
 		sc.RunAsGroup = ptr.To(*in.RunAsGroup)
 	}
 	if in.ReadOnlyRootFilesystem != nil {

@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 )
 
 // Settings are the operator's choices, fixed at deploy time. A job config can
@@ -12,8 +14,8 @@ import (
 type Settings struct {
 	// Namespace is where Jobs go when the action names none.
 	Namespace string
-	// ServiceAccount runs task pods when the action names none. Its token is
-	// mounted only when an action asks for a service account explicitly.
+	// ServiceAccount runs task pods when the action names none. No token is
+	// mounted unless the policy lists the account an action names.
 	ServiceAccount string
 	// ManagedBy is the value of app.kubernetes.io/managed-by on our Jobs; the
 	// ApiServerSource and the sweep select on it.
@@ -100,8 +102,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("settings: Keptn API URL is empty")
 	case s.RunAsUser <= 0:
 		return fmt.Errorf("settings: runAsUser must be a non-root uid (> 0), got %d", s.RunAsUser)
-	case s.TaskDeadlineSeconds <= 0:
-		return fmt.Errorf("settings: task deadline must be > 0 seconds, got %d", s.TaskDeadlineSeconds)
+	case s.RunAsGroup <= 0:
+		return fmt.Errorf("settings: runAsGroup must be a non-root gid (> 0), got %d", s.RunAsGroup)
+	case s.TaskDeadlineSeconds <= 0 || s.TaskDeadlineSeconds > config.MaxPollDurationSeconds:
+		return fmt.Errorf("settings: task deadline must be between 1 and %d seconds, got %d", config.MaxPollDurationSeconds, s.TaskDeadlineSeconds)
 	case s.WorkspaceSize.Sign() <= 0:
 		return fmt.Errorf("settings: workspace size must be > 0")
 	case s.MaxWorkspaceSize.Cmp(s.WorkspaceSize) < 0:

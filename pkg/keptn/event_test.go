@@ -170,3 +170,42 @@ func TestResponsesEncodeDataAsJSONNotBase64(t *testing.T) {
 	assert.NotContains(t, string(raw), "data_base64", "structured mode must carry data as JSON")
 	assert.Contains(t, string(raw), `"data":{`)
 }
+
+// FuzzParseTaskEventBounds: whatever an event sender puts in the
+// attributes and labels, an accepted event fits in a Job's annotations
+// (its origin well under Kubernetes' 256 KB) and an error never quotes more
+// than a clipped value.
+func FuzzParseTaskEventBounds(f *testing.F) {
+	f.Add("id-1", "shipyard-controller", "sh.keptn.event.test.triggered", "ctx", "k", "v", 1)
+	f.Add(strings.Repeat("i", 600), "s", "sh.keptn.event.a.b.triggered", "c", "k", "v", 3)
+	f.Fuzz(func(t *testing.T, id, source, typ, kctx, lk, lv string, repeat int) {
+		repeat = 1 + abs(repeat)%2048
+		ce := event.New()
+		ce.SetID(strings.Repeat(id, repeat%64+1))
+		ce.SetSource(source)
+		ce.SetType(typ)
+		ce.SetExtension(ExtContext, strings.Repeat(kctx, repeat%8+1))
+		_ = ce.SetData(event.ApplicationJSON, map[string]any{"project": "p", "stage": "s", "service": "v", "labels": map[string]string{lk: strings.Repeat(lv, repeat)}})
+		ev, err := ParseTaskEvent(ce)
+		if err != nil {
+			if len(err.Error()) > 2048 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		origin, err := json.Marshal(OriginOf(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(origin)+len(ev.Type)+len(ev.ID)+len(ev.Source) > 64<<10 {
+			t.Fatalf("accepted an event whose annotations take %d bytes", len(origin)+len(ev.Type)+len(ev.ID)+len(ev.Source))
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

@@ -50,6 +50,7 @@ func (p *Policy) Admit(ctx context.Context, cfg *config.Config, actionIndex int,
 	a := cfg.Actions[actionIndex]
 	a.Tasks = slices.Clone(a.Tasks)
 	errs := p.checkScope(cfg, &a, s.Namespace, s.ServiceAccount)
+	errs = append(errs, p.checkPlacement(cfg, &a)...)
 	namespace := a.Namespace
 	if namespace == "" {
 		namespace = s.Namespace

@@ -143,6 +143,46 @@ func TestServiceAccountTokens(t *testing.T) {
 	}
 }
 
+// Issue 16 point 8: a toleration of every taint, and control-plane nodes
+// by nodeSelector, affinity or toleration, were accepted with no policy
+// key to govern them.
+func TestPlacement(t *testing.T) {
+	allow := parsePolicy(t, "apiVersion: v1\npods:\n  allowControlPlane: true\n")
+	tests := []struct {
+		name    string
+		field   string
+		def     []string // refusal under the default policy ("" = admitted)
+		allowed []string // under pods.allowControlPlane
+	}{
+		{"ordinary toleration", "tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}]", nil, nil},
+		{"ordinary nodeSelector", "nodeSelector: {disktype: ssd}", nil, nil},
+		{"toleration of everything", "tolerations: [{operator: Exists}]",
+			[]string{"actions[0].tolerations[0]", "tolerates every taint"}, []string{"tolerates every taint"}},
+		{"control-plane toleration", "tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]",
+			[]string{"actions[0].tolerations[0]", "control-plane nodes", "pods.allowControlPlane"}, nil},
+		{"control-plane nodeSelector", "nodeSelector: {node-role.kubernetes.io/control-plane: \"\"}",
+			[]string{"actions[0].nodeSelector.node-role.kubernetes.io/control-plane", "selects control-plane nodes"}, nil},
+		{"master nodeSelector", "nodeSelector: {node-role.kubernetes.io/master: \"\"}", []string{"selects control-plane nodes"}, nil},
+		{"control-plane affinity", "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]}]}}}",
+			[]string{"actions[0].affinity.nodeAffinity", "selects control-plane nodes"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range []struct {
+				p    *Policy
+				want []string
+			}{{Default(), tt.def}, {allow, tt.allowed}} {
+				_, err := admit(t, c.p, configYAML(withField(tt.field), withImageTask("alpine")), testEvent())
+				if c.want == nil {
+					require.NoError(t, err)
+					continue
+				}
+				refusedAt(t, err, 3, c.want...)
+			}
+		})
+	}
+}
+
 func TestScopes(t *testing.T) {
 	p := parsePolicy(t, "apiVersion: v1\nnamespaces: [team-*]\nserviceAccounts: [deployer]\n")
 	tests := []struct {

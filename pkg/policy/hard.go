@@ -66,6 +66,9 @@ func (p *Policy) CheckJob(job *batchv1.Job, s jobs.Settings) error {
 	if podSC.RunAsUser != nil && *podSC.RunAsUser == 0 {
 		return fail("pod runAsUser 0")
 	}
+	if podSC.RunAsGroup != nil && *podSC.RunAsGroup == 0 {
+		return fail("pod runAsGroup 0")
+	}
 	if podSC.WindowsOptions != nil && podSC.WindowsOptions.HostProcess != nil && *podSC.WindowsOptions.HostProcess {
 		return fail("hostProcess")
 	}
@@ -102,6 +105,8 @@ func (p *Policy) checkContainer(c *corev1.Container, podSC *corev1.PodSecurityCo
 		return "procMount must be Default"
 	case sc.RunAsUser != nil && *sc.RunAsUser == 0:
 		return "runAsUser 0"
+	case sc.RunAsGroup != nil && *sc.RunAsGroup == 0:
+		return "runAsGroup 0"
 	case sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess:
 		return "hostProcess"
 	}

@@ -105,16 +105,23 @@ func (d *decoder) policy(p *Policy, root *yaml.Node) {
 		case "pluginsOnly":
 			p.pluginsOnly = d.boolean(f.v, f.path)
 		case "namespaces":
+			d.notNull(f.v, f.path)
 			p.namespaces = d.names(f.v, f.path, validation.IsDNS1123Label)
 		case "serviceAccounts":
+			d.notNull(f.v, f.path)
 			p.accounts = d.names(f.v, f.path, validation.IsDNS1123Subdomain)
 		case "secrets":
 			for _, s := range d.fields(f.v, f.path, "requireLabel") {
 				p.secretLabel = d.labelRule(s.v, s.path)
 			}
 		case "pods":
-			for _, s := range d.fields(f.v, f.path, "allowNetBindService") {
-				p.allowNetBindService = d.boolean(s.v, s.path)
+			for _, s := range d.fields(f.v, f.path, "allowNetBindService", "allowControlPlane") {
+				switch s.key {
+				case "allowNetBindService":
+					p.allowNetBindService = d.boolean(s.v, s.path)
+				case "allowControlPlane":
+					p.allowControlPlane = d.boolean(s.v, s.path)
+				}
 			}
 		case "resources":
 			d.resources(&p.resources, f.v, f.path)
@@ -140,6 +147,7 @@ func (d *decoder) images(r *imageRules, n *yaml.Node, path string) {
 		switch f.key {
 		case "registries":
 			// Present but empty allows no registry at all.
+			d.notNull(f.v, f.path)
 			r.registries, r.registriesAt = []*namedGlob{}, at(f.k, f.path)
 			d.list(f.v, f.path, func(c *yaml.Node, p string) {
 				s, ok := d.str(c, p)
@@ -158,6 +166,7 @@ func (d *decoder) images(r *imageRules, n *yaml.Node, path string) {
 				r.registries = append(r.registries, &namedGlob{rule: at(c, p), g: g})
 			})
 		case "allow", "deny":
+			d.notNull(f.v, f.path)
 			out := []*namedImagePattern{}
 			d.list(f.v, f.path, func(c *yaml.Node, p string) {
 				if ip := d.imagePattern(c, p); ip != nil {
@@ -196,6 +205,7 @@ func (d *decoder) imagePattern(n *yaml.Node, path string) *imagePattern {
 
 func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 	s := &SignatureRule{rule: at(n, path), Name: path, matchIdentity: true}
+	errsBefore := len(d.errs)
 	var haveImages, haveKeys bool
 	for _, f := range d.fields(n, path, "name", "images", "keys", "matchIdentity") {
 		switch f.key {
@@ -231,10 +241,13 @@ func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
-	if !haveImages {
-		d.errorf(n, joinPath(path, "images"), "required: the image patterns this rule covers")
+	// An empty list is refused like a missing one: a rule with no key
+	// could never be met, and one with no images would cover nothing, and
+	// both look like a rule in force.
+	if !haveImages || len(s.images) == 0 && len(d.errs) == errsBefore {
+		d.errorf(n, joinPath(path, "images"), "required: at least one image pattern this rule covers")
 	}
-	if !haveKeys {
+	if !haveKeys || len(s.verifier) == 0 && len(d.errs) == errsBefore {
 		d.errorf(n, joinPath(path, "keys"), "required: at least one PEM public key (cosign.pub)")
 	}
 	return s

@@ -75,6 +75,13 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"alias refused", "apiVersion: v1\nnamespaces: &n [a]\nserviceAccounts: *n\n", 3, "serviceAccounts", "aliases are not supported"},
 		{"yaml syntax", "apiVersion: v1\nimages: [\n", 2, "", "invalid YAML"},
 		{"string wanted", "apiVersion: v1\nimages:\n  allow: [1.10]\n", 3, "images.allow[0]", "quote it"},
+		// Issue 16 point 8: keys that look like rules in force but are not.
+		{"allow without value", "apiVersion: v1\nimages:\n  allow:\n", 3, "images.allow", "has no value, which is ambiguous: write [] to allow none"},
+		{"registries without value", "apiVersion: v1\nimages:\n  registries:\n", 3, "images.registries", "has no value"},
+		{"deny without value", "apiVersion: v1\nimages:\n  deny: ~\n", 3, "images.deny", "has no value"},
+		{"namespaces without value", "apiVersion: v1\nnamespaces:\n", 2, "namespaces", "has no value"},
+		{"serviceAccounts without value", "apiVersion: v1\nserviceAccounts: null\n", 2, "serviceAccounts", "has no value"},
+		{"signature rule with keys: []", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: []\n", 4, "images.signatures[0].keys", "at least one PEM public key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,8 +38,11 @@ type Policy struct {
 	// capability Pod Security "restricted" permits; every other added
 	// capability is always refused.
 	allowNetBindService bool
-	resources           resourceRules
-	limits              Limits
+	// allowControlPlane lets an action select or tolerate control-plane
+	// nodes (node-role.kubernetes.io/control-plane or master).
+	allowControlPlane bool
+	resources         resourceRules
+	limits            Limits
 
 	// Set by options: the I/O done at event time.
 	secrets  SecretReader

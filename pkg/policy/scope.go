@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +57,55 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// controlPlaneKeys are the node labels and taints of control-plane nodes.
+var controlPlaneKeys = map[string]bool{
+	"node-role.kubernetes.io/control-plane": true,
+	"node-role.kubernetes.io/master":        true,
+}
+
+// checkPlacement keeps task pods off nodes they were not meant for. A
+// toleration without a key tolerates every taint (NoExecute included) and
+// is never allowed; selecting or tolerating control-plane nodes, where the
+// API server's credentials live, needs pods.allowControlPlane.
+func (p *Policy) checkPlacement(cfg *config.Config, a *config.Action) config.ErrorList {
+	var errs config.ErrorList
+	for i, t := range a.Tolerations {
+		field := fmt.Sprintf("tolerations[%d]", i)
+		switch {
+		case t.Key == "":
+			errs = append(errs, cfg.Errorf(a.Pos, field, "a toleration without a key tolerates every taint of every node; name the taint's key"))
+		case controlPlaneKeys[t.Key] && !p.allowControlPlane:
+			errs = append(errs, cfg.Errorf(a.Pos, field, "tolerating %s puts task pods on control-plane nodes; the operator's policy does not allow it (pods.allowControlPlane)", t.Key))
+		}
+	}
+	if p.allowControlPlane {
+		return errs
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.NodeSelector)) {
+		if controlPlaneKeys[k] {
+			errs = append(errs, cfg.Errorf(a.Pos, "nodeSelector."+k, "selects control-plane nodes; the operator's policy does not allow it (pods.allowControlPlane)"))
+		}
+	}
+	if a.Affinity != nil && a.Affinity.NodeAffinity != nil {
+		na := a.Affinity.NodeAffinity
+		var terms []corev1.NodeSelectorTerm
+		if na.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+			terms = append(terms, na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms...)
+		}
+		for _, pt := range na.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, pt.Preference)
+		}
+		for _, term := range terms {
+			for _, e := range term.MatchExpressions {
+				if controlPlaneKeys[e.Key] && (e.Operator == corev1.NodeSelectorOpIn || e.Operator == corev1.NodeSelectorOpExists) {
+					errs = append(errs, cfg.Errorf(a.Pos, "affinity.nodeAffinity", "selects control-plane nodes (%s); the operator's policy does not allow it (pods.allowControlPlane)", e.Key))
+				}
+			}
+		}
+	}
+	return errs
 }
 
 // checkCapabilities refuses added capabilities: the job builder lets

@@ -27,6 +27,19 @@ func signedPolicy(t *testing.T, reg *policytest.Registry, keys ...*policytest.Ke
 	return parsePolicy(t, b.String())
 }
 
+// A signature rule whose images list is empty covers nothing while it
+// looks like a rule in force: refused, like `keys: []` (TestParseErrors).
+func TestSignatureRuleWithNoImages(t *testing.T) {
+	k := policytest.NewKey(t)
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nimages:\n  signatures:\n    - images: []\n      keys:\n        - |\n")
+	for _, line := range strings.Split(strings.TrimSpace(k.PublicPEM), "\n") {
+		b.WriteString("          " + line + "\n")
+	}
+	_, err := Parse("policy.yaml", []byte(b.String()))
+	require.ErrorContains(t, err, "policy.yaml:4:7: images.signatures[0].images: required: at least one image pattern")
+}
+
 func TestSignatures(t *testing.T) {
 	reg := policytest.NewRegistry(t)
 	ours, theirs := policytest.NewKey(t), policytest.NewKey(t)

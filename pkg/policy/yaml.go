@@ -170,6 +170,16 @@ func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path s
 	}
 }
 
+// notNull refuses a list key written with no value (`allow:`). YAML reads
+// it as null, which for these keys would mean "no restriction" while it
+// looks like an empty list, which means "nothing is allowed": the
+// operator must say which.
+func (d *decoder) notNull(n *yaml.Node, path string) {
+	if isNull(n) {
+		d.errorf(n, path, "has no value, which is ambiguous: write [] to allow none, or leave the key out for no restriction")
+	}
+}
+
 func (d *decoder) strList(n *yaml.Node, path string) []string {
 	var out []string
 	d.list(n, path, func(c *yaml.Node, p string) {

@@ -228,7 +228,7 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 			// the operator's setup (say, our own namespace is gone): no
 			// redelivery can change it, and a 400 keeps the event from
 			// cycling to the dead letter.
-			return nil, permanent{err}
+			return nil, Permanent(err)
 		}
 		return nil, Retryable(err)
 	}

@@ -38,6 +38,14 @@ type permanent struct{ err error }
 func (p permanent) Error() string { return p.err.Error() }
 func (p permanent) Unwrap() error { return p.err }
 
+// Permanent wraps err so IsPermanent reports true.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
 // IsPermanent reports whether err, or an error joined into it, can never
 // succeed on redelivery (and nothing retryable is joined with it).
 func IsPermanent(err error) bool {

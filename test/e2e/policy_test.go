@@ -163,24 +163,6 @@ func (e *env) functionSubject() rbacv1.Subject {
 	return rbacv1.Subject{}
 }
 
-// grantSecretsGet gives the function what secrets.requireLabel needs in ns
-// and the shipped RBAC lacks: get on Secrets (it reads only their metadata).
-func (e *env) grantSecretsGet(ns string) {
-	e.t.Helper()
-	ctx := context.Background()
-	_, err := e.kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "job-executor-policy-secrets"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}},
-	}, metav1.CreateOptions{})
-	require.NoError(e.t, err)
-	_, err = e.kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "job-executor-policy-secrets"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "job-executor-policy-secrets"},
-		Subjects:   []rbacv1.Subject{e.functionSubject()},
-	}, metav1.CreateOptions{})
-	require.NoError(e.t, err)
-}
-
 // addJobNamespace gives the function the shipped job-namespace RBAC in ns
 // too, as an operator adding a namespace to the policy would.
 func (e *env) addJobNamespace(ns string) {
@@ -225,12 +207,6 @@ func TestPolicyRulesEndToEnd(t *testing.T) {
 	e.addJobNamespace(otherNS)
 	locust, err := os.ReadFile(seedLocust)
 	require.NoError(t, err)
-
-	// The shipped RBAC grants no access to Secrets: the label cannot be
-	// checked, and the action says what is missing.
-	e.commit(map[string]string{serviceResource("e2e-project", "e2e", "no-rbac", "job/config.yaml"): oneTask("", imageTask("alpine:3.20", "env:", "  - {name: opted-in, valueFrom: secret}"))})
-	e.expectRefused(t, fn.url, newTriggered("test", serviceScope("no-rbac"), ""), `may not read Secret "opted-in"`, "needs get on secrets")
-	e.grantSecretsGet(e.ns)
 
 	refused := []struct {
 		name   string
@@ -419,7 +395,6 @@ resources:
   max: {cpu: "1", memory: 512Mi}
 `)
 	fn := e.startFunction("replica-0")
-	e.grantSecretsGet(e.ns)
 	e.startWatch(fn)
 	locust, err := os.ReadFile(seedLocust)
 	require.NoError(t, err)

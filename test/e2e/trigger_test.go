@@ -32,6 +32,9 @@ type scenario struct {
 	fetched []string
 	// check looks at the Jobs the apiserver accepted.
 	check func(t *testing.T, e *env, job batchv1.Job)
+	// secrets are Secrets the config reads, created opted in
+	// (job-executor.keptn.sh/job-env=true) in the job namespace.
+	secrets []string
 }
 
 func scenarios(t *testing.T) []scenario {
@@ -42,7 +45,7 @@ func scenarios(t *testing.T) []scenario {
 				assert.Equal(t, []string{"echo"}, c.Command)
 				assert.Equal(t, []string{"Hello World"}, c.Args)
 			}},
-		{name: "envvar", event: "env", config: "env.yaml",
+		{name: "envvar", event: "env", config: "env.yaml", secrets: []string{"database-credentials"},
 			check: func(t *testing.T, e *env, job batchv1.Job) {
 				env := map[string]string{}
 				for _, c := range job.Spec.Template.Spec.InitContainers {
@@ -103,6 +106,9 @@ func TestScenariosCreateJobsAndStarted(t *testing.T) {
 				repo[serviceResource(p, st, sv, uri)] = content
 			}
 			e.commit(repo)
+			for _, name := range sc.secrets {
+				e.createSecret(e.ns, name, map[string]string{optInLabel: "true"})
+			}
 			require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
 
 			created := e.jobsOf(ce.ID())
