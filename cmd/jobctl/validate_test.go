@@ -92,6 +92,11 @@ func TestValidateBadConfigs(t *testing.T) {
 			"testdata/bad/fields.yaml:9:26: actions[0].tasks[0].maxPollDuration: must be a positive number of seconds up to 604800 (7 days) (got -5)",
 			"testdata/bad/fields.yaml:10:9: actions[0].tasks[0].workspaceSize: set workspaceSize on the action, not on a task: all tasks of an action run in one pod",
 		},
+		// JES ran actions on other kinds of events, silently; here the
+		// action would never run, and validate says so.
+		"otherkinds.yaml": {
+			"testdata/bad/otherkinds.yaml:5:7: actions[0].events: this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job",
+		},
 		"duplicates.yaml": {
 			`testdata/bad/duplicates.yaml:9:11: actions[1].name: duplicate action name "deploy" (also actions[0], line 3)`,
 			"testdata/bad/duplicates.yaml:11:15: actions[1].events[0].name: not a valid regular expression: error parsing regexp: missing closing ): `sh.keptn.event.(deployment.triggered`",

@@ -30,7 +30,7 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		e := EventMatcher{Pos: pos(v, ep), Name: name}
 		e.re = d.eventName(v, ep, name)
 		if otherKind(name) != "" {
-			d.errorf(v, ep, "this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job")
+			d.errorf(v, ep, "%s", neverRuns)
 		}
 		return []EventMatcher{e}
 	}
@@ -49,16 +49,26 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		items = items[:d.lim.MaxEventsPerAction]
 	}
 	out := make([]EventMatcher, 0, len(items))
-	dead := 0
+	var dead []int
 	for k, item := range items {
 		e := d.eventMatcher(item, fmt.Sprintf("%s[%d]", ep, k))
 		if e.Name != "" && otherKind(e.Name) != "" {
-			dead++
+			dead = append(dead, k)
 		}
 		out = append(out, e)
 	}
-	if dead == len(out) {
-		d.errorf(seq, ep, "this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job")
+	// JES ran actions on other kinds of events too, silently. Here they
+	// never come: the Trigger delivers .triggered events only, because a
+	// .started or .finished of ours would belong to a task Keptn counts.
+	// An action left with nothing else is refused; otherwise the name is
+	// dead, and says so.
+	if len(dead) == len(out) {
+		d.errorf(seq, ep, "%s", neverRuns)
+		return out
+	}
+	for _, k := range dead {
+		path := fmt.Sprintf("%s[%d].name", ep, k)
+		d.warnf(orNode(nameOf(items[k]), items[k]), path, "matches only %s events, which never run an action: actions run on .triggered events only (job-executor-service also ran them on other kinds, silently)", otherKind(out[k].Name))
 	}
 	return out
 }
@@ -118,18 +128,26 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "not a valid regular expression: %v", err)
 		return nil
 	}
-	if kind := otherKind(name); kind != "" {
-		// JES ran actions on such events too, silently. Here they never
-		// come: the Trigger delivers .triggered events only, because a
-		// .started or .finished of ours would belong to a task Keptn
-		// counts. An action left with no other event is refused
-		// (actionEvents); otherwise the name is dead, and says so.
-		d.warnf(n, path, "matches only %s events, which never run an action: actions run on .triggered events only (job-executor-service also ran them on other kinds, silently)", kind)
-	}
 	if regexp.QuoteMeta(name) == name && !strings.HasPrefix(name, "sh.keptn.") {
 		d.warnf(n, path, "matches only the event type %q exactly (names are anchored; job-executor-service matched them anywhere in the type)", name)
 	}
 	return re
+}
+
+const neverRuns = "this action would never run: it matches no .triggered event, and actions run on .triggered events only (job-executor-service also ran them on other kinds, silently; this function does not). Match the .triggered event of the task that should run the Job"
+
+// nameOf is the value node of an event entry's name, nil if it has none.
+func nameOf(item *yaml.Node) *yaml.Node {
+	m := resolve(item)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "name" {
+			return resolve(m.Content[i+1])
+		}
+	}
+	return nil
 }
 
 // otherKinds are the kinds of Keptn task events other than triggered.

@@ -145,7 +145,9 @@ func (h *Handler) placeholder(ctx context.Context, ns, name string) (*batchv1.Jo
 	}
 	job, err := h.Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		// Where we may not read, we could not have created one either
+		// (an action refused for its namespace).
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading job %s/%s: %w", ns, name, err)

@@ -349,8 +349,14 @@ plugins:
 	assert.Equal(t, "ghcr.io/keptn-contrib/locust@"+pluginDigest, job.Spec.Template.Spec.Containers[0].Image)
 }
 
+// A registry that cannot be reached says nothing about the image: the
+// action is not refused, the Broker retries, and Keptn has the action's
+// .started from the first delivery (a placeholder Job holds it). Once the
+// event is RETRY_WINDOW old the retry gives the action up with an errored
+// .finished naming the cause (TestKeptnStartedPromptly has the registry
+// come back).
 func TestPolicyRegistryUnreachableIsRetried(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withFunctionEnv("RETRY_WINDOW", "2s"))
 	reg := policytest.NewRegistry(t)
 	key := policytest.NewKey(t)
 	d := reg.Push("acme/tool", "v1")
@@ -361,10 +367,17 @@ func TestPolicyRegistryUnreachableIsRetried(t *testing.T) {
 	reg.Close()
 
 	ce := newTriggered("test", serviceScope("svc"), "")
-	assert.GreaterOrEqual(t, deliver(t, fn.url, ce), 500, "the broker must redeliver")
-	assert.Empty(t, e.jobsOf(ce.ID()), "not refused: nothing is known about the image yet")
-	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.started"))
-	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"))
+	p := routeOf(t, fn.url).publish(t, ce)
+	attempts := p.attempts()
+	require.NotEmpty(t, attempts)
+	assert.GreaterOrEqual(t, attempts[0], 500, "the broker must redeliver")
+	assert.Equal(t, http.StatusAccepted, p.status(), "the retry past RETRY_WINDOW gives up")
+	require.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.started"), 1, "from the first delivery")
+	finished := e.eventsFor(ce.ID(), "sh.keptn.event.test.finished")
+	require.Len(t, finished, 1)
+	assert.Equal(t, "errored", finished[0].Data["status"])
+	assert.Contains(t, finished[0].Data["message"], "temporarily unavailable", "not refused: nothing is known about the image")
+	assert.Contains(t, finished[0].Data["message"], "RETRY_WINDOW")
 }
 
 // Every Job the function creates under a policy's options (plugins,
