@@ -87,7 +87,11 @@ func TestRBACByAuthorizer(t *testing.T) {
 		{w.fnNS, fn, "create", "batch", "jobs", "", w.fnNS, false},
 		{w.fnNS, fn, "create", "batch", "jobs", "", w.otherNS, false},
 		{w.fnNS, fn, "list", "batch", "jobs", "", "", false},
-		{w.fnNS, fn, "get", "", "secrets", "", w.jobNS, false},
+		// get on Secrets in the job namespace only, to read the opt-in
+		// label (a metadata-only request); never list, never elsewhere.
+		{w.fnNS, fn, "get", "", "secrets", "", w.jobNS, true},
+		{w.fnNS, fn, "list", "", "secrets", "", w.jobNS, false},
+		{w.fnNS, fn, "watch", "", "secrets", "", w.jobNS, false},
 		{w.fnNS, fn, "list", "", "secrets", "", "", false},
 		{w.fnNS, fn, "get", "", "secrets", "", w.fnNS, false},
 		{w.fnNS, fn, "create", "", "pods", "", w.jobNS, false},
