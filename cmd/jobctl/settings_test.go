@@ -71,7 +71,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{"namespace: [a]\n", "settings.yaml:1:12: namespace: must be a single value, not a list or mapping"},
 		{"namespace:\n", "settings.yaml:1:11: namespace: must not be empty"},
 		{"namespace: a\nnamespace: b\n", "settings.yaml:2:1: namespace: set twice"},
-		{"image: x\n", "settings.yaml:1:1: image: unknown setting (known: " + settingKeys() + ")"},
+		{"image: x\n", "settings.yaml:1:1: image: unknown setting (known: " + jobs.SettingKeys() + ")"},
 		{"fetcherImagePullPolicy: Sometimes\n", `settings.yaml:1:25: fetcherImagePullPolicy: "Sometimes" is not Always, Never or IfNotPresent`},
 		{"keptnAPITokenSecret: token\n", `settings.yaml:1:22: keptnAPITokenSecret: "token": want <name>/<key>`},
 		{"keptnInsecureSkipVerify: maybe\n", `settings.yaml:1:26: keptnInsecureSkipVerify: "maybe" is not true or false`},
@@ -104,7 +104,7 @@ func TestSettingsFollowFunctionEnv(t *testing.T) {
 	for _, v := range function.Env {
 		env[v.Name] = true
 	}
-	for _, s := range settingsTable {
+	for _, s := range jobs.SettingsTable {
 		if s.Env != "" {
 			assert.True(t, env[s.Env], "%s maps to %s, which function.Env does not have", s.Key, s.Env)
 		}
@@ -114,8 +114,8 @@ func TestSettingsFollowFunctionEnv(t *testing.T) {
 func TestSettingsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/jobctl.md")
 	require.NoError(t, err)
-	for _, s := range settingsTable {
-		assert.Contains(t, string(doc), "`"+s.Key+"`", "docs/jobctl.md documents %s", s.Key)
+	for _, s := range jobs.SettingsTable {
+		assert.Contains(t, string(doc), "| `"+s.Key+"` | `"+s.Env+"` |", "docs/jobctl.md documents %s as %s", s.Key, s.Env)
 	}
 }
 

@@ -194,7 +194,7 @@ func (w *world) functionEnv(podName string) map[string]string {
 }
 
 // settings are the jobs.Settings the function derives from functionEnv
-// (function.jobSettings), for baselines that build the same Jobs.
+// (function.JobSettings), for baselines that build the same Jobs.
 func (w *world) settings() jobs.Settings {
 	s := jobs.DefaultSettings()
 	s.Namespace = w.ns
