@@ -29,7 +29,7 @@ var ownEnv = []envVar{
 	{"POD_NAMESPACE", "", "the function's namespace (downward API); the default of JOB_NAMESPACE"},
 	{"JOB_NAMESPACES", "$JOB_NAMESPACE", "comma-separated namespaces the ping sweep lists for unreported Jobs (every namespace actions may use)"},
 	{"KEPTN_API_TOKEN", "", "Keptn API token (x-token); never logged, never given to task containers"},
-	{"KEPTN_CA_FILE", "", "PEM file of CAs the function trusts for Keptn's TLS (in addition to the system pool); the fetcher gets its own from KEPTN_CA_CONFIGMAP"},
+	{"KEPTN_CA_FILE", "", "PEM file of the CAs the function trusts for Keptn's TLS, resources and events (replaces the system roots); the fetcher gets its own from KEPTN_CA_CONFIGMAP"},
 	{"KEPTN_CONFIG_DIR", "", "read job/config.yaml from this local directory (layout project/<p>[/stage/<s>[/service/<v>]]/resource/<uri>) instead of Keptn"},
 	{"KEPTN_MAX_EVENT_SIZE_KB", "64", "the api-service's MAX_EVENT_SIZE_KB: .finished (with its logs' head and tail) is fitted below it; set it when the operator lowered Keptn's. A .finished Keptn still refuses as too large is sent again smaller (docs/completion.md)"},
 	{"K_SINK", "", "send .started/.finished as CloudEvents to this URL instead of Keptn's API"},

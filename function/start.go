@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -246,9 +247,31 @@ func eventSink(cfg map[string]string) (sink.Sender, error) {
 		return sink.NewCloudEvents(target, nil)
 	}
 	if u := lookup(cfg, "KEPTN_API_URL"); u != "" {
-		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), nil), nil
+		tc, err := keptnTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), sink.NewHTTPClient(tc)), nil
 	}
 	return &sink.Log{W: os.Stdout}, nil
+}
+
+// keptnTLS is the function's TLS towards Keptn's API for events, the same
+// trust its resource client has (keptn.WithCAFile): nil keeps Go's.
+func keptnTLS(cfg map[string]string) (*tls.Config, error) {
+	insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
+	ca := lookup(cfg, "KEPTN_CA_FILE")
+	if ca == "" && !insecure {
+		return nil, nil
+	}
+	var pem []byte
+	if ca != "" {
+		var err error
+		if pem, err = os.ReadFile(ca); err != nil {
+			return nil, fmt.Errorf("KEPTN_CA_FILE: %w", err)
+		}
+	}
+	return keptn.TLSConfig(pem, ca, insecure)
 }
 
 // sweepNamespaces are the namespaces the ping sweep lists: every namespace

@@ -34,11 +34,11 @@ func TestParseSettings(t *testing.T) {
 		{"resource URL wins", "keptnAPIURL: https://k.example/api\nkeptnResourceURL: http://rs:8080\n", func(s *jobs.Settings) {
 			s.KeptnAPIURL = "http://rs:8080"
 		}},
-		{"token secret, CA, TLS", "keptnAPITokenSecret: tok/t\ncaConfigMap: ca/ca.crt\nkeptnInsecureSkipVerify: true\n", func(s *jobs.Settings) {
+		{"token secret, CA", "keptnAPITokenSecret: tok/t\ncaConfigMap: ca/ca.crt\n", func(s *jobs.Settings) {
 			s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "tok"}, Key: "t"}
 			s.CAConfigMap = &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "ca"}, Key: "ca.crt"}
-			s.InsecureSkipTLSVerify = true
 		}},
+		{"TLS off", "keptnInsecureSkipVerify: true\n", func(s *jobs.Settings) { s.InsecureSkipTLSVerify = true }},
 		{"deadline in seconds", "taskDeadline: 1h30m\n", func(s *jobs.Settings) { s.TaskDeadlineSeconds = 5400 }},
 		{"workspace raises the ceiling", "workspaceSize: 2Gi\n", func(s *jobs.Settings) {
 			s.WorkspaceSize, s.MaxWorkspaceSize = resource.MustParse("2Gi"), resource.MustParse("2Gi")
@@ -87,6 +87,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		// Each key is fine; together they are not.
 		{"workspaceSize: 2Gi\nmaxWorkspaceSize: 1Gi\n", "settings.yaml: settings: max workspace size 1Gi is below the default 2Gi"},
 		{"managedBy: ''\n", "settings.yaml: settings: managedBy is empty"},
+		{"caConfigMap: ca/ca.crt\nkeptnInsecureSkipVerify: true\n", "settings.yaml: settings: a CA ConfigMap and skipping TLS verification contradict each other; choose one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
