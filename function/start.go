@@ -2,8 +2,10 @@ package function
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -11,8 +13,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -35,6 +35,10 @@ import (
 // replica than one that mis-runs tasks.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.log = newLogger(lookup(cfg, "LOG_LEVEL"))
+	set, err := readSettings(cfg)
+	if err != nil {
+		return err
+	}
 	metrics, err := telemetry.NewMetrics()
 	if err != nil {
 		return err
@@ -44,15 +48,11 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	settings, err := jobSettings(cfg)
-	if err != nil {
-		return err
-	}
 	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc)
 	if err != nil {
 		return err
 	}
-	if settings, err = pol.ApplySettings(settings); err != nil {
+	if set.jobs, err = pol.ApplySettings(set.jobs); err != nil {
 		return err
 	}
 	resources, err := resourceSource(cfg)
@@ -63,25 +63,12 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	claimTTL, err := time.ParseDuration(lookup(cfg, "CLAIM_TTL"))
-	if err != nil || claimTTL <= 0 {
-		return fmt.Errorf("CLAIM_TTL %q: want a positive duration such as 2m", lookup(cfg, "CLAIM_TTL"))
-	}
-	retryWindow, err := time.ParseDuration(lookup(cfg, "RETRY_WINDOW"))
-	if err != nil || retryWindow <= 0 {
-		return fmt.Errorf("RETRY_WINDOW %q: want a positive duration such as 45s", lookup(cfg, "RETRY_WINDOW"))
-	}
-	holder := lookup(cfg, "POD_NAME")
-	if holder == "" {
-		holder, _ = os.Hostname()
-	}
-	jobsFor := func(ns string) trigger.JobClient { return kube.BatchV1().Jobs(ns) }
 	responses := &report.Sender{
 		Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
 		Sink:     out,
 		Source:   lookup(cfg, "EVENT_SOURCE"),
-		Holder:   holder,
-		ClaimTTL: claimTTL,
+		Holder:   set.holder,
+		ClaimTTL: set.claimTTL,
 	}
 	obs, err := f.observer(cfg, kube)
 	if err != nil {
@@ -93,8 +80,8 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
 			Options:   []config.Option{config.WithLimits(pol.ConfigLimits())},
 		},
-		Jobs:        jobsFor,
-		Settings:    settings,
+		Jobs:        func(ns string) trigger.JobClient { return kube.BatchV1().Jobs(ns) },
+		Settings:    set.jobs,
 		Policy:      pol,
 		Responses:   responses,
 		Sink:        out,
@@ -102,18 +89,14 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Log:         f.log,
 		BusyWait:    5 * time.Second,
 		Observer:    obs,
-		RetryWindow: retryWindow,
-	}
-	maxKB, err := strconv.Atoi(lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
-	if err != nil || maxKB < 1 {
-		return fmt.Errorf("KEPTN_MAX_EVENT_SIZE_KB %q: want a positive number of KB, as the api-service's MAX_EVENT_SIZE_KB", lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+		RetryWindow: set.retryWindow,
 	}
 	f.report, err = report.NewReconciler(kube, responses, report.Config{
-		MaxEventBytes: report.MaxEventBytesFor(maxKB),
-		ManagedBy:     settings.ManagedBy,
-		Namespaces:    sweepNamespaces(cfg, settings.Namespace),
-		RecordTTL:     time.Duration(settings.TTLSecondsAfterFinished) * time.Second,
-		RetryWindow:   retryWindow,
+		MaxEventBytes: report.MaxEventBytesFor(set.maxEventKB),
+		ManagedBy:     set.jobs.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
+		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
+		RetryWindow:   set.retryWindow,
 		Log:           f.log,
 	})
 	if err != nil {
@@ -126,8 +109,42 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	f.ready.Store(true)
-	f.log.Info("started", "job_namespace", settings.Namespace, "holder", holder)
+	f.log.Info("started", "job_namespace", set.jobs.Namespace, "holder", set.holder)
 	return nil
+}
+
+// settings are the values Start reads from the environment, parsed before
+// anything is wired so that a bad one stops the start with its name.
+type settings struct {
+	jobs        jobs.Settings
+	claimTTL    time.Duration
+	retryWindow time.Duration
+	maxEventKB  int
+	holder      string
+}
+
+func readSettings(cfg map[string]string) (settings, error) {
+	var s settings
+	var err error
+	if s.jobs, err = JobSettings(cfg); err != nil {
+		return s, err
+	}
+	s.claimTTL, err = time.ParseDuration(lookup(cfg, "CLAIM_TTL"))
+	if err != nil || s.claimTTL <= 0 {
+		return s, fmt.Errorf("CLAIM_TTL %q: want a positive duration such as 2m", lookup(cfg, "CLAIM_TTL"))
+	}
+	s.retryWindow, err = time.ParseDuration(lookup(cfg, "RETRY_WINDOW"))
+	if err != nil || s.retryWindow <= 0 {
+		return s, fmt.Errorf("RETRY_WINDOW %q: want a positive duration such as 45s", lookup(cfg, "RETRY_WINDOW"))
+	}
+	s.maxEventKB, err = strconv.Atoi(lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	if err != nil || s.maxEventKB < 1 {
+		return s, fmt.Errorf("KEPTN_MAX_EVENT_SIZE_KB %q: want a positive number of KB, as the api-service's MAX_EVENT_SIZE_KB", lookup(cfg, "KEPTN_MAX_EVENT_SIZE_KB"))
+	}
+	if s.holder = lookup(cfg, "POD_NAME"); s.holder == "" {
+		s.holder, _ = os.Hostname()
+	}
+	return s, nil
 }
 
 func newLogger(level string) *slog.Logger {
@@ -180,42 +197,21 @@ func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
 	return p, nil
 }
 
-func jobSettings(cfg map[string]string) (jobs.Settings, error) {
-	s := jobs.DefaultSettings()
-	s.Namespace = firstOf(cfg["JOB_NAMESPACE"], cfg["POD_NAMESPACE"], s.Namespace)
-	s.ServiceAccount = lookup(cfg, "JOB_SERVICE_ACCOUNT")
-	s.ManagedBy = lookup(cfg, "JOB_MANAGED_BY")
-	s.FetcherImage = lookup(cfg, "FETCHER_IMAGE")
-	s.KeptnAPIURL = resourceURL(cfg)
-	if s.KeptnAPIURL == "" {
+// JobSettings reads the Job settings from the environment as jobctl reads
+// them from a file (jobs.SettingsTable), with the two defaults only a
+// deployed function has: its own namespace, and no Keptn to fetch from when
+// configs come from KEPTN_CONFIG_DIR.
+func JobSettings(cfg map[string]string) (jobs.Settings, error) {
+	env := maps.Clone(cfg)
+	if strings.TrimSpace(cfg["JOB_NAMESPACE"]) == "" {
+		env["JOB_NAMESPACE"] = cfg["POD_NAMESPACE"]
+	}
+	if resourceURL(cfg) == "" {
 		// Local config dir: task files cannot be fetched from Keptn; the
 		// fetcher gets a URL that says so in its error.
-		s.KeptnAPIURL = "http://keptn-resource-service.invalid"
+		env["KEPTN_RESOURCE_URL"] = "http://keptn-resource-service.invalid"
 	}
-	name, key, ok := strings.Cut(lookup(cfg, "KEPTN_API_TOKEN_SECRET"), "/")
-	if !ok || name == "" || key == "" {
-		return s, fmt.Errorf("KEPTN_API_TOKEN_SECRET %q: want <secret name>/<key>", cfg["KEPTN_API_TOKEN_SECRET"])
-	}
-	s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}
-	insecure, err := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
-	if err != nil {
-		return s, fmt.Errorf("KEPTN_INSECURE_SKIP_VERIFY: %w", err)
-	}
-	s.InsecureSkipTLSVerify = insecure
-	deadline, err := time.ParseDuration(lookup(cfg, "TASK_DEADLINE"))
-	if err != nil {
-		return s, fmt.Errorf("TASK_DEADLINE: %w", err)
-	}
-	s.TaskDeadlineSeconds = int64(deadline.Seconds())
-	ws, err := resource.ParseQuantity(lookup(cfg, "WORKSPACE_SIZE"))
-	if err != nil {
-		return s, fmt.Errorf("WORKSPACE_SIZE: %w", err)
-	}
-	s.WorkspaceSize = ws
-	if s.MaxWorkspaceSize.Cmp(ws) < 0 {
-		s.MaxWorkspaceSize = ws
-	}
-	return s, s.Validate()
+	return jobs.SettingsFromEnv(env)
 }
 
 func resourceURL(cfg map[string]string) string {
@@ -251,9 +247,31 @@ func eventSink(cfg map[string]string) (sink.Sender, error) {
 		return sink.NewCloudEvents(target, nil)
 	}
 	if u := lookup(cfg, "KEPTN_API_URL"); u != "" {
-		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), nil), nil
+		tc, err := keptnTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), sink.NewHTTPClient(tc)), nil
 	}
 	return &sink.Log{W: os.Stdout}, nil
+}
+
+// keptnTLS is the function's TLS towards Keptn's API for events, the same
+// trust its resource client has (keptn.WithCAFile): nil keeps Go's.
+func keptnTLS(cfg map[string]string) (*tls.Config, error) {
+	insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
+	ca := lookup(cfg, "KEPTN_CA_FILE")
+	if ca == "" && !insecure {
+		return nil, nil
+	}
+	var pem []byte
+	if ca != "" {
+		var err error
+		if pem, err = os.ReadFile(ca); err != nil {
+			return nil, fmt.Errorf("KEPTN_CA_FILE: %w", err)
+		}
+	}
+	return keptn.TLSConfig(pem, ca, insecure)
 }
 
 // sweepNamespaces are the namespaces the ping sweep lists: every namespace

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
 // jobctlBin is the binary built once by TestMain; the tests run it as users
@@ -133,7 +135,7 @@ func TestEventHelpShowsCurl(t *testing.T) {
 
 func TestRenderHelpListsEverySetting(t *testing.T) {
 	r := jobctl(t, "", "render", "--help")
-	for _, s := range settingsTable {
+	for _, s := range jobs.SettingsTable {
 		assert.Contains(t, r.stdout, "  "+s.Key+" ", "render --help documents %s", s.Key)
 	}
 }

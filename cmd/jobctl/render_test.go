@@ -221,7 +221,7 @@ func TestRenderSettingsErrors(t *testing.T) {
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Equal(t, "jobctl: invalid settings:\n"+
-		bad+":2:1: namspace: unknown setting (known: "+settingKeys()+")\n"+
+		bad+":2:1: namspace: unknown setting (known: "+jobs.SettingKeys()+")\n"+
 		bad+`:3:15: taskDeadline: "5" is not a duration such as 90s or 5m`+"\n", r.stderr)
 
 	r = jobctl(t, "", "render", "--config", jobConfigs+"hello-world.yaml", "--event", testEvent, "--settings", filepath.Join(dir, "missing.yaml"))

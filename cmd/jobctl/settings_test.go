@@ -34,11 +34,11 @@ func TestParseSettings(t *testing.T) {
 		{"resource URL wins", "keptnAPIURL: https://k.example/api\nkeptnResourceURL: http://rs:8080\n", func(s *jobs.Settings) {
 			s.KeptnAPIURL = "http://rs:8080"
 		}},
-		{"token secret, CA, TLS", "keptnAPITokenSecret: tok/t\ncaConfigMap: ca/ca.crt\nkeptnInsecureSkipVerify: true\n", func(s *jobs.Settings) {
+		{"token secret, CA", "keptnAPITokenSecret: tok/t\ncaConfigMap: ca/ca.crt\n", func(s *jobs.Settings) {
 			s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "tok"}, Key: "t"}
 			s.CAConfigMap = &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "ca"}, Key: "ca.crt"}
-			s.InsecureSkipTLSVerify = true
 		}},
+		{"TLS off", "keptnInsecureSkipVerify: true\n", func(s *jobs.Settings) { s.InsecureSkipTLSVerify = true }},
 		{"deadline in seconds", "taskDeadline: 1h30m\n", func(s *jobs.Settings) { s.TaskDeadlineSeconds = 5400 }},
 		{"workspace raises the ceiling", "workspaceSize: 2Gi\n", func(s *jobs.Settings) {
 			s.WorkspaceSize, s.MaxWorkspaceSize = resource.MustParse("2Gi"), resource.MustParse("2Gi")
@@ -71,7 +71,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{"namespace: [a]\n", "settings.yaml:1:12: namespace: must be a single value, not a list or mapping"},
 		{"namespace:\n", "settings.yaml:1:11: namespace: must not be empty"},
 		{"namespace: a\nnamespace: b\n", "settings.yaml:2:1: namespace: set twice"},
-		{"image: x\n", "settings.yaml:1:1: image: unknown setting (known: " + settingKeys() + ")"},
+		{"image: x\n", "settings.yaml:1:1: image: unknown setting (known: " + jobs.SettingKeys() + ")"},
 		{"fetcherImagePullPolicy: Sometimes\n", `settings.yaml:1:25: fetcherImagePullPolicy: "Sometimes" is not Always, Never or IfNotPresent`},
 		{"keptnAPITokenSecret: token\n", `settings.yaml:1:22: keptnAPITokenSecret: "token": want <name>/<key>`},
 		{"keptnInsecureSkipVerify: maybe\n", `settings.yaml:1:26: keptnInsecureSkipVerify: "maybe" is not true or false`},
@@ -87,6 +87,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		// Each key is fine; together they are not.
 		{"workspaceSize: 2Gi\nmaxWorkspaceSize: 1Gi\n", "settings.yaml: settings: max workspace size 1Gi is below the default 2Gi"},
 		{"managedBy: ''\n", "settings.yaml: settings: managedBy is empty"},
+		{"caConfigMap: ca/ca.crt\nkeptnInsecureSkipVerify: true\n", "settings.yaml: settings: a CA ConfigMap and skipping TLS verification contradict each other; choose one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
@@ -104,7 +105,7 @@ func TestSettingsFollowFunctionEnv(t *testing.T) {
 	for _, v := range function.Env {
 		env[v.Name] = true
 	}
-	for _, s := range settingsTable {
+	for _, s := range jobs.SettingsTable {
 		if s.Env != "" {
 			assert.True(t, env[s.Env], "%s maps to %s, which function.Env does not have", s.Key, s.Env)
 		}
@@ -114,8 +115,8 @@ func TestSettingsFollowFunctionEnv(t *testing.T) {
 func TestSettingsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/jobctl.md")
 	require.NoError(t, err)
-	for _, s := range settingsTable {
-		assert.Contains(t, string(doc), "`"+s.Key+"`", "docs/jobctl.md documents %s", s.Key)
+	for _, s := range jobs.SettingsTable {
+		assert.Contains(t, string(doc), "| `"+s.Key+"` | `"+s.Env+"` |", "docs/jobctl.md documents %s as %s", s.Key, s.Env)
 	}
 }
 

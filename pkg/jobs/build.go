@@ -47,108 +47,170 @@ func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *
 		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
 	}
 	a := &cfg.Actions[actionIndex]
-	if len(a.Tasks) == 0 {
-		return nil, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
-	}
-	doc := config.NewEventReader(ctx, ev.Document())
-	base, err := baseEnv(ev)
+	tasks, err := taskContainers(ctx, cfg, a, ev, s)
 	if err != nil {
 		return nil, err
 	}
-
-	var containers []corev1.Container
-	refs := make([]TaskRef, 0, len(a.Tasks))
-	deadline := int64(0)
-	for i := range a.Tasks {
-		t := &a.Tasks[i]
-		c, err := taskContainer(cfg, i, t, doc, base, s)
-		if err != nil {
-			return nil, err
-		}
-		containers = append(containers, c)
-		refs = append(refs, TaskRef{Name: t.Name, Container: c.Name, OnError: onError(t)})
-		if t.MaxPollDurationSeconds != nil {
-			deadline += *t.MaxPollDurationSeconds
-		} else {
-			deadline += s.TaskDeadlineSeconds
-		}
+	workspace, err := workspaceSize(cfg, a, s)
+	if err != nil {
+		return nil, err
 	}
-
-	workspace := s.WorkspaceSize
-	if a.WorkspaceSize != "" {
-		q, err := resource.ParseQuantity(a.WorkspaceSize)
-		if err != nil {
-			return nil, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("not a quantity: %v", err))
-		}
-		if q.Cmp(s.MaxWorkspaceSize) > 0 {
-			return nil, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("%s is over the operator's ceiling %s", q.String(), s.MaxWorkspaceSize.String()))
-		}
-		workspace = q
-	}
-
 	var inits []corev1.Container
-	if files := actionFiles(a); len(files) > 0 {
+	files := actionFiles(a)
+	if len(files) > 0 {
 		inits = append(inits, fetcherContainer(ev, files, workspace, s))
 	}
-	inits = append(inits, containers[:len(containers)-1]...)
-	main := containers[len(containers)-1]
-
-	name := Name(ev.Source, ev.ID, actionIndex, a.Name)
-	namespace := cmpOr(a.Namespace, s.Namespace)
-	serviceAccount := cmpOr(a.ServiceAccount, s.ServiceAccount)
+	inits = append(inits, tasks.containers[:len(tasks.containers)-1]...)
+	main := tasks.containers[len(tasks.containers)-1]
+	meta, err := buildMeta(cfg, a, actionIndex, ev, tasks.refs, s)
+	if err != nil {
+		return nil, err
+	}
 	ttl := s.TTLSecondsAfterFinished
 	if a.TTLSecondsAfterFinished != nil {
 		ttl = *a.TTLSecondsAfterFinished
 	}
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: meta,
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr.To[int32](0),
+			ActiveDeadlineSeconds:   ptr.To(tasks.deadline),
+			TTLSecondsAfterFinished: ptr.To(ttl),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+					LabelManagedBy: s.ManagedBy,
+					LabelContext:   meta.Labels[LabelContext],
+					LabelAction:    meta.Labels[LabelAction],
+				}},
+				Spec: podSpec(a, inits, main, workspace, len(files) > 0, s),
+			},
+		},
+	}, nil
+}
 
-	labels := map[string]string{
-		LabelManagedBy: s.ManagedBy,
-		LabelContext:   LabelValue(ev.Context),
-		LabelProject:   LabelValue(ev.Project),
-		LabelStage:     LabelValue(ev.Stage),
-		LabelService:   LabelValue(ev.Service),
-		LabelAction:    LabelValue(a.Name),
-		LabelTask:      LabelValue(ev.Task),
+// builtTasks are an action's task containers, in order, with what the Job
+// says about them: which container runs which task, and the sum of their
+// deadlines (the Job's activeDeadlineSeconds).
+type builtTasks struct {
+	containers []corev1.Container
+	refs       []TaskRef
+	deadline   int64
+}
+
+func taskContainers(ctx context.Context, cfg *config.Config, a *config.Action, ev *keptn.TaskEvent, s Settings) (builtTasks, error) {
+	var out builtTasks
+	if len(a.Tasks) == 0 {
+		return out, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
 	}
-	origin, err := json.Marshal(keptn.OriginOf(ev))
+	doc := config.NewEventReader(ctx, ev.Document())
+	base, err := baseEnv(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encoding origin: %w", err)
+		return out, err
+	}
+	for i := range a.Tasks {
+		t := &a.Tasks[i]
+		c, err := taskContainer(cfg, i, t, doc, base, s)
+		if err != nil {
+			return out, err
+		}
+		out.containers = append(out.containers, c)
+		out.refs = append(out.refs, TaskRef{Name: t.Name, Container: c.Name, OnError: onError(t)})
+		if t.MaxPollDurationSeconds != nil {
+			out.deadline += *t.MaxPollDurationSeconds
+		} else {
+			out.deadline += s.TaskDeadlineSeconds
+		}
+	}
+	return out, nil
+}
+
+// workspaceSize is the action's /keptn size, bounded by the operator's
+// ceiling.
+func workspaceSize(cfg *config.Config, a *config.Action, s Settings) (resource.Quantity, error) {
+	if a.WorkspaceSize == "" {
+		return s.WorkspaceSize, nil
+	}
+	q, err := resource.ParseQuantity(a.WorkspaceSize)
+	if err != nil {
+		return q, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("not a quantity: %v", err))
+	}
+	if q.Cmp(s.MaxWorkspaceSize) > 0 {
+		return q, fieldErr(cfg, a.Pos, "workspaceSize", fmt.Sprintf("%s is over the operator's ceiling %s", q.String(), s.MaxWorkspaceSize.String()))
+	}
+	return q, nil
+}
+
+// buildMeta is the Job's name, labels and annotations: those every Job of
+// ours carries (jobMeta, shared with Record), over the action's own
+// annotations, plus what a report of a real run needs.
+func buildMeta(cfg *config.Config, a *config.Action, actionIndex int, ev *keptn.TaskEvent, refs []TaskRef, s Settings) (metav1.ObjectMeta, error) {
+	for k := range a.Annotations {
+		if config.ReservedAnnotation(k) {
+			return metav1.ObjectMeta{}, fieldErr(cfg, a.Pos, "annotations."+k, "the "+Domain+" prefix is reserved")
+		}
+	}
+	meta, err := jobMeta(ev, actionIndex, a.Name, cmpOr(a.Namespace, s.Namespace), s)
+	if err != nil {
+		return meta, err
 	}
 	tasks, err := json.Marshal(refs)
 	if err != nil {
-		return nil, fmt.Errorf("encoding tasks: %w", err)
+		return meta, fmt.Errorf("encoding tasks: %w", err)
 	}
-	annotations := map[string]string{}
 	// User annotations first, so ours always win.
-	maps.Copy(annotations, a.Annotations)
-	for k := range annotations {
-		if config.ReservedAnnotation(k) {
-			return nil, fieldErr(cfg, a.Pos, "annotations."+k, "the "+Domain+" prefix is reserved")
-		}
+	annotations := maps.Clone(a.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
 	}
-	maps.Copy(annotations, map[string]string{
-		AnnotationOrigin:      string(origin),
-		AnnotationEventType:   ev.Type,
-		AnnotationEventID:     ev.ID,
-		AnnotationEventSource: ev.Source,
-		AnnotationAction:      a.Name,
-		AnnotationTasks:       string(tasks),
-		AnnotationConfigHash:  cfg.Hash,
-		AnnotationConfigFile:  cfg.File,
-	})
+	maps.Copy(annotations, meta.Annotations)
+	annotations[AnnotationTasks] = string(tasks)
+	annotations[AnnotationConfigHash] = cfg.Hash
+	annotations[AnnotationConfigFile] = cfg.File
 	if a.Silent {
 		annotations[AnnotationSilent] = "true"
 	}
+	meta.Annotations = annotations
+	return meta, nil
+}
 
-	podLabels := map[string]string{
-		LabelManagedBy: s.ManagedBy,
-		LabelContext:   labels[LabelContext],
-		LabelAction:    labels[LabelAction],
+// jobMeta is what every Job of ours carries, run or record: the
+// deterministic name that makes a redelivery meet the Job it created, the
+// labels the watch and the sweep select on, and the triggered event a
+// report answers.
+func jobMeta(ev *keptn.TaskEvent, actionIndex int, actionName, namespace string, s Settings) (metav1.ObjectMeta, error) {
+	origin, err := json.Marshal(keptn.OriginOf(ev))
+	if err != nil {
+		return metav1.ObjectMeta{}, fmt.Errorf("encoding origin: %w", err)
 	}
+	return metav1.ObjectMeta{
+		Name:      Name(ev.Source, ev.ID, actionIndex, actionName),
+		Namespace: namespace,
+		Labels: map[string]string{
+			LabelManagedBy: s.ManagedBy,
+			LabelContext:   LabelValue(ev.Context),
+			LabelProject:   LabelValue(ev.Project),
+			LabelStage:     LabelValue(ev.Stage),
+			LabelService:   LabelValue(ev.Service),
+			LabelAction:    LabelValue(actionName),
+			LabelTask:      LabelValue(ev.Task),
+		},
+		Annotations: map[string]string{
+			AnnotationOrigin:      string(origin),
+			AnnotationEventType:   ev.Type,
+			AnnotationEventID:     ev.ID,
+			AnnotationEventSource: ev.Source,
+			AnnotationAction:      actionName,
+		},
+	}, nil
+}
 
+// podSpec runs inits (the fetcher, when there are files, then every task
+// but the last) before main, under the pod defaults of restricted.
+func podSpec(a *config.Action, inits []corev1.Container, main corev1.Container, workspace resource.Quantity, fetches bool, s Settings) corev1.PodSpec {
 	pod := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
-		ServiceAccountName: serviceAccount,
+		ServiceAccountName: cmpOr(a.ServiceAccount, s.ServiceAccount),
 		// The policy mounts a token only for accounts the operator listed
 		// (policy.Build); a task pod never inherits one by default.
 		AutomountServiceAccountToken: ptr.To(false),
@@ -158,13 +220,7 @@ func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *
 		Tolerations:                  a.Tolerations,
 		Affinity:                     a.Affinity,
 		EnableServiceLinks:           ptr.To(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To(s.RunAsUser),
-			RunAsGroup:     ptr.To(s.RunAsGroup),
-			FSGroup:        ptr.To(s.FSGroup),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:              podSecurityContext(s),
 		Volumes: []corev1.Volume{
 			{Name: workspaceVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &workspace}}},
 			{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(s.WorkspaceSize)}}},
@@ -173,30 +229,26 @@ func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *
 	for _, secret := range a.ImagePullSecrets {
 		pod.ImagePullSecrets = append(pod.ImagePullSecrets, corev1.LocalObjectReference{Name: secret})
 	}
-	if s.CAConfigMap != nil && len(inits) > 0 && inits[0].Name == FetcherContainer {
+	// Only the fetcher mounts the CA: tasks talk to whatever they like,
+	// with their own trust.
+	if s.CAConfigMap != nil && fetches {
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: caVolume, VolumeSource: corev1.VolumeSource{
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: s.CAConfigMap.LocalObjectReference},
 		}})
 	}
+	return pod
+}
 
-	return &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   namespace,
-			Labels:      labels,
-			Annotations: annotations,
-		},
-		Spec: batchv1.JobSpec{
-			BackoffLimit:            ptr.To[int32](0),
-			ActiveDeadlineSeconds:   ptr.To(deadline),
-			TTLSecondsAfterFinished: ptr.To(ttl),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-				Spec:       pod,
-			},
-		},
-	}, nil
+// podSecurityContext is the pod's part of Pod Security "restricted", with
+// the operator's ids: images that run as root by default still start.
+func podSecurityContext(s Settings) *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To(s.RunAsUser),
+		RunAsGroup:     ptr.To(s.RunAsGroup),
+		FSGroup:        ptr.To(s.FSGroup),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
 
 func onError(t *config.Task) string {

@@ -1,8 +1,6 @@
 package jobs
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -36,35 +34,14 @@ func truncate(message string) string {
 // through the same claims as a real run, and that a redelivered event finds
 // it and does nothing.
 func Record(ev *keptn.TaskEvent, actionIndex int, actionName, message string, s Settings) (*batchv1.Job, error) {
-	origin, err := json.Marshal(keptn.OriginOf(ev))
+	meta, err := jobMeta(ev, actionIndex, actionName, s.Namespace, s)
 	if err != nil {
-		return nil, fmt.Errorf("encoding origin: %w", err)
+		return nil, err
 	}
-	message = truncate(message)
-	labels := map[string]string{
-		LabelManagedBy: s.ManagedBy,
-		LabelContext:   LabelValue(ev.Context),
-		LabelProject:   LabelValue(ev.Project),
-		LabelStage:     LabelValue(ev.Stage),
-		LabelService:   LabelValue(ev.Service),
-		LabelAction:    LabelValue(actionName),
-		LabelTask:      LabelValue(ev.Task),
-	}
+	meta.Annotations[AnnotationInvalid] = truncate(message)
 	return &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      Name(ev.Source, ev.ID, actionIndex, actionName),
-			Namespace: s.Namespace,
-			Labels:    labels,
-			Annotations: map[string]string{
-				AnnotationOrigin:      string(origin),
-				AnnotationEventType:   ev.Type,
-				AnnotationEventID:     ev.ID,
-				AnnotationEventSource: ev.Source,
-				AnnotationAction:      actionName,
-				AnnotationInvalid:     message,
-			},
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: meta,
 		Spec: batchv1.JobSpec{
 			Suspend:      ptr.To(true),
 			BackoffLimit: ptr.To[int32](0),
@@ -74,11 +51,7 @@ func Record(ev *keptn.TaskEvent, actionIndex int, actionName, message string, s 
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptr.To(false),
 					ServiceAccountName:           s.ServiceAccount,
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(s.RunAsUser),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              podSecurityContext(s),
 					Containers: []corev1.Container{{
 						Name:            "invalid-config",
 						Image:           s.FetcherImage,

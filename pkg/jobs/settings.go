@@ -108,6 +108,9 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("settings: task deadline must be between 1 and %d seconds, got %d", config.MaxPollDurationSeconds, s.TaskDeadlineSeconds)
 	case s.WorkspaceSize.Sign() <= 0:
 		return fmt.Errorf("settings: workspace size must be > 0")
+	case s.CAConfigMap != nil && s.InsecureSkipTLSVerify:
+		// The fetcher refuses both (exit 2): say so at start, not per Job.
+		return fmt.Errorf("settings: a CA ConfigMap and skipping TLS verification contradict each other; choose one")
 	case s.MaxWorkspaceSize.Cmp(s.WorkspaceSize) < 0:
 		return fmt.Errorf("settings: max workspace size %s is below the default %s", s.MaxWorkspaceSize.String(), s.WorkspaceSize.String())
 	}

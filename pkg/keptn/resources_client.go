@@ -89,20 +89,31 @@ func (c *clientConfig) buildHTTPClient() (*http.Client, error) {
 	rt := c.transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Always a fresh tls.Config: a Clone copies whatever other code
-		// (go-utils' GetResourceByURI) may have put into the default one.
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.insecure} //nolint:gosec // documented opt-out
-		if c.caPEM != nil {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(c.caPEM) {
-				return nil, fmt.Errorf("no PEM certificate found in %s", c.caSource)
-			}
-			tc.RootCAs = pool
+		tc, err := TLSConfig(c.caPEM, c.caSource, c.insecure)
+		if err != nil {
+			return nil, err
 		}
 		t.TLSClientConfig = tc
 		rt = t
 	}
 	return &http.Client{Transport: rt, CheckRedirect: refuseRedirect}, nil
+}
+
+// TLSConfig is the TLS towards Keptn of every client of ours (resources
+// and events): trust caPEM (from caSource, for the error) on top of
+// nothing else when given, or skip verification when insecure. Always a
+// fresh tls.Config: a Clone of the default transport copies whatever other
+// code (go-utils' GetResourceByURI) may have put into the default one.
+func TLSConfig(caPEM []byte, caSource string, insecure bool) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // documented opt-out
+	if caPEM != nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("no PEM certificate found in %s", caSource)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
 }
 
 // refuseRedirect stops at the first redirect: Go would resend x-token to

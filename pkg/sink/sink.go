@@ -4,6 +4,7 @@ package sink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -68,8 +69,16 @@ func transportError(err error) error {
 // send: net/http keeps only 2 idle per host, so at the function's
 // concurrency most sends would open a new connection (a new TLS handshake
 // towards Keptn's gateway).
-func defaultClient() *http.Client {
+func defaultClient() *http.Client { return NewHTTPClient(nil) }
+
+// NewHTTPClient is the default client with tc (nil: Go's default) as its
+// TLS: Keptn behind a private CA gets events over the same trust as its
+// resources (KEPTN_CA_FILE).
+func NewHTTPClient(tc *tls.Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
+	if tc != nil {
+		t.TLSClientConfig = tc
+	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: t}
 }

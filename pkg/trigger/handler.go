@@ -47,7 +47,9 @@ type Handler struct {
 	Jobs     func(namespace string) JobClient
 	Settings jobs.Settings
 	// Policy is the operator's policy; every action passes it before its
-	// Job is built (nil: none, not even the hard rules).
+	// Job is built. There is no way around it: nil is policy.Default, the
+	// hard rules alone (and no Secret reader, so a Secret's opt-in label
+	// cannot be checked and such an action waits).
 	Policy *policy.Policy
 	// Responses sends .started/.finished exactly once.
 	Responses *report.Sender
@@ -165,10 +167,17 @@ func appendJob(list []*batchv1.Job, job *batchv1.Job) []*batchv1.Job {
 // admitted config (plugins resolved, verified images pinned) and checks the
 // Job against the hard rules.
 func (h *Handler) build(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent) (*batchv1.Job, error) {
+	return h.policy().Build(ctx, cfg, i, ev, h.Settings)
+}
+
+// defaultPolicy is what a Handler without a Policy applies.
+var defaultPolicy = policy.Default()
+
+func (h *Handler) policy() *policy.Policy {
 	if h.Policy == nil {
-		return jobs.Build(cfg, i, ev, h.Settings)
+		return defaultPolicy
 	}
-	return h.Policy.Build(ctx, cfg, i, ev, h.Settings)
+	return h.Policy
 }
 
 // invalidConfig tells Keptn about a config that does not validate: a

@@ -204,3 +204,24 @@ func TestRetryableSurvivesJoin(t *testing.T) {
 	assert.False(t, IsRetryable(errors.New("plain")))
 	assert.NoError(t, Retryable(nil))
 }
+
+// TestHandleWithoutPolicyStillAppliesIt: a Handler given no Policy applies
+// policy.Default, not a plain jobs.Build. A Secret a task reads must carry
+// the opt-in label; without a Secret reader that cannot be checked, so the
+// action waits (a placeholder Job) instead of running with the Secret.
+func TestHandleWithoutPolicyStillAppliesIt(t *testing.T) {
+	rec := &recorder{}
+	h, kube := newHandler(t, hello+"        env:\n          - {name: api-credentials, valueFrom: secret}\n", rec)
+	require.Nil(t, h.Policy)
+	_, err := h.Handle(context.Background(), triggered(t, "sh.keptn.event.deployment.triggered"))
+	require.Error(t, err)
+	assert.True(t, IsRetryable(err), "the action waits for the check: %v", err)
+	list, err := kube.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, job := range list.Items {
+		assert.NotEmpty(t, job.Annotations[jobs.AnnotationWaiting], "only a placeholder exists, never the Job reading the Secret")
+		for _, c := range job.Spec.Template.Spec.Containers {
+			assert.Empty(t, c.EnvFrom)
+		}
+	}
+}

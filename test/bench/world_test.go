@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
@@ -193,14 +194,12 @@ func (w *world) functionEnv(podName string) map[string]string {
 	}
 }
 
-// settings are the jobs.Settings the function derives from functionEnv
-// (function.jobSettings), for baselines that build the same Jobs.
+// settings are the jobs.Settings the function derives from functionEnv,
+// read by the function's own reader, for baselines that build the same
+// Jobs.
 func (w *world) settings() jobs.Settings {
-	s := jobs.DefaultSettings()
-	s.Namespace = w.ns
-	s.FetcherImage = fetcher
-	s.KeptnAPIURL = w.keptnURL
-	s.TokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: tokenName}, Key: "token"}
+	s, err := function.JobSettings(w.functionEnv(""))
+	must(w.tb, err)
 	return s
 }
 

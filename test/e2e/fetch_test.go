@@ -24,6 +24,16 @@ var (
 // workspace it filled.
 func (e *env) fetch(job batchv1.Job) map[string][]byte {
 	e.t.Helper()
+	tree, out, code := e.runFetcher(job)
+	require.Equal(e.t, 0, code, "fetcher output: %s", out)
+	return tree
+}
+
+// runFetcher runs the fetcher of job as a pod would: the Secret and the
+// ConfigMap volumes (the CA) it references read from the job namespace.
+// It returns the workspace, the fetcher's output and its exit code.
+func (e *env) runFetcher(job batchv1.Job) (map[string][]byte, string, int) {
+	e.t.Helper()
 	fetcherOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "e2e-initcontainer-")
 		if err != nil {
@@ -40,11 +50,17 @@ func (e *env) fetch(job batchv1.Job) map[string][]byte {
 		}
 		return string(s.Data[key]), nil
 	}
+	configMap := func(name string) (map[string]string, error) {
+		cm, err := e.kube.CoreV1().ConfigMaps(job.Namespace).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return cm.Data, nil
+	}
 	workspace := filepath.Join(e.t.TempDir(), "keptn")
-	out, code, err := fetcher.Run(context.Background(), fetcherBin, &job, workspace, secret)
+	out, code, err := fetcher.Run(context.Background(), fetcherBin, &job, workspace, secret, fetcher.WithConfigMaps(configMap))
 	require.NoError(e.t, err)
-	require.Equal(e.t, 0, code, "fetcher output: %s", out)
 	tree, err := fetcher.Tree(workspace)
 	require.NoError(e.t, err)
-	return tree
+	return tree, out, code
 }

@@ -37,6 +37,20 @@ func Build(ctx context.Context, dir string) (string, error) {
 // SecretValue resolves a secretKeyRef of the Job's pod.
 type SecretValue func(name, key string) (string, error)
 
+// ConfigMapData reads a ConfigMap of the Job's namespace, for the
+// ConfigMap volumes the fetcher mounts (the CA of KEPTN_CA_CONFIGMAP).
+type ConfigMapData func(name string) (map[string]string, error)
+
+// Option adds to what Run can resolve.
+type Option func(*runOptions)
+
+type runOptions struct{ configMaps ConfigMapData }
+
+// WithConfigMaps lets Run mount the container's ConfigMap volumes: their
+// keys become files in a local directory standing for the mount, and
+// variables naming a path under the mount name that directory instead.
+func WithConfigMaps(f ConfigMapData) Option { return func(o *runOptions) { o.configMaps = f } }
+
 // Container returns the Job's fetch-files container, or nil if the Job
 // fetches no files.
 func Container(job *batchv1.Job) *corev1.Container {
@@ -51,10 +65,18 @@ func Container(job *batchv1.Job) *corev1.Container {
 // Run runs bin with the fetch-files container of job, writing into
 // workspace instead of /keptn. It returns the binary's combined output and
 // its exit code.
-func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, secret SecretValue) (string, int, error) {
+func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, secret SecretValue, opts ...Option) (string, int, error) {
 	c := Container(job)
 	if c == nil {
 		return "", 0, fmt.Errorf("job %s has no %s container", job.Name, jobs.FetcherContainer)
+	}
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	mounted, err := mountConfigMaps(job, c, filepath.Join(workspace, "..", "mounts"), o.configMaps)
+	if err != nil {
+		return "", 0, err
 	}
 	args := []string{"--termination-log=" + filepath.Join(workspace, "..", "termination-log")}
 	for _, a := range c.Args {
@@ -76,6 +98,11 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 				return "", 0, fmt.Errorf("env %s: %w", e.Name, err)
 			}
 		}
+		for mountPath, local := range mounted {
+			if strings.HasPrefix(v, mountPath+"/") {
+				v = local + strings.TrimPrefix(v, mountPath)
+			}
+		}
 		env = append(env, e.Name+"="+v)
 	}
 	if err := os.MkdirAll(workspace, 0o755); err != nil {
@@ -88,6 +115,41 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 		return string(out), ee.ExitCode(), nil
 	}
 	return string(out), 0, err
+}
+
+// mountConfigMaps writes the ConfigMap volumes c mounts under dir, one
+// directory per volume, and returns the local directory of each mount path.
+func mountConfigMaps(job *batchv1.Job, c *corev1.Container, dir string, read ConfigMapData) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		var cm *corev1.ConfigMapVolumeSource
+		for _, v := range job.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name {
+				cm = v.ConfigMap
+			}
+		}
+		if cm == nil {
+			continue
+		}
+		if read == nil {
+			return nil, fmt.Errorf("volume %s mounts ConfigMap %s: Run needs WithConfigMaps", m.Name, cm.Name)
+		}
+		data, err := read(cm.Name)
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: ConfigMap %s: %w", m.Name, cm.Name, err)
+		}
+		local := filepath.Join(dir, m.Name)
+		if err := os.MkdirAll(local, 0o755); err != nil {
+			return nil, err
+		}
+		for k, v := range data {
+			if err := os.WriteFile(filepath.Join(local, k), []byte(v), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		out[m.MountPath] = local
+	}
+	return out, nil
 }
 
 // Tree reads every regular file under root, by slash-separated path.

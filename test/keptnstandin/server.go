@@ -2,6 +2,7 @@ package keptnstandin
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ type options struct {
 	t             TB
 	// rateLimitWindow: see WithRateLimitWindow.
 	rateLimitWindow time.Duration
+	// tls: see WithTLS.
+	tls *tls.Certificate
 }
 
 // Option configures a Server.
@@ -144,6 +147,10 @@ func (s *Server) Start() error {
 		return fmt.Errorf("keptn stand-in: %w", err)
 	}
 	s.url = "http://" + ln.Addr().String()
+	if s.opts.tls != nil {
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*s.opts.tls}})
+		s.url = "https://" + ln.Addr().String()
+	}
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan struct{})
 	go func() {
@@ -153,7 +160,8 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// URL is the base URL of the started server, http://127.0.0.1:<port>.
+// URL is the base URL of the started server, http://127.0.0.1:<port>
+// (https:// WithTLS).
 func (s *Server) URL() string { return s.url }
 
 // APIURL is where a client sends events: it appends /v1/event. In gateway

@@ -4,6 +4,7 @@
 // per accepted event, and stops on SIGINT or SIGTERM.
 //
 //	go run ./cmd/keptn-standin --dir keptnstandin/testdata/layout
+//	go run ./cmd/keptn-standin --dir keptnstandin/testdata/layout --tls-ca-out /tmp/keptn-ca.crt
 package main
 
 import (
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	token := fs.String("token", keptnstandin.DefaultToken, "x-token the stand-in expects")
 	gateway := fs.Bool("gateway", false, "serve the api-gateway paths (/api/v1/event, /api/resource-service/v1/..., URIs escaped twice)")
 	maxKB := fs.Int("max-event-size-kb", 64, "the api-service's MAX_EVENT_SIZE_KB")
+	caOut := fs.String("tls-ca-out", "", "serve HTTPS from a fresh private CA and write its certificate (PEM) to this file, for KEPTN_CA_FILE and the KEPTN_CA_CONFIGMAP ConfigMap")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +68,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		keptnstandin.WithGateway(*gateway),
 		keptnstandin.WithMaxEventSizeKB(*maxKB),
 		keptnstandin.WithEventHook(func(e keptnstandin.Event) { print(e) }),
+	}
+	if *caOut != "" {
+		ca, err := keptnstandin.NewPrivateCA()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*caOut, ca.CertPEM, 0o644); err != nil {
+			return fmt.Errorf("--tls-ca-out: %w", err)
+		}
+		opts = append(opts, keptnstandin.WithTLS(ca.Serving))
 	}
 	s, err := keptnstandin.New(opts...)
 	if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -145,5 +147,53 @@ func TestRunRejectsBadInput(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard); err == nil {
 			t.Errorf("run(%v) succeeded", args)
 		}
+	}
+}
+
+// TestRunTLSCAOut serves HTTPS from a private CA whose certificate it
+// writes out: trusting that file is what reaches it.
+func TestRunTLSCAOut(t *testing.T) {
+	caFile := t.TempDir() + "/ca.crt"
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--tls-ca-out", caFile}, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatalf("no start line: %v", lines.Err())
+	}
+	var st started
+	if err := json.Unmarshal(lines.Bytes(), &st); err != nil || !strings.HasPrefix(st.URL, "https://127.0.0.1:") {
+		t.Fatalf("start line %s: %+v, %v", lines.Bytes(), st, err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	resp, err := c.Get(st.ResourceServiceURL + "/v1/project/p/resource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, err := http.Get(st.URL + "/v1/project/p/resource"); err == nil {
+		t.Error("a client without the CA was served")
 	}
 }
