@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // settingsFile collects a --settings file. The URL keys are combined after
@@ -175,7 +175,7 @@ func parseSettings(file string, data []byte) (jobs.Settings, error) {
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
 		switch {
-		case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		case yamlnode.IsNull(root):
 		case root.Kind != yaml.MappingNode:
 			fail(root, "", "settings must be a mapping of key: value")
 		default:
@@ -217,16 +217,10 @@ func parseSettings(file string, data []byte) (jobs.Settings, error) {
 	return f.s, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlError locates a syntax error at the line yaml.v3 names in its message.
 func yamlError(file string, err error) *config.FieldError {
-	msg, line := err.Error(), 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlnode.SyntaxError(err)
+	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg}
 }
 
 func lookupSetting(key string) (setting, bool) {
@@ -250,13 +244,11 @@ var errNotScalar = errors.New("must be a single value, not a list or mapping")
 
 // str accepts any non-null scalar: `namespace: 2024` is the name "2024".
 func str(n *yaml.Node, dst *string) error {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = yamlnode.Resolve(n)
 	switch {
 	case n.Kind != yaml.ScalarNode:
 		return errNotScalar
-	case n.Tag == "!!null":
+	case yamlnode.IsNull(n):
 		return errors.New("must not be empty")
 	}
 	*dst = n.Value
