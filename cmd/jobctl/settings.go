@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // The keys, their values and their parsers are jobs.SettingsTable, shared
@@ -55,7 +53,7 @@ func parseSettings(file string, data []byte) (jobs.Settings, error) {
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
 		switch {
-		case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		case yamlnode.IsNull(root):
 		case root.Kind != yaml.MappingNode:
 			fail(root, "", "settings must be a mapping of key: value")
 		default:
@@ -100,11 +98,9 @@ var errNotScalar = errors.New("must be a single value, not a list or mapping")
 // is written (`namespace: 2024` is the name "2024"), a mapping of a
 // structured setting as YAML.
 func setFromNode(r *jobs.SettingsReader, st jobs.Setting, n *yaml.Node) error {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = yamlnode.Resolve(n)
 	switch {
-	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+	case yamlnode.IsNull(n):
 		return errors.New("must not be empty")
 	case n.Kind == yaml.ScalarNode:
 		return r.Set(st.Key, n.Value)
@@ -118,14 +114,8 @@ func setFromNode(r *jobs.SettingsReader, st jobs.Setting, n *yaml.Node) error {
 	return r.Set(st.Key, string(text))
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlError locates a syntax error at the line yaml.v3 names in its message.
 func yamlError(file string, err error) *config.FieldError {
-	msg, line := err.Error(), 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlnode.SyntaxError(err)
+	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg}
 }

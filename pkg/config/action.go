@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 var (
@@ -65,11 +67,11 @@ const minTTLSecondsAfterFinished = 60
 // action decodes actions[i]. It returns the name's node for duplicate errors.
 func (d *decoder) action(n *yaml.Node, i int) (Action, *yaml.Node) {
 	path := fmt.Sprintf("actions[%d]", i)
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	a := Action{Pos: pos(n, path)}
 	m, _ := d.mapping(n, path, "")
 	if m == nil {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, path, "must be a mapping (got null)")
 		}
 		return a, nil
@@ -83,10 +85,10 @@ func (d *decoder) action(n *yaml.Node, i int) (Action, *yaml.Node) {
 		onError                                    OnError
 	)
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		switch {
 		case p.key == "name":
-			nameNode = resolve(p.v)
+			nameNode = yamlnode.Resolve(p.v)
 			a.Name, _ = d.str(p.v, fp)
 		case p.key == "silent":
 			a.Silent, _ = d.boolean(p.v, fp)
@@ -110,7 +112,7 @@ func (d *decoder) action(n *yaml.Node, i int) (Action, *yaml.Node) {
 	}
 
 	if strings.TrimSpace(a.Name) == "" {
-		d.errorf(orNode(nameNode, m), joinPath(path, "name"), "required: every action needs a name (Jobs, reports and the file fetcher refer to it)")
+		d.errorf(orNode(nameNode, m), yamlnode.JoinPath(path, "name"), "required: every action needs a name (Jobs, reports and the file fetcher refer to it)")
 	}
 	a.Events = d.actionEvents(m, path, eventsNode, eventNode, eventKey)
 
@@ -118,7 +120,7 @@ func (d *decoder) action(n *yaml.Node, i int) (Action, *yaml.Node) {
 	switch {
 	case tasksKey != nil && len(simple) > 0:
 		for _, p := range simple {
-			d.errorf(p.k, joinPath(path, p.key), "a task field on an action that has tasks: move it into a task, or drop tasks: to use the one-task form")
+			d.errorf(p.k, yamlnode.JoinPath(path, p.key), "a task field on an action that has tasks: move it into a task, or drop tasks: to use the one-task form")
 		}
 		tasks = d.tasks(tasksNode, path)
 	case tasksKey != nil:
@@ -135,7 +137,7 @@ func (d *decoder) action(n *yaml.Node, i int) (Action, *yaml.Node) {
 		d.checkTask(&t, m, path)
 		tasks = []taskDraft{t}
 	default:
-		d.errorf(m, joinPath(path, "tasks"), "required: an action needs at least one task")
+		d.errorf(m, yamlnode.JoinPath(path, "tasks"), "required: an action needs at least one task")
 	}
 	d.finishTasks(&a, tasks, onError)
 	d.liftPod(&a, pod, tasks)
@@ -160,19 +162,19 @@ func (d *decoder) onError(n *yaml.Node, path string) OnError {
 	case "":
 		return ""
 	}
-	d.errorf(resolve(n), path, "must be one of fail, warn (got %q)", s)
+	d.errorf(yamlnode.Resolve(n), path, "must be one of fail, warn (got %q)", s)
 	return ""
 }
 
 // tasks decodes actions[i].tasks.
 func (d *decoder) tasks(n *yaml.Node, path string) []taskDraft {
-	tp := joinPath(path, "tasks")
+	tp := yamlnode.JoinPath(path, "tasks")
 	seq, ok := d.sequence(n, tp)
 	if !ok {
 		return nil
 	}
 	if seq == nil || len(seq.Content) == 0 {
-		d.errorf(orNode(seq, resolve(n)), tp, "required: an action needs at least one task")
+		d.errorf(orNode(seq, yamlnode.Resolve(n)), tp, "required: an action needs at least one task")
 		return nil
 	}
 	items := seq.Content
@@ -202,7 +204,7 @@ func (d *decoder) finishTasks(a *Action, tasks []taskDraft, actionOnError OnErro
 		}
 		if t.Name != "" {
 			if first, dup := names[t.Name]; dup {
-				d.errorf(orNode(t.nameNode, t.node), joinPath(t.Pos.Path, "name"), "duplicate task name %q in this action (also %s, line %d)", t.Name, first.Path, first.Line)
+				d.errorf(orNode(t.nameNode, t.node), yamlnode.JoinPath(t.Pos.Path, "name"), "duplicate task name %q in this action (also %s, line %d)", t.Name, first.Path, first.Line)
 			} else {
 				names[t.Name] = t.Pos
 			}
@@ -261,14 +263,14 @@ func (d *decoder) podField(p *podFields, kv pair, path string) {
 	switch kv.key {
 	case "namespace":
 		if s, ok := d.str(kv.v, path); ok && s != "" {
-			if d.dnsLabel(resolve(kv.v), path, s) {
-				p.namespace, p.nsNode, p.nsPath = s, resolve(kv.v), path
+			if d.dnsLabel(yamlnode.Resolve(kv.v), path, s) {
+				p.namespace, p.nsNode, p.nsPath = s, yamlnode.Resolve(kv.v), path
 			}
 		}
 	case "serviceAccount":
 		if s, ok := d.str(kv.v, path); ok && s != "" {
-			if d.dnsSubdomain(resolve(kv.v), path, s) {
-				p.serviceAccount, p.saNode, p.saPath = s, resolve(kv.v), path
+			if d.dnsSubdomain(yamlnode.Resolve(kv.v), path, s) {
+				p.serviceAccount, p.saNode, p.saPath = s, yamlnode.Resolve(kv.v), path
 			}
 		}
 	case "ttlSecondsAfterFinished":
@@ -279,7 +281,7 @@ func (d *decoder) podField(p *podFields, kv pair, path string) {
 }
 
 func (d *decoder) ttl(n *yaml.Node, path string) *int32 {
-	if isNull(resolve(n)) {
+	if yamlnode.IsNull(yamlnode.Resolve(n)) {
 		return nil
 	}
 	v, ok := d.integer(n, path)
@@ -288,10 +290,10 @@ func (d *decoder) ttl(n *yaml.Node, path string) *int32 {
 	}
 	switch {
 	case v < 0 || v > 1<<31-1:
-		d.errorf(resolve(n), path, "must be between 0 and %d seconds (got %d)", int32(1<<31-1), v)
+		d.errorf(yamlnode.Resolve(n), path, "must be between 0 and %d seconds (got %d)", int32(1<<31-1), v)
 		return nil
 	case v < minTTLSecondsAfterFinished:
-		d.warnf(resolve(n), path, "%d is raised to %d: a finished Job must live long enough to be reported", v, minTTLSecondsAfterFinished)
+		d.warnf(yamlnode.Resolve(n), path, "%d is raised to %d: a finished Job must live long enough to be reported", v, minTTLSecondsAfterFinished)
 		v = minTTLSecondsAfterFinished
 	}
 	t := int32(v)

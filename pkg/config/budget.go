@@ -5,6 +5,8 @@ import (
 	"regexp/syntax"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // The cost model of a parsed config, in bytes of the function's memory. A
@@ -247,7 +249,7 @@ func (d *decoder) chargeRegexp(n *yaml.Node, path, expr string) bool {
 // the action and the caller can fail it with the errors instead of leaving
 // Keptn waiting.
 func (d *decoder) skeleton(cfg *Config, root *yaml.Node) {
-	m := resolve(root)
+	m := yamlnode.Resolve(root)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return
 	}
@@ -255,25 +257,25 @@ func (d *decoder) skeleton(cfg *Config, root *yaml.Node) {
 	errs, warns := d.errs, d.warns
 	defer func() { d.errs, d.warns = errs, warns }()
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := resolve(m.Content[i]); k.Kind != yaml.ScalarNode || k.Value != "actions" {
+		if k := yamlnode.Resolve(m.Content[i]); k.Kind != yaml.ScalarNode || k.Value != "actions" {
 			continue
 		}
-		seq := resolve(m.Content[i+1])
+		seq := yamlnode.Resolve(m.Content[i+1])
 		if seq == nil || seq.Kind != yaml.SequenceNode {
 			return
 		}
 		items := seq.Content[:min(len(seq.Content), d.lim.MaxActions)]
 		for j, item := range items {
 			path := fmt.Sprintf("actions[%d]", j)
-			item = resolve(item)
+			item = yamlnode.Resolve(item)
 			a := Action{Pos: pos(item, path)}
 			if item.Kind == yaml.MappingNode {
 				var events, event, eventKey *yaml.Node
 				for k := 0; k+1 < len(item.Content); k += 2 {
-					key := resolve(item.Content[k])
+					key := yamlnode.Resolve(item.Content[k])
 					switch key.Value {
 					case "name":
-						a.Name, _ = d.str(item.Content[k+1], joinPath(path, "name"))
+						a.Name, _ = d.str(item.Content[k+1], yamlnode.JoinPath(path, "name"))
 					case "events":
 						events = item.Content[k+1]
 					case "event":

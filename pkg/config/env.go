@@ -7,6 +7,8 @@ import (
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 var (
@@ -33,7 +35,7 @@ func (d *decoder) envList(n *yaml.Node, path string) []Env {
 		// not by a variable, so only the other forms can clash.
 		if e.Name != "" && e.ValueFrom != EnvFromSecret {
 			if first, dup := seen[e.Name]; dup {
-				d.errorf(nameNode, joinPath(e.Pos.Path, "name"), "duplicate variable %q (also %s, line %d)", e.Name, first.Path, first.Line)
+				d.errorf(nameNode, yamlnode.JoinPath(e.Pos.Path, "name"), "duplicate variable %q (also %s, line %d)", e.Name, first.Path, first.Line)
 			} else {
 				seen[e.Name] = e.Pos
 			}
@@ -46,30 +48,30 @@ func (d *decoder) envList(n *yaml.Node, path string) []Env {
 // env decodes one env entry. valueFrom may be omitted for a literal value
 // (Kubernetes' name/value); JES failed such an entry at run time.
 func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	e := Env{Pos: pos(n, path), file: d.file}
 	m, _ := d.mapping(n, path, " with name, value and valueFrom")
 	if m == nil {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, path, "must be a mapping with name, value and valueFrom (got null)")
 		}
 		return e, nil
 	}
 	var nameNode, valueNode, valueKey, asNode *yaml.Node
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		switch p.key {
 		case "name":
-			nameNode = resolve(p.v)
+			nameNode = yamlnode.Resolve(p.v)
 			e.Name, _ = d.str(p.v, fp)
 		case "value":
-			valueNode, valueKey = resolve(p.v), p.k
+			valueNode, valueKey = yamlnode.Resolve(p.v), p.k
 			e.valuePos = pos(valueNode, fp)
 			e.Value, _ = d.str(p.v, fp)
 		case "valueFrom":
 			d.valueFrom(&e, p.v, fp)
 		case "as":
-			asNode = resolve(p.v)
+			asNode = yamlnode.Resolve(p.v)
 			e.As, _ = d.str(p.v, fp)
 		default:
 			d.unknown(p, fp, keysOf(envKeys))
@@ -79,7 +81,7 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 		e.ValueFrom = EnvFromString
 	}
 
-	np := joinPath(path, "name")
+	np := yamlnode.JoinPath(path, "name")
 	switch {
 	case e.Name == "":
 		what := "the variable's name"
@@ -99,7 +101,7 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 		}
 	}
 
-	vp := joinPath(path, "value")
+	vp := yamlnode.JoinPath(path, "value")
 	switch e.ValueFrom {
 	case EnvFromEvent:
 		if e.Value == "" {
@@ -117,8 +119,8 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 		}
 	}
 
-	ap := joinPath(path, "as")
-	if asNode != nil && !isNull(asNode) {
+	ap := yamlnode.JoinPath(path, "as")
+	if asNode != nil && !yamlnode.IsNull(asNode) {
 		switch {
 		case e.ValueFrom != EnvFromEvent:
 			d.errorf(asNode, ap, "only allowed with valueFrom: event")
@@ -132,8 +134,8 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 // valueFrom reads JES's scalar form (event, secret, string) or the mapping
 // form {secretKeyRef: {name, key}} that JES users asked for (#68).
 func (d *decoder) valueFrom(e *Env, n *yaml.Node, path string) {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -155,9 +157,9 @@ func (d *decoder) valueFrom(e *Env, n *yaml.Node, path string) {
 			ref = p.v
 			continue
 		}
-		d.unknown(p, joinPath(path, p.key), keysOf(valueFromMapKeys))
+		d.unknown(p, yamlnode.JoinPath(path, p.key), keysOf(valueFromMapKeys))
 	}
-	rp := joinPath(path, "secretKeyRef")
+	rp := yamlnode.JoinPath(path, "secretKeyRef")
 	if ref == nil {
 		d.errorf(m, rp, "required: {name: <Secret>, key: <key>}")
 		return
@@ -165,21 +167,21 @@ func (d *decoder) valueFrom(e *Env, n *yaml.Node, path string) {
 	e.ValueFrom = EnvFromSecretKey
 	rm, _ := d.mapping(ref, rp, " with name and key")
 	if rm == nil {
-		if isNull(resolve(ref)) {
-			d.errorf(resolve(ref), rp, "must be a mapping with name and key (got null)")
+		if yamlnode.IsNull(yamlnode.Resolve(ref)) {
+			d.errorf(yamlnode.Resolve(ref), rp, "must be a mapping with name and key (got null)")
 		}
 		return
 	}
 	sel := &corev1.SecretKeySelector{}
 	var nameNode, keyNode *yaml.Node
 	for _, p := range d.pairs(rm, rp) {
-		fp := joinPath(rp, p.key)
+		fp := yamlnode.JoinPath(rp, p.key)
 		switch p.key {
 		case "name":
-			nameNode = resolve(p.v)
+			nameNode = yamlnode.Resolve(p.v)
 			sel.Name, _ = d.str(p.v, fp)
 		case "key":
-			keyNode = resolve(p.v)
+			keyNode = yamlnode.Resolve(p.v)
 			sel.Key, _ = d.str(p.v, fp)
 		case "optional":
 			if b, ok := d.boolean(p.v, fp); ok {
@@ -191,16 +193,16 @@ func (d *decoder) valueFrom(e *Env, n *yaml.Node, path string) {
 	}
 	ok := true
 	if sel.Name == "" {
-		d.errorf(orNode(nameNode, rm), joinPath(rp, "name"), "required: the Secret's name")
+		d.errorf(orNode(nameNode, rm), yamlnode.JoinPath(rp, "name"), "required: the Secret's name")
 		ok = false
-	} else if !d.dnsSubdomain(nameNode, joinPath(rp, "name"), sel.Name) {
+	} else if !d.dnsSubdomain(nameNode, yamlnode.JoinPath(rp, "name"), sel.Name) {
 		ok = false
 	}
 	if sel.Key == "" {
-		d.errorf(orNode(keyNode, rm), joinPath(rp, "key"), "required: the key in the Secret")
+		d.errorf(orNode(keyNode, rm), yamlnode.JoinPath(rp, "key"), "required: the key in the Secret")
 		ok = false
 	} else if msgs := validation.IsConfigMapKey(sel.Key); len(msgs) > 0 {
-		d.errorf(keyNode, joinPath(rp, "key"), "not a valid Secret key: %s (got %q)", strings.Join(msgs, "; "), sel.Key)
+		d.errorf(keyNode, yamlnode.JoinPath(rp, "key"), "not a valid Secret key: %s (got %q)", strings.Join(msgs, "; "), sel.Key)
 		ok = false
 	}
 	if ok {

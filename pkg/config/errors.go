@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // FieldError is one problem in a config, located by line, column and field
@@ -74,20 +76,7 @@ func (c *Config) Errorf(pos Pos, field, format string, args ...any) *FieldError 
 		File:    c.File,
 		Line:    pos.Line,
 		Column:  pos.Column,
-		Path:    joinPath(pos.Path, field),
+		Path:    yamlnode.JoinPath(pos.Path, field),
 		Message: fmt.Sprintf(format, args...),
-	}
-}
-
-func joinPath(base, field string) string {
-	switch {
-	case field == "":
-		return base
-	case base == "":
-		return field
-	case strings.HasPrefix(field, "["):
-		return base + field
-	default:
-		return base + "." + field
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/PaesslerAG/jsonpath"
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 var (
@@ -17,12 +19,12 @@ var (
 // actionEvents decodes events: (a list) or the seed's event: (one name).
 func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKey *yaml.Node) []EventMatcher {
 	if eventKey != nil && events != nil {
-		d.errorf(eventKey, joinPath(path, "event"), "use either event or events, not both")
+		d.errorf(eventKey, yamlnode.JoinPath(path, "event"), "use either event or events, not both")
 		return nil
 	}
 	if eventKey != nil {
-		ep := joinPath(path, "event")
-		v := resolve(event)
+		ep := yamlnode.JoinPath(path, "event")
+		v := yamlnode.Resolve(event)
 		name, ok := d.str(v, ep)
 		if !ok {
 			return nil
@@ -34,7 +36,7 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		}
 		return []EventMatcher{e}
 	}
-	ep := joinPath(path, "events")
+	ep := yamlnode.JoinPath(path, "events")
 	seq, ok := d.sequence(events, ep)
 	if !ok {
 		return nil
@@ -74,21 +76,21 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 }
 
 func (d *decoder) eventMatcher(n *yaml.Node, path string) EventMatcher {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	e := EventMatcher{Pos: pos(n, path)}
 	m, _ := d.mapping(n, path, " with name (and jsonpath)")
 	if m == nil {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, path, "must be a mapping with name (and jsonpath) (got null)")
 		}
 		return e
 	}
 	var nameNode *yaml.Node
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		switch p.key {
 		case "name":
-			nameNode = resolve(p.v)
+			nameNode = yamlnode.Resolve(p.v)
 			e.Name, _ = d.str(p.v, fp)
 		case "jsonpath":
 			e.JSONPath = d.jsonPathFilter(p.v, fp)
@@ -97,10 +99,10 @@ func (d *decoder) eventMatcher(n *yaml.Node, path string) EventMatcher {
 		}
 	}
 	if e.Name == "" {
-		d.errorf(orNode(nameNode, m), joinPath(path, "name"), "required: the event type to match (a regular expression)")
+		d.errorf(orNode(nameNode, m), yamlnode.JoinPath(path, "name"), "required: the event type to match (a regular expression)")
 		return e
 	}
-	e.re = d.eventName(nameNode, joinPath(path, "name"), e.Name)
+	e.re = d.eventName(nameNode, yamlnode.JoinPath(path, "name"), e.Name)
 	return e
 }
 
@@ -138,13 +140,13 @@ const neverRuns = "this action would never run: it matches no .triggered event, 
 
 // nameOf is the value node of an event entry's name, nil if it has none.
 func nameOf(item *yaml.Node) *yaml.Node {
-	m := resolve(item)
+	m := yamlnode.Resolve(item)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "name" {
-			return resolve(m.Content[i+1])
+			return yamlnode.Resolve(m.Content[i+1])
 		}
 	}
 	return nil
@@ -184,10 +186,10 @@ func (d *decoder) jsonPathFilter(n *yaml.Node, path string) *JSONPathFilter {
 	f := &JSONPathFilter{Pos: pos(m, path)}
 	var propNode *yaml.Node
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		switch p.key {
 		case "property":
-			propNode = resolve(p.v)
+			propNode = yamlnode.Resolve(p.v)
 			f.Property, _ = d.str(p.v, fp)
 		case "match":
 			f.Match, _ = d.str(p.v, fp)
@@ -195,7 +197,7 @@ func (d *decoder) jsonPathFilter(n *yaml.Node, path string) *JSONPathFilter {
 			d.unknown(p, fp, keysOf(jsonpathKeys))
 		}
 	}
-	pp := joinPath(path, "property")
+	pp := yamlnode.JoinPath(path, "property")
 	if f.Property == "" {
 		d.errorf(orNode(propNode, m), pp, "required: a JSONPath into the event, e.g. $.data.test.teststrategy")
 		return f

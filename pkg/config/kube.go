@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // Kubernetes' own validators are used so that what parses here is what the
@@ -33,7 +35,7 @@ func (d *decoder) dnsSubdomain(n *yaml.Node, path, s string) bool {
 // annotations reads a key: value mapping. JES's documentation showed a list
 // of one-key mappings, which JES itself rejected; say so plainly.
 func (d *decoder) annotations(n *yaml.Node, path string) []entry {
-	if r := resolve(n); r != nil && r.Kind == yaml.SequenceNode {
+	if r := yamlnode.Resolve(n); r != nil && r.Kind == yaml.SequenceNode {
 		d.errorf(r, path, "must be a mapping of key: value, not a list (write `annotations: {key: value}`)")
 		return nil
 	}
@@ -55,7 +57,7 @@ func (d *decoder) annotations(n *yaml.Node, path string) []entry {
 		out = append(out, e)
 	}
 	if size > apivalidation.TotalAnnotationSizeLimitB {
-		d.errorf(resolve(n), path, "annotations total %d bytes, at most %d", size, apivalidation.TotalAnnotationSizeLimitB)
+		d.errorf(yamlnode.Resolve(n), path, "annotations total %d bytes, at most %d", size, apivalidation.TotalAnnotationSizeLimitB)
 		return nil
 	}
 	return out
@@ -71,32 +73,32 @@ func (d *decoder) imagePullSecrets(n *yaml.Node, path string) []string {
 	var out []string
 	for i, item := range seq.Content {
 		ip := fmt.Sprintf("%s[%d]", path, i)
-		item = resolve(item)
+		item = yamlnode.Resolve(item)
 		var name string
 		var at *yaml.Node
 		switch item.Kind {
 		case yaml.MappingNode:
 			for _, p := range d.pairs(item, ip) {
 				if p.key != "name" {
-					d.unknown(p, joinPath(ip, p.key), []string{"name"})
+					d.unknown(p, yamlnode.JoinPath(ip, p.key), []string{"name"})
 					continue
 				}
-				at = resolve(p.v)
-				name, _ = d.str(p.v, joinPath(ip, "name"))
+				at = yamlnode.Resolve(p.v)
+				name, _ = d.str(p.v, yamlnode.JoinPath(ip, "name"))
 			}
 			if at == nil {
-				d.errorf(item, joinPath(ip, "name"), "required: the Secret's name")
+				d.errorf(item, yamlnode.JoinPath(ip, "name"), "required: the Secret's name")
 				continue
 			}
 		case yaml.ScalarNode:
 			at = item
 			name, _ = d.str(item, ip)
 		default:
-			d.errorf(item, ip, "must be a Secret name (got %s)", describe(item))
+			d.errorf(item, ip, "must be a Secret name (got %s)", yamlnode.Describe(item))
 			continue
 		}
 		if name == "" {
-			d.errorf(at, ip, "must be a Secret name (got %s)", describe(at))
+			d.errorf(at, ip, "must be a Secret name (got %s)", yamlnode.Describe(at))
 			continue
 		}
 		if d.dnsSubdomain(at, ip, name) {
@@ -113,7 +115,7 @@ func (d *decoder) quantity(n *yaml.Node, path string) (resource.Quantity, bool) 
 	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil || s == "" {
-		d.errorf(n, path, "must be a quantity such as 500m, 1, 128Mi or 1Gi (got %s)", describe(n))
+		d.errorf(n, path, "must be a quantity such as 500m, 1, 128Mi or 1Gi (got %s)", yamlnode.Describe(n))
 		return resource.Quantity{}, false
 	}
 	if q.Sign() < 0 {
@@ -125,8 +127,8 @@ func (d *decoder) quantity(n *yaml.Node, path string) (resource.Quantity, bool) 
 
 // workspaceSize is the sizeLimit of the /keptn emptyDir (JES: fixed 20Mi).
 func (d *decoder) workspaceSize(n *yaml.Node, path string) string {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return ""
 	}
 	q, ok := d.quantity(n, path)
@@ -177,7 +179,7 @@ func (d *decoder) resources(n *yaml.Node, path string) *corev1.ResourceRequireme
 	r := &corev1.ResourceRequirements{}
 	nodes := map[string]map[corev1.ResourceName]*yaml.Node{}
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		if !resourcesKeys[p.key] {
 			d.unknown(p, fp, keysOf(resourcesKeys))
 			continue
@@ -209,7 +211,7 @@ func (d *decoder) resourceList(n *yaml.Node, path string) (corev1.ResourceList, 
 	list := corev1.ResourceList{}
 	at := map[corev1.ResourceName]*yaml.Node{}
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		name := corev1.ResourceName(p.key)
 		// cpu, memory, ephemeral-storage, or an extended resource such as
 		// nvidia.com/gpu.
@@ -217,9 +219,9 @@ func (d *decoder) resourceList(n *yaml.Node, path string) (corev1.ResourceList, 
 			d.errorf(p.k, fp, "unknown resource (want cpu, memory, ephemeral-storage or a domain-prefixed extended resource)")
 			continue
 		}
-		if q, ok := d.quantity(resolve(p.v), fp); ok {
+		if q, ok := d.quantity(yamlnode.Resolve(p.v), fp); ok {
 			list[name] = q
-			at[name] = resolve(p.v)
+			at[name] = yamlnode.Resolve(p.v)
 		}
 	}
 	return list, at

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // evaluable is a compiled JSONPath (gval.Evaluable's underlying type, so
@@ -208,7 +210,7 @@ func (e Env) ValueIn(r *EventReader) (string, error) {
 			p = e.Pos
 		}
 		return "", &FieldError{File: e.file, Line: p.Line, Column: p.Column,
-			Path: joinPath(e.Pos.Path, "value"), Message: fmt.Sprintf(format, args...)}
+			Path: yamlnode.JoinPath(e.Pos.Path, "value"), Message: fmt.Sprintf(format, args...)}
 	}
 	if e.ValueFrom != EnvFromEvent {
 		return fail("not a valueFrom: event entry (valueFrom is %q)", e.ValueFrom)

@@ -10,10 +10,10 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // APIVersion is the only job/config.yaml version there is.
@@ -71,10 +71,7 @@ func Parse(file string, data []byte, opts ...Option) (cfg *Config, err error) {
 	return cfg, nil
 }
 
-var (
-	yamlLineErr   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
-)
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 
 // document decodes the single YAML document in data into its root node.
 // ok is false when it cannot be decoded, or (root non-nil) when it is
@@ -105,15 +102,7 @@ func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 }
 
 func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
-		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n >= 1 {
-			line = n
-		}
-		msg = m[2]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
+	line, msg := yamlnode.SyntaxError(err)
 	if m := unknownAnchor.FindStringSubmatch(msg); m != nil && line == 1 {
 		// yaml.v3 gives no line for this one; the first use of the alias is
 		// where it is.
@@ -127,7 +116,7 @@ func (d *decoder) syntaxError(err error) {
 func (d *decoder) config(cfg *Config, root *yaml.Node) {
 	m, _ := d.mapping(root, "", "")
 	if m == nil {
-		if isNull(resolve(root)) {
+		if yamlnode.IsNull(yamlnode.Resolve(root)) {
 			d.errorf(root, "", "the document is empty: apiVersion must be specified (use %s)", APIVersion)
 		}
 		return
@@ -142,9 +131,9 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 			switch {
 			case !ok:
 			case v == "":
-				d.errorf(resolve(p.v), p.key, "must be specified (use %s)", APIVersion)
+				d.errorf(yamlnode.Resolve(p.v), p.key, "must be specified (use %s)", APIVersion)
 			case v != APIVersion:
-				d.errorf(resolve(p.v), p.key, "%s is not supported, use %s", v, APIVersion)
+				d.errorf(yamlnode.Resolve(p.v), p.key, "%s is not supported, use %s", v, APIVersion)
 			default:
 				cfg.APIVersion = v
 			}
@@ -181,7 +170,7 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 			continue
 		}
 		if first, dup := names[a.Name]; dup {
-			d.errorf(nameNode, joinPath(a.Pos.Path, "name"), "duplicate action name %q (also %s, line %d)", a.Name, first.Path, first.Line)
+			d.errorf(nameNode, yamlnode.JoinPath(a.Pos.Path, "name"), "duplicate action name %q (also %s, line %d)", a.Name, first.Path, first.Line)
 			continue
 		}
 		names[a.Name] = a.Pos

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // The checks below are the ones the apiserver applies to a pod spec's
@@ -20,8 +22,8 @@ import (
 // them produces a Job the apiserver accepts.
 
 func (d *decoder) tolerations(n *yaml.Node, path string) []corev1.Toleration {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil
 	}
 	var out []corev1.Toleration
@@ -32,7 +34,7 @@ func (d *decoder) tolerations(n *yaml.Node, path string) []corev1.Toleration {
 	}
 	for i, t := range out {
 		tp := fmt.Sprintf("%s[%d]", path, i)
-		at := func(field string) string { return joinPath(tp, field) }
+		at := func(field string) string { return yamlnode.JoinPath(tp, field) }
 		if t.Key != "" {
 			if msgs := validation.IsQualifiedName(t.Key); len(msgs) > 0 {
 				d.errorfPath(n, at("key"), "not a valid taint key: %s", strings.Join(msgs, "; "))
@@ -65,8 +67,8 @@ func (d *decoder) tolerations(n *yaml.Node, path string) []corev1.Toleration {
 }
 
 func (d *decoder) affinity(n *yaml.Node, path string) *corev1.Affinity {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil
 	}
 	var a *corev1.Affinity

@@ -6,6 +6,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // securityContextSubset is the part of a container securityContext that JES
@@ -28,8 +30,8 @@ type securityContextSubset struct {
 const maxID = 1<<31 - 1
 
 func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityContext {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil
 	}
 	var s securityContextSubset
@@ -43,34 +45,34 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 		v     *int64
 	}{{"runAsUser", s.RunAsUser}, {"runAsGroup", s.RunAsGroup}} {
 		if id.v != nil && (*id.v < 0 || *id.v > maxID) {
-			d.errorfPath(n, joinPath(path, id.field), "must be between 0 and %d (got %d)", maxID, *id.v)
+			d.errorfPath(n, yamlnode.JoinPath(path, id.field), "must be between 0 and %d (got %d)", maxID, *id.v)
 		}
 	}
 	// Group 0 owns root's files on most images: a hard rule, like uid 0,
 	// known offline so validate, render and the function all say it.
 	if s.RunAsGroup != nil && *s.RunAsGroup == 0 {
-		d.errorfPath(n, joinPath(path, "runAsGroup"), "0 (the root group) is not allowed: jobs run as a non-root user and group")
+		d.errorfPath(n, yamlnode.JoinPath(path, "runAsGroup"), "0 (the root group) is not allowed: jobs run as a non-root user and group")
 	}
 	if s.ProcMount != nil {
 		switch *s.ProcMount {
 		case corev1.DefaultProcMount, corev1.UnmaskedProcMount:
 		default:
-			d.errorfPath(n, joinPath(path, "procMount"), "must be one of Default, Unmasked (got %q)", *s.ProcMount)
+			d.errorfPath(n, yamlnode.JoinPath(path, "procMount"), "must be one of Default, Unmasked (got %q)", *s.ProcMount)
 		}
 	}
 	if sp := s.SeccompProfile; sp != nil {
-		pp := joinPath(path, "seccompProfile")
+		pp := yamlnode.JoinPath(path, "seccompProfile")
 		switch sp.Type {
 		case corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeUnconfined:
 			if sp.LocalhostProfile != nil {
-				d.errorfPath(n, joinPath(pp, "localhostProfile"), "only allowed with type Localhost")
+				d.errorfPath(n, yamlnode.JoinPath(pp, "localhostProfile"), "only allowed with type Localhost")
 			}
 		case corev1.SeccompProfileTypeLocalhost:
 			if sp.LocalhostProfile == nil || *sp.LocalhostProfile == "" {
-				d.errorfPath(n, joinPath(pp, "localhostProfile"), "required with type Localhost")
+				d.errorfPath(n, yamlnode.JoinPath(pp, "localhostProfile"), "required with type Localhost")
 			}
 		default:
-			d.errorfPath(n, joinPath(pp, "type"), "must be one of RuntimeDefault, Localhost, Unconfined (got %q)", sp.Type)
+			d.errorfPath(n, yamlnode.JoinPath(pp, "type"), "must be one of RuntimeDefault, Localhost, Unconfined (got %q)", sp.Type)
 		}
 	}
 	if c := s.Capabilities; c != nil {
@@ -98,7 +100,7 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 	}
 	if len(d.errs) == before {
 		for _, v := range SecurityContextViolations(out) {
-			d.errorfPath(n, joinPath(path, v.Field), "%s", v.Message())
+			d.errorfPath(n, yamlnode.JoinPath(path, v.Field), "%s", v.Message())
 		}
 	}
 	return out

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // into decodes a node into a Kubernetes API value (tolerations, affinity,
@@ -16,11 +18,11 @@ import (
 // typo deep inside an affinity still gets its own line and path. Decoding
 // through sigs.k8s.io/yaml and encoding/json would only point at the top.
 func (d *decoder) into(n *yaml.Node, path string, v reflect.Value) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	if n != nil {
 		d.nodes[path] = n
 	}
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
@@ -35,12 +37,12 @@ func (d *decoder) into(n *yaml.Node, path string, v reflect.Value) {
 		v.Set(nv)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.errorf(n, path, "must be a mapping (got %s)", describe(n))
+			d.errorf(n, path, "must be a mapping (got %s)", yamlnode.Describe(n))
 			return
 		}
 		fields := jsonFields(v.Type())
 		for _, p := range d.pairs(n, path) {
-			fp := joinPath(path, p.key)
+			fp := yamlnode.JoinPath(path, p.key)
 			idx, ok := fields.index[p.key]
 			if !ok {
 				d.unknown(p, fp, fields.names)
@@ -50,7 +52,7 @@ func (d *decoder) into(n *yaml.Node, path string, v reflect.Value) {
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, path, "must be a list (got %s)", describe(n))
+			d.errorf(n, path, "must be a list (got %s)", yamlnode.Describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -60,7 +62,7 @@ func (d *decoder) into(n *yaml.Node, path string, v reflect.Value) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
-			d.errorf(n, path, "must be a mapping (got %s)", describe(n))
+			d.errorf(n, path, "must be a mapping (got %s)", yamlnode.Describe(n))
 			return
 		}
 		m := reflect.MakeMap(v.Type())

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // taskDraft is a Task being decoded, with what the action still needs from
@@ -24,22 +26,22 @@ type taskDraft struct {
 
 // task decodes actions[i].tasks[j].
 func (d *decoder) task(n *yaml.Node, path string) taskDraft {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	t := taskDraft{node: n}
 	t.Pos = pos(n, path)
 	m, _ := d.mapping(n, path, "")
 	if m == nil {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, path, "must be a mapping (got null)")
 		}
 		return t
 	}
 	var fields []pair
 	for _, p := range d.pairs(m, path) {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		switch {
 		case p.key == "name":
-			t.nameNode = resolve(p.v)
+			t.nameNode = yamlnode.Resolve(p.v)
 			t.Name, _ = d.str(p.v, fp)
 		case p.key == "onError":
 			t.OnError = d.onError(p.v, fp)
@@ -62,7 +64,7 @@ func (d *decoder) task(n *yaml.Node, path string) taskDraft {
 			t.Name = t.Plugin
 		} else {
 			t.Name = ""
-			d.errorf(orNode(t.nameNode, m), joinPath(path, "name"), "required: every task needs a name, unique within its action")
+			d.errorf(orNode(t.nameNode, m), yamlnode.JoinPath(path, "name"), "required: every task needs a name, unique within its action")
 		}
 	}
 	d.checkTask(&t, m, path)
@@ -74,9 +76,9 @@ func (d *decoder) task(n *yaml.Node, path string) taskDraft {
 func (d *decoder) taskFields(t *taskDraft, fields []pair, path string) {
 	t.keys = map[string]*yaml.Node{}
 	for _, p := range fields {
-		fp := joinPath(path, p.key)
+		fp := yamlnode.JoinPath(path, p.key)
 		t.keys[p.key] = p.k
-		v := resolve(p.v)
+		v := yamlnode.Resolve(p.v)
 		switch p.key {
 		case "image":
 			t.Image = d.image(v, fp)
@@ -115,16 +117,16 @@ func (d *decoder) checkTask(t *taskDraft, m *yaml.Node, path string) {
 	if t.Plugin != "" {
 		for _, f := range []string{"image", "cmd", "args"} {
 			if k := t.keys[f]; k != nil {
-				d.errorf(k, joinPath(path, f), "not allowed on a plugin task: the plugin defines the image and command")
+				d.errorf(k, yamlnode.JoinPath(path, f), "not allowed on a plugin task: the plugin defines the image and command")
 			}
 		}
 		return
 	}
 	if k := t.keys["with"]; k != nil {
-		d.errorf(k, joinPath(path, "with"), "only allowed on a plugin task (add plugin: <name>, or use env)")
+		d.errorf(k, yamlnode.JoinPath(path, "with"), "only allowed on a plugin task (add plugin: <name>, or use env)")
 	}
 	if t.keys["image"] == nil && t.keys["plugin"] == nil {
-		d.errorf(m, joinPath(path, "image"), "required unless the task names a plugin")
+		d.errorf(m, yamlnode.JoinPath(path, "image"), "required unless the task names a plugin")
 	}
 }
 
@@ -175,7 +177,7 @@ func (d *decoder) files(n *yaml.Node, path string) []string {
 			continue
 		}
 		if msg := checkResourcePath(s); msg != "" {
-			d.errorf(resolve(item), ip, "%s", msg)
+			d.errorf(yamlnode.Resolve(item), ip, "%s", msg)
 			continue
 		}
 		out = append(out, s)
@@ -202,7 +204,7 @@ func checkResourcePath(s string) string {
 const MaxPollDurationSeconds = 7 * 24 * 3600
 
 func (d *decoder) maxPollDuration(n *yaml.Node, path string) *int64 {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		return nil
 	}
 	v, ok := d.integer(n, path)

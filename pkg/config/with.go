@@ -7,6 +7,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // with decodes a plugin task's parameters. The seed writes them as
@@ -48,13 +50,13 @@ func (d *decoder) with(n *yaml.Node, path string) map[string]string {
 			}
 			k, v, found := strings.Cut(s, "=")
 			if !found {
-				d.errorf(resolve(item), ip, "must be KEY=VALUE (got %q)", s)
+				d.errorf(yamlnode.Resolve(item), ip, "must be KEY=VALUE (got %q)", s)
 				continue
 			}
-			add(strings.TrimSpace(k), v, resolve(item), ip)
+			add(strings.TrimSpace(k), v, yamlnode.Resolve(item), ip)
 		}
 	case yaml.ScalarNode:
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			return nil
 		}
 		for _, line := range withLines(n) {
@@ -66,7 +68,7 @@ func (d *decoder) with(n *yaml.Node, path string) map[string]string {
 			add(strings.TrimSpace(k), strings.TrimSpace(v), n, path)
 		}
 	default:
-		d.errorf(n, path, "must be a mapping or KEY=VALUE entries (got %s)", describe(n))
+		d.errorf(n, path, "must be a mapping or KEY=VALUE entries (got %s)", yamlnode.Describe(n))
 	}
 	if len(out) == 0 {
 		return nil

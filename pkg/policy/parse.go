@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -16,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // APIVersion is the policy file format this package reads.
@@ -32,8 +32,6 @@ func Load(path string, opts ...Option) (*Policy, error) {
 	}
 	return Parse(path, data, opts...)
 }
-
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse reads a policy. Every problem is reported, each with file, line and
 // field path, as a config.ErrorList. A policy that does not parse must stop
@@ -59,11 +57,7 @@ func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
 	case errors.Is(err, io.EOF):
 		d.errorf(nil, "", "the policy is empty: apiVersion must be %s", APIVersion)
 	case err != nil:
-		line, msg := 1, strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
+		line, msg := yamlnode.SyntaxError(err)
 		d.errs = append(d.errs, &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg})
 	default:
 		var extra yaml.Node
@@ -85,7 +79,7 @@ func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
 var topKeys = []string{"apiVersion", "images", "plugins", "pluginsOnly", "namespaces", "serviceAccounts", "secrets", "pods", "resources", "limits"}
 
 func (d *decoder) policy(p *Policy, root *yaml.Node) {
-	if isNull(root) {
+	if yamlnode.IsNull(root) {
 		d.errorf(root, "", "the policy is empty: apiVersion must be %s", APIVersion)
 		return
 	}
@@ -245,10 +239,10 @@ func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 	// could never be met, and one with no images would cover nothing, and
 	// both look like a rule in force.
 	if !haveImages || len(s.images) == 0 && len(d.errs) == errsBefore {
-		d.errorf(n, joinPath(path, "images"), "required: at least one image pattern this rule covers")
+		d.errorf(n, yamlnode.JoinPath(path, "images"), "required: at least one image pattern this rule covers")
 	}
 	if !haveKeys || len(s.verifier) == 0 && len(d.errs) == errsBefore {
-		d.errorf(n, joinPath(path, "keys"), "required: at least one PEM public key (cosign.pub)")
+		d.errorf(n, yamlnode.JoinPath(path, "keys"), "required: at least one PEM public key (cosign.pub)")
 	}
 	return s
 }
@@ -368,7 +362,7 @@ func (d *decoder) quantity(n *yaml.Node, path string) (resource.Quantity, bool) 
 	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil || q.Sign() < 0 {
-		d.errorf(n, path, "must be a quantity such as 500m, 1, 128Mi or 1Gi (got %s)", describe(n))
+		d.errorf(n, path, "must be a quantity such as 500m, 1, 128Mi or 1Gi (got %s)", yamlnode.Describe(n))
 		return resource.Quantity{}, false
 	}
 	return q, true

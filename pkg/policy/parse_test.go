@@ -73,6 +73,8 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"default above max", "apiVersion: v1\nresources:\n  defaults:\n    limits: {cpu: 4}\n  max: {cpu: 2}\n", 3, "resources.defaults", "above max.cpu"},
 		{"limit not positive", "apiVersion: v1\nlimits:\n  eventBytes: 0\n", 3, "limits.eventBytes", "positive integer"},
 		{"alias refused", "apiVersion: v1\nnamespaces: &n [a]\nserviceAccounts: *n\n", 3, "serviceAccounts", "aliases are not supported"},
+		{"alias in a list refused", "apiVersion: v1\nnamespaces: [&n a]\nserviceAccounts: [b, *n]\n", 3, "serviceAccounts[1]", "aliases are not supported in the policy: write the value out"},
+		{"empty string wanted", "apiVersion: v1\nimages:\n  allow: [~]\n", 3, "images.allow[0]", "must be a string (got null); quote it"},
 		{"yaml syntax", "apiVersion: v1\nimages: [\n", 2, "", "invalid YAML"},
 		{"string wanted", "apiVersion: v1\nimages:\n  allow: [1.10]\n", 3, "images.allow[0]", "quote it"},
 		// Issue 16 point 8: keys that look like rules in force but are not.

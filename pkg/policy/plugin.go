@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 var pluginKeys = []string{"description", "image", "imagePullPolicy", "command", "args", "workingDir", "env", "allowEnv", "with"}
@@ -91,7 +93,7 @@ func (d *decoder) plugin(name string, n *yaml.Node, path string, allowEnv bool) 
 		}
 	}
 	if n.Kind == yaml.MappingNode && !haveImage {
-		d.errorf(n, joinPath(path, "image"), "required: the plugin's image, by digest")
+		d.errorf(n, yamlnode.JoinPath(path, "image"), "required: the plugin's image, by digest")
 	}
 	// Two parameters, or a parameter and a fixed variable, must not write
 	// the same variable: which one wins would depend on their order.
@@ -220,7 +222,7 @@ func (p *Policy) resolvePlugin(cfg *config.Config, t config.Task) (config.Task, 
 			return
 		}
 		taken[name] = true
-		out.Env = append(out.Env, config.Env{Pos: config.Pos{Line: t.Pos.Line, Column: t.Pos.Column, Path: joinPath(t.Pos.Path, path)}, Name: name, Value: value, ValueFrom: config.EnvFromString})
+		out.Env = append(out.Env, config.Env{Pos: config.Pos{Line: t.Pos.Line, Column: t.Pos.Column, Path: yamlnode.JoinPath(t.Pos.Path, path)}, Name: name, Value: value, ValueFrom: config.EnvFromString})
 	}
 	for _, e := range pl.Env {
 		add(e.Name, e.Value, "plugin")

@@ -3,12 +3,13 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // decoder walks the policy's YAML nodes so that every error names its line
@@ -28,34 +29,6 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 
 func at(n *yaml.Node, path string) rule { return rule{Path: path, Line: n.Line} }
 
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!str" {
-			return strconv.Quote(n.Value)
-		}
-		return n.Value
-	case yaml.AliasNode:
-		return "an alias (aliases are not supported)"
-	}
-	return "an unknown node"
-}
-
-func joinPath(base, field string) string {
-	if base == "" {
-		return field
-	}
-	return base + "." + field
-}
-
 type field struct {
 	key  string
 	k, v *yaml.Node
@@ -66,11 +39,11 @@ type field struct {
 // for near misses) and appear once. Aliases and merge keys are refused:
 // the policy is small, and a reader should see every rule where it is.
 func (d *decoder) fields(n *yaml.Node, path string, known ...string) []field {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping (got %s)", describe(n))
+		d.errorf(n, path, "must be a mapping (got %s)", yamlnode.Describe(n))
 		return nil
 	}
 	var out []field
@@ -81,7 +54,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) []field {
 			d.errorf(k, path, "keys must be plain strings (merge keys and anchors are not supported)")
 			continue
 		}
-		fp := joinPath(path, k.Value)
+		fp := yamlnode.JoinPath(path, k.Value)
 		if v.Kind == yaml.AliasNode {
 			d.errorf(v, fp, "aliases are not supported in the policy: write the value out")
 			continue
@@ -123,7 +96,7 @@ func sorted(list []string) []string {
 // `tag: 1.10` (the float 1.1 in YAML) cannot surprise.
 func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		d.errorf(n, path, "must be a string (got %s); quote it", describe(n))
+		d.errorf(n, path, "must be a string (got %s); quote it", yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -132,8 +105,8 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 // scalar reads any non-null scalar as text (for typed defaults and
 // quantities such as `cpu: 1`).
 func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, path, "must be a value (got %s)", describe(n))
+	if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) {
+		d.errorf(n, path, "must be a value (got %s)", yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -142,7 +115,7 @@ func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
 	var v bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
-		d.errorf(n, path, "must be true or false (got %s)", describe(n))
+		d.errorf(n, path, "must be true or false (got %s)", yamlnode.Describe(n))
 	}
 	return v
 }
@@ -150,7 +123,7 @@ func (d *decoder) boolean(n *yaml.Node, path string) bool {
 func (d *decoder) positive(n *yaml.Node, path string) int {
 	var v int
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil || v <= 0 {
-		d.errorf(n, path, "must be a positive integer (got %s)", describe(n))
+		d.errorf(n, path, "must be a positive integer (got %s)", yamlnode.Describe(n))
 		return 0
 	}
 	return v
@@ -158,15 +131,20 @@ func (d *decoder) positive(n *yaml.Node, path string) int {
 
 // list reads a sequence, calling item for each entry.
 func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path string)) {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list (got %s)", describe(n))
+		d.errorf(n, path, "must be a list (got %s)", yamlnode.Describe(n))
 		return
 	}
 	for i, c := range n.Content {
-		item(c, fmt.Sprintf("%s[%d]", path, i))
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if c.Kind == yaml.AliasNode {
+			d.errorf(c, p, "aliases are not supported in the policy: write the value out")
+			continue
+		}
+		item(c, p)
 	}
 }
 
@@ -175,7 +153,7 @@ func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path s
 // looks like an empty list, which means "nothing is allowed": the
 // operator must say which.
 func (d *decoder) notNull(n *yaml.Node, path string) {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		d.errorf(n, path, "has no value, which is ambiguous: write [] to allow none, or leave the key out for no restriction")
 	}
 }

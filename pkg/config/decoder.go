@@ -3,10 +3,11 @@ package config
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
 // decoder walks yaml.v3 nodes by hand instead of unmarshalling into structs:
@@ -71,38 +72,6 @@ func pos(n *yaml.Node, path string) Pos {
 	return Pos{Line: n.Line, Column: n.Column, Path: path}
 }
 
-// resolve follows aliases to the node they name.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// describe names what a node is, for "(got ...)" in messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!str", "!!binary", "!!timestamp":
-			return strconv.Quote(n.Value)
-		default:
-			return n.Value
-		}
-	}
-	return "an unknown node"
-}
-
 type pair struct {
 	key  string
 	k, v *yaml.Node
@@ -116,9 +85,9 @@ func (d *decoder) pairs(m *yaml.Node, path string) []pair {
 	seen := map[string]*yaml.Node{}
 	var merged [][]pair
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := resolve(m.Content[i]), m.Content[i+1]
+		k, v := yamlnode.Resolve(m.Content[i]), m.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, path, "keys must be strings (got %s)", describe(k))
+			d.errorf(k, path, "keys must be strings (got %s)", yamlnode.Describe(k))
 			continue
 		}
 		if k.ShortTag() == "!!merge" {
@@ -126,7 +95,7 @@ func (d *decoder) pairs(m *yaml.Node, path string) []pair {
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			d.errorf(k, joinPath(path, k.Value), "duplicate field (first at line %d)", first.Line)
+			d.errorf(k, yamlnode.JoinPath(path, k.Value), "duplicate field (first at line %d)", first.Line)
 			continue
 		}
 		seen[k.Value] = k
@@ -144,7 +113,7 @@ func (d *decoder) pairs(m *yaml.Node, path string) []pair {
 }
 
 func (d *decoder) mergeSource(v *yaml.Node, path string) []pair {
-	v = resolve(v)
+	v = yamlnode.Resolve(v)
 	switch v.Kind {
 	case yaml.MappingNode:
 		return d.pairs(v, path)
@@ -152,9 +121,9 @@ func (d *decoder) mergeSource(v *yaml.Node, path string) []pair {
 		var out []pair
 		seen := map[string]bool{}
 		for _, item := range v.Content {
-			item = resolve(item)
+			item = yamlnode.Resolve(item)
 			if item.Kind != yaml.MappingNode {
-				d.errorf(item, path, "<< must merge a mapping or a list of mappings (got %s)", describe(item))
+				d.errorf(item, path, "<< must merge a mapping or a list of mappings (got %s)", yamlnode.Describe(item))
 				continue
 			}
 			// Earlier sources win, as the YAML merge spec says.
@@ -167,7 +136,7 @@ func (d *decoder) mergeSource(v *yaml.Node, path string) []pair {
 		}
 		return out
 	}
-	d.errorf(v, path, "<< must merge a mapping or a list of mappings (got %s)", describe(v))
+	d.errorf(v, path, "<< must merge a mapping or a list of mappings (got %s)", yamlnode.Describe(v))
 	return nil
 }
 
@@ -229,12 +198,12 @@ func keysOf(m map[string]bool) []string {
 // mapping resolves n and checks it is a mapping. null gives (nil, true): an
 // empty field is the same as an absent one, as in JES.
 func (d *decoder) mapping(n *yaml.Node, path, hint string) (*yaml.Node, bool) {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping%s (got %s)", hint, describe(n))
+		d.errorf(n, path, "must be a mapping%s (got %s)", hint, yamlnode.Describe(n))
 		return nil, false
 	}
 	return n, true
@@ -242,12 +211,12 @@ func (d *decoder) mapping(n *yaml.Node, path, hint string) (*yaml.Node, bool) {
 
 // sequence resolves n and checks it is a list; null gives (nil, true).
 func (d *decoder) sequence(n *yaml.Node, path string) (*yaml.Node, bool) {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list (got %s)", describe(n))
+		d.errorf(n, path, "must be a list (got %s)", yamlnode.Describe(n))
 		return nil, false
 	}
 	return n, true
@@ -256,12 +225,12 @@ func (d *decoder) sequence(n *yaml.Node, path string) (*yaml.Node, bool) {
 // str reads a scalar as a string. Like JES's yaml.v2, any scalar is accepted
 // (so `match: 1` reads "1"); null reads "".
 func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return "", true
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, path, "must be a string (got %s)", describe(n))
+		d.errorf(n, path, "must be a string (got %s)", yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -269,20 +238,20 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 
 // integer reads an integer scalar; a quoted number is an error, as in JES.
 func (d *decoder) integer(n *yaml.Node, path string) (int64, bool) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	var v int64
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-		d.errorf(n, path, "must be an integer (got %s)", describe(n))
+		d.errorf(n, path, "must be an integer (got %s)", yamlnode.Describe(n))
 		return 0, false
 	}
 	return v, true
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	var v bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" || n.Decode(&v) != nil {
-		d.errorf(n, path, "must be true or false (got %s)", describe(n))
+		d.errorf(n, path, "must be true or false (got %s)", yamlnode.Describe(n))
 		return false, false
 	}
 	return v, true
@@ -291,8 +260,8 @@ func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
 // strList reads a list of scalars. With scalarOK a single scalar is a
 // one-element list (the seed's `cmd: "locust"`).
 func (d *decoder) strList(n *yaml.Node, path string, scalarOK bool) ([]string, bool) {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlnode.Resolve(n)
+	if yamlnode.IsNull(n) {
 		return nil, true
 	}
 	if scalarOK && n.Kind == yaml.ScalarNode {
@@ -300,9 +269,9 @@ func (d *decoder) strList(n *yaml.Node, path string, scalarOK bool) ([]string, b
 	}
 	if n.Kind != yaml.SequenceNode {
 		if scalarOK {
-			d.errorf(n, path, "must be a string or a list of strings (got %s)", describe(n))
+			d.errorf(n, path, "must be a string or a list of strings (got %s)", yamlnode.Describe(n))
 		} else {
-			d.errorf(n, path, "must be a list of strings (got %s)", describe(n))
+			d.errorf(n, path, "must be a list of strings (got %s)", yamlnode.Describe(n))
 		}
 		return nil, false
 	}
@@ -337,7 +306,7 @@ func (d *decoder) strMap(n *yaml.Node, path, hint string) ([]entry, bool) {
 			ok = false
 			continue
 		}
-		out = append(out, entry{key: p.key, value: v, k: p.k, v: resolve(p.v), path: ep})
+		out = append(out, entry{key: p.key, value: v, k: p.k, v: yamlnode.Resolve(p.v), path: ep})
 	}
 	return out, ok
 }
