@@ -72,3 +72,13 @@ func lookup(cfg map[string]string, name string) string {
 	}
 	return ""
 }
+
+// envDefault is name's default as the table writes it.
+func envDefault(name string) string {
+	for _, v := range Env {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}

@@ -292,7 +292,9 @@ func sweepSwitch(cfg map[string]string, rc *rest.Config, holder string, hold tim
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 		return nil, fmt.Errorf("SWEEP_PINGSOURCE %q: want <namespace>/<name>", ref)
 	}
-	armed, idle := lookup(cfg, "SWEEP_SCHEDULE"), lookup(cfg, "SWEEP_IDLE_SCHEDULE")
+	// lookup skips defaults with spaces (they describe); cron's are literal.
+	armed := firstOf(cfg["SWEEP_SCHEDULE"], envDefault("SWEEP_SCHEDULE"))
+	idle := firstOf(cfg["SWEEP_IDLE_SCHEDULE"], envDefault("SWEEP_IDLE_SCHEDULE"))
 	if armed == idle {
 		return nil, fmt.Errorf("SWEEP_SCHEDULE and SWEEP_IDLE_SCHEDULE are both %q: the switch tells armed from idle by the schedule", armed)
 	}

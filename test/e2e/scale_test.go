@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
+	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
+)
+
+const sweepName = "job-executor-sweep"
+
+// installSweep creates the shipped PingSource (kustomize build
+// config/knative) in the function namespace and points the function at
+// it, as configmap.yaml does. Hold (CLAIM_TTL) is shortened so the test
+// waits out seconds, not minutes.
+func (e *env) installSweep(hold time.Duration) dynamic.ResourceInterface {
+	e.t.Helper()
+	e.functionKubeconfig()
+	fnNS := e.fnNamespaces[e.ns]
+	root, err := manifests.RepoRoot()
+	require.NoError(e.t, err)
+	objs, err := manifests.Build(filepath.Join(root, "config", "knative"))
+	require.NoError(e.t, err)
+	var ps *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GVK.Kind == "PingSource" && o.Name() == manifests.FunctionNamespace+"/"+sweepName {
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.Typed)
+			require.NoError(e.t, err)
+			ps = &unstructured.Unstructured{Object: m}
+		}
+	}
+	require.NotNil(e.t, ps, "no PingSource %s in config/knative", sweepName)
+	ps.SetNamespace(fnNS)
+	unstructured.RemoveNestedField(ps.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(ps.Object, "status")
+	dyn, err := dynamic.NewForConfig(e.bed.RESTConfig())
+	require.NoError(e.t, err)
+	client := dyn.Resource(wake.PingSources).Namespace(fnNS)
+	_, err = client.Create(context.Background(), ps, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	e.extraEnv["SWEEP_PINGSOURCE"] = fnNS + "/" + sweepName
+	e.extraEnv["CLAIM_TTL"] = hold.String()
+	return client
+}
+
+// cronTicker stands in for Knative's PingSource adapter on a compressed
+// clock: each tick is the next minute of the schedule. Like mtping, it
+// takes the schedule from the PingSource as the API server has it now, and
+// sends one ping to the sink when the schedule fires in that minute.
+type cronTicker struct {
+	t      *testing.T
+	ps     dynamic.ResourceInterface
+	sink   string
+	minute time.Time
+	fired  int
+}
+
+func newCronTicker(t *testing.T, ps dynamic.ResourceInterface, sink string) *cronTicker {
+	// 10:00 has passed: the hourly safety sweep next fires at tick 60.
+	return &cronTicker{t: t, ps: ps, sink: sink, minute: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *cronTicker) schedule() string {
+	c.t.Helper()
+	obj, err := c.ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	require.NoError(c.t, err)
+	s, _, _ := unstructured.NestedString(obj.Object, "spec", "schedule")
+	return s
+}
+
+// tick advances one minute and reports whether it pinged.
+func (c *cronTicker) tick() bool {
+	c.t.Helper()
+	c.minute = c.minute.Add(time.Minute)
+	sched, err := cron.ParseStandard(c.schedule())
+	require.NoError(c.t, err)
+	if !sched.Next(c.minute.Add(-time.Second)).Equal(c.minute) {
+		return false
+	}
+	c.fired++
+	require.Equal(c.t, http.StatusAccepted, ping(c.t, c.sink))
+	return true
+}
+
+// autoscaler models the rule Knative's KPA applies to the last replica: it
+// may go once no request reached it for the stable window (60 s by
+// default; here a few ticks of the compressed clock).
+type autoscaler struct {
+	window, quiet int
+	last          int64
+	fn            *replica
+}
+
+func (a *autoscaler) observe() {
+	if n := a.fn.total.Load(); n != a.last {
+		a.last, a.quiet = n, 0
+		return
+	}
+	a.quiet++
+}
+
+func (a *autoscaler) atZero() bool { return a.quiet >= a.window }
+
+// TestScaleToZero: ping-only (no ApiServerSource). Idle, nothing wakes the
+// function; a burst of Jobs arms the sweep, every Job is reported within
+// one ping period of its end; then the sweep disarms itself and nothing
+// wakes the function again.
+func TestScaleToZero(t *testing.T) {
+	const hold = 3 * time.Second
+	e := newEnv(t)
+	ps := e.installSweep(hold)
+	fn := e.startFunction("replica-0")
+	e.setConfig(testConfig("alpine:3.20", ""))
+	ticker := newCronTicker(t, ps, fn.url)
+	kpa := &autoscaler{window: 3, fn: fn}
+	idle := func(phase string) {
+		t.Helper()
+		before := fn.total.Load()
+		for range 10 {
+			assert.False(t, ticker.tick(), "%s: the sweep pinged at %s (schedule %q)", phase, ticker.minute.Format("15:04"), ticker.schedule())
+			kpa.observe()
+		}
+		assert.Equal(t, before, fn.total.Load(), "%s: requests reached the function", phase)
+		assert.True(t, kpa.atZero(), "%s: a request within the stable window keeps a replica up", phase)
+	}
+
+	idle("idle before any Job")
+
+	var ids []string
+	for i := range 5 {
+		ce := newTriggered("test", scope, "")
+		require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+		ids = append(ids, ce.ID())
+		if i == 0 {
+			// Armed before the first Job was created.
+			require.Equal(t, "* * * * *", ticker.schedule())
+		}
+	}
+	for _, id := range ids {
+		waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(id)[0].Name, "Complete")
+	}
+	require.True(t, ticker.tick(), "armed: the next minute pings")
+	for _, id := range ids {
+		assert.Len(t, e.eventsFor(id, "sh.keptn.event.test.finished"), 1, "within one ping period of the Job's end: %s", id)
+	}
+	lastReport := ticker.minute
+
+	// The last arming holds a disarm off for CLAIM_TTL: wait that out (a
+	// bound, not a synchronisation), then one tick disarms.
+	obj, err := ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	require.NoError(t, err)
+	armedAt, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[wake.AnnotationArmedAt])
+	require.NoError(t, err)
+	time.Sleep(time.Until(armedAt.Add(hold + 100*time.Millisecond)))
+	require.True(t, ticker.tick())
+	require.Equal(t, "0 * * * *", ticker.schedule(), "disarmed once every Job is reported")
+	t.Logf("last Job reported at tick %s, last wake-up at %s (%s of schedule); %d pings in all",
+		lastReport.Format("15:04"), ticker.minute.Format("15:04"), ticker.minute.Sub(lastReport), ticker.fired)
+
+	idle("idle after the burst")
+	for _, id := range ids {
+		assert.Len(t, e.eventsFor(id, "sh.keptn.event.test.finished"), 1, id)
+	}
+}
+
+// TestScaleToZeroSafetySweep: the sweep is set idle while a Job runs (the
+// operator re-applied sources.yaml); the Job ends while nothing ticks. The
+// hourly safety sweep reports it, and nothing else woke the function.
+func TestScaleToZeroSafetySweep(t *testing.T) {
+	e := newEnv(t)
+	ps := e.installSweep(time.Second)
+	fn := e.startFunction("replica-0")
+	e.setConfig(testConfig("alpine:3.20", ""))
+	ticker := newCronTicker(t, ps, fn.url)
+
+	ce := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	require.Equal(t, "* * * * *", ticker.schedule())
+	obj, err := ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, unstructured.SetNestedField(obj.Object, "0 * * * *", "spec", "schedule"))
+	_, err = ps.Update(context.Background(), obj, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+
+	before := fn.total.Load()
+	for ticker.minute.Minute() != 59 {
+		require.False(t, ticker.tick(), "pinged at %s", ticker.minute.Format("15:04"))
+	}
+	require.Equal(t, before, fn.total.Load())
+	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"))
+	require.True(t, ticker.tick(), "the safety sweep at %s", ticker.minute.Format("15:04"))
+	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+}
+
+// TestScaleToZeroRedelivery: a second delivery of the same event arms again
+// and creates nothing; the sweep still disarms once the Job is reported.
+func TestScaleToZeroRedelivery(t *testing.T) {
+	const hold = time.Second
+	e := newEnv(t)
+	ps := e.installSweep(hold)
+	fn := e.startFunction("replica-0")
+	e.setConfig(testConfig("alpine:3.20", ""))
+	ticker := newCronTicker(t, ps, fn.url)
+
+	ce := newTriggered("test", scope, "")
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+	require.True(t, ticker.tick())
+	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	assert.Len(t, e.jobsOf(ce.ID()), 1)
+	obj, err := ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	require.NoError(t, err)
+	armedAt, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[wake.AnnotationArmedAt])
+	require.NoError(t, err)
+	time.Sleep(time.Until(armedAt.Add(hold + 100*time.Millisecond)))
+	require.True(t, ticker.tick())
+	require.Equal(t, "0 * * * *", ticker.schedule())
+	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+}
