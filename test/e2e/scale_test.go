@@ -2,12 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
 const sweepName = "job-executor-sweep"
@@ -55,43 +56,34 @@ func (e *env) installSweep(hold time.Duration) dynamic.ResourceInterface {
 	return client
 }
 
-// cronTicker stands in for Knative's PingSource adapter on a compressed
-// clock: each tick is the next minute of the schedule. Like mtping, it
-// takes the schedule from the PingSource as the API server has it now, and
-// sends one ping to the sink when the schedule fires in that minute.
+// cronTicker is testbed.CronTicker failing t, pinging the function as
+// ping does.
 type cronTicker struct {
-	t      *testing.T
-	ps     dynamic.ResourceInterface
-	sink   string
-	minute time.Time
-	fired  int
+	t *testing.T
+	*testbed.CronTicker
 }
 
 func newCronTicker(t *testing.T, ps dynamic.ResourceInterface, sink string) *cronTicker {
-	// 10:00 has passed: the hourly safety sweep next fires at tick 60.
-	return &cronTicker{t: t, ps: ps, sink: sink, minute: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	return &cronTicker{t: t, CronTicker: testbed.NewCronTicker(ps, sweepName, func() error {
+		if status := ping(t, sink); status != http.StatusAccepted {
+			return fmt.Errorf("ping answered %d", status)
+		}
+		return nil
+	})}
 }
 
 func (c *cronTicker) schedule() string {
 	c.t.Helper()
-	obj, err := c.ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	s, err := c.Schedule(context.Background())
 	require.NoError(c.t, err)
-	s, _, _ := unstructured.NestedString(obj.Object, "spec", "schedule")
 	return s
 }
 
-// tick advances one minute and reports whether it pinged.
 func (c *cronTicker) tick() bool {
 	c.t.Helper()
-	c.minute = c.minute.Add(time.Minute)
-	sched, err := cron.ParseStandard(c.schedule())
+	fired, err := c.Tick(context.Background())
 	require.NoError(c.t, err)
-	if !sched.Next(c.minute.Add(-time.Second)).Equal(c.minute) {
-		return false
-	}
-	c.fired++
-	require.Equal(c.t, http.StatusAccepted, ping(c.t, c.sink))
-	return true
+	return fired
 }
 
 // autoscaler models the rule Knative's KPA applies to the last replica: it
@@ -129,7 +121,7 @@ func TestScaleToZero(t *testing.T) {
 		t.Helper()
 		before := fn.total.Load()
 		for range 10 {
-			assert.False(t, ticker.tick(), "%s: the sweep pinged at %s (schedule %q)", phase, ticker.minute.Format("15:04"), ticker.schedule())
+			assert.False(t, ticker.tick(), "%s: the sweep pinged at %s (schedule %q)", phase, ticker.Minute.Format("15:04"), ticker.schedule())
 			kpa.observe()
 		}
 		assert.Equal(t, before, fn.total.Load(), "%s: requests reached the function", phase)
@@ -155,7 +147,7 @@ func TestScaleToZero(t *testing.T) {
 	for _, id := range ids {
 		assert.Len(t, e.eventsFor(id, "sh.keptn.event.test.finished"), 1, "within one ping period of the Job's end: %s", id)
 	}
-	lastReport := ticker.minute
+	lastReport := ticker.Minute
 
 	// The last arming holds a disarm off for CLAIM_TTL: wait that out (a
 	// bound, not a synchronisation), then one tick disarms.
@@ -167,7 +159,7 @@ func TestScaleToZero(t *testing.T) {
 	require.True(t, ticker.tick())
 	require.Equal(t, "0 * * * *", ticker.schedule(), "disarmed once every Job is reported")
 	t.Logf("last Job reported at tick %s, last wake-up at %s (%s of schedule); %d pings in all",
-		lastReport.Format("15:04"), ticker.minute.Format("15:04"), ticker.minute.Sub(lastReport), ticker.fired)
+		lastReport.Format("15:04"), ticker.Minute.Format("15:04"), ticker.Minute.Sub(lastReport), ticker.Fired)
 
 	idle("idle after the burst")
 	for _, id := range ids {
@@ -196,12 +188,12 @@ func TestScaleToZeroSafetySweep(t *testing.T) {
 	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
 
 	before := fn.total.Load()
-	for ticker.minute.Minute() != 59 {
-		require.False(t, ticker.tick(), "pinged at %s", ticker.minute.Format("15:04"))
+	for ticker.Minute.Minute() != 59 {
+		require.False(t, ticker.tick(), "pinged at %s", ticker.Minute.Format("15:04"))
 	}
 	require.Equal(t, before, fn.total.Load())
 	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"))
-	require.True(t, ticker.tick(), "the safety sweep at %s", ticker.minute.Format("15:04"))
+	require.True(t, ticker.tick(), "the safety sweep at %s", ticker.Minute.Format("15:04"))
 	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
 }
 
