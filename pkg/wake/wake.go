@@ -4,8 +4,8 @@
 // default) otherwise, so an idle cluster does not keep a replica up.
 //
 // The rule, argued in docs/completion.md ("Scale to zero"): every Job
-// creation is preceded by an arming write and followed by a check that
-// re-arms; a disarm is a conditional update (the PingSource's
+// creation is preceded by an arming write (or a read finding a fresh one)
+// and followed by a check that re-arms; a disarm is a conditional update (the PingSource's
 // resourceVersion read before the list that found nothing unreported),
 // waits out Hold after the last arming, and lists again after it, re-arming
 // when it finds an unreported Job.
@@ -72,7 +72,12 @@ func (s *Switch) now() time.Time {
 }
 
 // Arm writes the armed schedule and a fresh arming time. Call it before
-// creating a Job; when it fails, do not create.
+// creating a Job; when it fails, do not create. While the schedule is
+// armed and the last arming is younger than half the hold, it only reads:
+// a disarm that read the PingSource before this call is then still within
+// the hold and stops there, or conflicts with a later arming; either way
+// it cannot succeed, as if this call had written. So a burst of Jobs
+// writes the PingSource about once per half hold, not once per Job.
 func (s *Switch) Arm(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -82,12 +87,21 @@ func (s *Switch) Arm(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if schedule(ps) == s.Armed && s.armedWithin(ps, s.Hold/2) {
+			return nil
+		}
 		return s.arm(ctx, ps)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotArmed, err)
 	}
 	return nil
+}
+
+// armedWithin says whether ps was armed less than d ago.
+func (s *Switch) armedWithin(ps *unstructured.Unstructured, d time.Duration) bool {
+	at, err := time.Parse(time.RFC3339Nano, ps.GetAnnotations()[AnnotationArmedAt])
+	return err == nil && s.now().Sub(at) < d
 }
 
 // EnsureArmed arms when the schedule is not the armed one (one GET
@@ -130,7 +144,7 @@ func (s *Switch) Disarm(ctx context.Context, unreported func(context.Context) (i
 	if schedule(ps) == s.Idle {
 		return true, nil
 	}
-	if at, err := time.Parse(time.RFC3339Nano, ps.GetAnnotations()[AnnotationArmedAt]); err == nil && s.now().Sub(at) < s.Hold {
+	if s.armedWithin(ps, s.Hold) {
 		return false, nil
 	}
 	// The list comes after the read: a Job it misses was created after

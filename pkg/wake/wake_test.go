@@ -195,11 +195,22 @@ func TestSwitch(t *testing.T) {
 		want     string
 		wantErr  error
 	}{
-		{"arm writes even when armed", "* * * * *", 0, nil, func(s *Switch, c *cluster) error {
+		{"arm writes when armed long ago", "* * * * *", 0, nil, func(s *Switch, c *cluster) error {
 			before := c.rv
 			err := s.Arm(context.Background())
 			if c.rv == before {
 				return errors.New("no write")
+			}
+			return err
+		}, "* * * * *", nil},
+		{"arm reads only within half the hold of the last arming", "* * * * *", 0, nil, func(s *Switch, c *cluster) error {
+			if err := s.Arm(context.Background()); err != nil {
+				return err
+			}
+			before := c.rv
+			err := s.Arm(context.Background())
+			if c.rv != before {
+				return errors.New("wrote again")
 			}
 			return err
 		}, "* * * * *", nil},
@@ -262,5 +273,43 @@ func TestSwitch(t *testing.T) {
 				t.Fatalf("schedule %q, want %q", c.schedule(), tc.want)
 			}
 		})
+	}
+}
+
+// TestArmWithoutWriteHoldsDisarm: an arming that only read (a fresh arming
+// was there) still keeps every disarm from succeeding before its Job is
+// visible: the disarm stops at the hold.
+func TestArmWithoutWriteHoldsDisarm(t *testing.T) {
+	c := newCluster("0 * * * *")
+	clk := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	a, b, other := newSwitch(c, clk, "a"), newSwitch(c, clk, "b"), newSwitch(c, clk, "c")
+	if err := other.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(20 * time.Second)
+	before := c.rv
+	c.at["list#1"] = func() { t.Error("the disarm listed within the hold") }
+	// B arms (a read) just before A's disarm reads; B's create comes
+	// after A's disarm returned.
+	if err := b.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c.rv != before {
+		t.Fatal("B wrote although the arming was fresh")
+	}
+	if idle, err := a.Disarm(context.Background(), c.unreported); err != nil || idle {
+		t.Fatalf("disarmed (idle %v, err %v)", idle, err)
+	}
+	c.jobs++
+	if _, err := b.EnsureArmed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.at, "list#1")
+	clk.t = clk.t.Add(time.Minute)
+	if idle, err := a.Disarm(context.Background(), c.unreported); err != nil || idle {
+		t.Fatalf("disarmed with B's Job unreported (idle %v, err %v)", idle, err)
+	}
+	if c.schedule() != "* * * * *" {
+		t.Fatalf("schedule %q", c.schedule())
 	}
 }
