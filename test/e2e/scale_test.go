@@ -223,3 +223,33 @@ func TestScaleToZeroRedelivery(t *testing.T) {
 	require.Equal(t, "0 * * * *", ticker.schedule())
 	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
 }
+
+// TestScaleToZeroNoArmingNoJob: when the PingSource cannot be armed (here
+// it is gone), no Job is created and the delivery is answered 503, so the
+// Broker retries; once it can be armed again, the retry creates the Job.
+func TestScaleToZeroNoArmingNoJob(t *testing.T) {
+	e := newEnv(t)
+	ps := e.installSweep(time.Second)
+	fn := e.startFunction("replica-0")
+	e.setConfig(testConfig("alpine:3.20", ""))
+	saved, err := ps.Get(context.Background(), sweepName, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, ps.Delete(context.Background(), sweepName, metav1.DeleteOptions{}))
+
+	ce := newTriggered("test", scope, "")
+	assert.Equal(t, http.StatusServiceUnavailable, deliverDirect(t, fn.url, ce))
+	assert.Empty(t, e.jobsOf(ce.ID()), "a Job was created without the sweep armed")
+	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.started"))
+
+	saved.SetResourceVersion("")
+	saved.SetUID("")
+	_, err = ps.Create(context.Background(), saved, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, deliverDirect(t, fn.url, ce))
+	require.Len(t, e.jobsOf(ce.ID()), 1)
+	ticker := newCronTicker(t, ps, fn.url)
+	require.Equal(t, "* * * * *", ticker.schedule())
+	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+	require.True(t, ticker.tick())
+	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+}
