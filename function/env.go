@@ -37,6 +37,9 @@ var ownEnv = []envVar{
 	{"POD_NAME", "hostname", "names this replica in claims on Jobs"},
 	{"CLAIM_TTL", "2m", "how long a claim to send a response holds before another replica may take over"},
 	{"RETRY_WINDOW", "45s", "how long a failure that may pass (a registry or the API server not answering, Keptn's resource-service answering 500 for an unknown commit) is retried, counted from the triggered event's time; then Keptn gets an errored .finished naming the cause. Keep it below the Broker's retry window (the shipped Trigger retries for about a minute) and Keptn's TASK_STARTED_WAIT_DURATION (docs/completion.md)"},
+	{"SWEEP_PINGSOURCE", "", "namespace/name of the function's PingSource; set: the function arms it (SWEEP_SCHEDULE) before it creates a Job and sets it back to SWEEP_IDLE_SCHEDULE once no Job is unreported, so an idle cluster wakes nothing (docs/completion.md, Scale to zero). Empty: the PingSource keeps the schedule it was applied with; needs get and update on that PingSource"},
+	{"SWEEP_SCHEDULE", "* * * * *", "the PingSource's schedule while Jobs are unreported: the longest a .finished waits in ping-only mode"},
+	{"SWEEP_IDLE_SCHEDULE", "0 * * * *", "the PingSource's schedule while no Job is unreported: the safety sweep (a cron schedule as PingSource takes it; rarer is cheaper)"},
 	{"POLICY_FILE", "", "operator policy YAML (docs/security.md), mounted from a ConfigMap; empty means only the built-in hard rules; an invalid policy stops the start"},
 	{"DOCKER_CONFIG", "", "directory of a Docker config.json with registry credentials, used to check image signatures (read by the registry client)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -85,6 +88,16 @@ func lookup(cfg map[string]string, name string) string {
 	}
 	for _, v := range Env {
 		if v.Name == name && !strings.ContainsAny(v.Default, "$ ") && v.Default != "hostname" {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+// envDefault is name's default as the table writes it.
+func envDefault(name string) string {
+	for _, v := range Env {
+		if v.Name == name {
 			return v.Default
 		}
 	}

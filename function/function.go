@@ -20,6 +20,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 
 // Function handles Keptn task events and Job status events.
@@ -29,7 +30,9 @@ type Function struct {
 	report  *report.Reconciler
 	metrics *telemetry.Metrics
 	events  *telemetry.JobEvents
-	ready   atomic.Bool
+	// wake arms and disarms the sweep's PingSource (nil: not ours to).
+	wake  *wake.Switch
+	ready atomic.Bool
 }
 
 // New returns an unstarted Function; Start wires it from the environment.
@@ -75,9 +78,11 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, res
 	case e.Type() == "dev.knative.sources.ping":
 		st, err := f.report.Sweep(ctx)
+		idle, werr := f.settleSweep(ctx, st, err)
 		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,
 			"reported", st.Reported, "busy", st.Busy, "deleted", st.Deleted, "errors", st.Errors,
-			"skipped", st.Skipped, "duration", st.Duration.String(), "error", errString(err))
+			"pending", st.Pending, "idle", idle, "skipped", st.Skipped, "duration", st.Duration.String(),
+			"error", errString(err), "wake_error", errString(werr))
 		switch {
 		case err != nil:
 			// Listing failed; the next tick tries again, but a 5xx makes
@@ -96,6 +101,20 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		f.metrics.Event(ctx, e.Type(), outcomeIgnored)
 		return nil, nil
 	}
+}
+
+// settleSweep arms the sweep while Jobs are unreported and disarms it once
+// none are. A sweep that failed or was skipped knows nothing and changes
+// nothing. It reports whether the sweep is idle now.
+func (f *Function) settleSweep(ctx context.Context, st report.SweepStats, err error) (bool, error) {
+	if f.wake == nil || err != nil || st.Skipped {
+		return false, nil
+	}
+	if st.Pending > 0 {
+		_, err := f.wake.EnsureArmed(ctx)
+		return false, err
+	}
+	return f.wake.Disarm(ctx, f.report.Unreported)
 }
 
 func reportAnswer(err error) error {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -28,6 +30,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 
 // Start wires the function from cfg (the process environment under kn func
@@ -63,6 +66,15 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	f.wake, err = sweepSwitch(cfg, rc, set.holder, set.claimTTL)
+	if err != nil {
+		return err
+	}
+	// Every Job the trigger creates goes through armingJobs: the sweep is
+	// armed before the Job exists (docs/completion.md, Scale to zero).
+	jobsFor := func(ns string) trigger.JobClient {
+		return &armingJobs{JobClient: kube.BatchV1().Jobs(ns), wake: f.wake, log: f.log}
+	}
 	responses := &report.Sender{
 		Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
 		Sink:     out,
@@ -80,7 +92,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
 			Options:   []config.Option{config.WithLimits(pol.ConfigLimits())},
 		},
-		Jobs:        func(ns string) trigger.JobClient { return kube.BatchV1().Jobs(ns) },
+		Jobs:        jobsFor,
 		Settings:    set.jobs,
 		Policy:      pol,
 		Responses:   responses,
@@ -287,6 +299,62 @@ func sweepNamespaces(cfg map[string]string, jobNamespace string) []string {
 		out = []string{jobNamespace}
 	}
 	return out
+}
+
+// sweepSwitch is the PingSource switch SWEEP_PINGSOURCE names (nil:
+// none). Hold is the claims' TTL: the time after which a silent replica is
+// taken for dead everywhere else too.
+func sweepSwitch(cfg map[string]string, rc *rest.Config, holder string, hold time.Duration) (*wake.Switch, error) {
+	ref := lookup(cfg, "SWEEP_PINGSOURCE")
+	if ref == "" {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("SWEEP_PINGSOURCE %q: want <namespace>/<name>", ref)
+	}
+	// lookup skips defaults with spaces (they describe); cron's are literal.
+	armed := firstOf(cfg["SWEEP_SCHEDULE"], envDefault("SWEEP_SCHEDULE"))
+	idle := firstOf(cfg["SWEEP_IDLE_SCHEDULE"], envDefault("SWEEP_IDLE_SCHEDULE"))
+	if armed == idle {
+		return nil, fmt.Errorf("SWEEP_SCHEDULE and SWEEP_IDLE_SCHEDULE are both %q: the switch tells armed from idle by the schedule", armed)
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
+	}
+	return &wake.Switch{
+		Client: dyn.Resource(wake.PingSources).Namespace(ns),
+		Name:   name,
+		Armed:  armed,
+		Idle:   idle,
+		Holder: holder,
+		Hold:   hold,
+	}, nil
+}
+
+// armingJobs arms the sweep before every Job it creates and checks it is
+// still armed after: the orderings docs/completion.md argues ("Scale to
+// zero").
+type armingJobs struct {
+	trigger.JobClient
+	wake *wake.Switch
+	log  *slog.Logger
+}
+
+func (c *armingJobs) Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error) {
+	if err := c.wake.Arm(ctx); err != nil {
+		// Not an API error of the Job's own: the caller retries, as when
+		// the API server does not answer.
+		return nil, err
+	}
+	created, err := c.JobClient.Create(ctx, job, opts)
+	if _, aerr := c.wake.EnsureArmed(ctx); aerr != nil {
+		// The arming before the create holds a disarm off for Hold;
+		// the watch, or the safety sweep, covers the rest.
+		c.log.WarnContext(ctx, "checking the sweep after creating a job", "error", errString(aerr))
+	}
+	return created, err
 }
 
 func firstOf(vals ...string) string {

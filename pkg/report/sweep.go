@@ -27,6 +27,9 @@ type SweepStats struct {
 	// Deleted reported record Jobs past their TTL.
 	Deleted int
 	Errors  int
+	// Pending Jobs are still unreported after this sweep (running, waiting
+	// for a sibling, busy, failed): the sweep stays armed (pkg/wake).
+	Pending int
 	// Skipped: this replica was still sweeping; this tick did nothing.
 	Skipped  bool
 	Duration time.Duration
@@ -61,6 +64,7 @@ func (r *Reconciler) Sweep(ctx context.Context) (SweepStats, error) {
 		st.Reported += b2i(out.Reported)
 		st.Busy += b2i(out.Busy)
 		st.Errors += b2i(err != nil)
+		st.Pending += b2i(err != nil || !out.Reported)
 	}
 	visit := func(job *batchv1.Job) {
 		mu.Lock()
@@ -106,6 +110,29 @@ func (r *Reconciler) Sweep(ctx context.Context) (SweepStats, error) {
 	wg.Wait()
 	st.Duration = time.Since(begin)
 	return st, errors.Join(errs...)
+}
+
+// unreported says whether job still owes Keptn a response: the Jobs Sweep
+// reconciles, and stays armed for.
+func (r *Reconciler) unreported(job *batchv1.Job) bool {
+	waiting := job.Annotations[jobs.AnnotationWaiting] != ""
+	if job.Annotations[jobs.AnnotationReported] != "" || waiting && r.expiredRecord(job) {
+		return false
+	}
+	return job.Annotations[jobs.AnnotationSilent] != "true"
+}
+
+// Unreported counts our Jobs that still owe Keptn a response, with the
+// sweep's list and without reconciling them: what a disarm checks.
+func (r *Reconciler) Unreported(ctx context.Context) (int, error) {
+	n := 0
+	var errs []error
+	for _, ns := range r.namespaces() {
+		if err := r.listJobs(ctx, ns, func(job *batchv1.Job) { n += b2i(r.unreported(job)) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 func (r *Reconciler) namespaces() []string {

@@ -16,6 +16,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry/telemetrytest"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
 // BenchmarkCompletion measures, through Knative's real ApiServerSource
@@ -90,8 +91,9 @@ func BenchmarkCompletion(b *testing.B) {
 
 // watchJobs runs the ApiServerSource adapter on the world's Jobs, sending
 // to the function, and waits until it delivers: a canary Job is changed
-// until the function counts an event of the adapter.
-func (w *world) watchJobs(b *testing.B, fn *process) {
+// until the function counts an event of the adapter. It returns the
+// adapter and the canary's name.
+func (w *world) watchJobs(b *testing.B, fn *process) (*testbed.Adapter, string) {
 	b.Helper()
 	ours := &metav1.LabelSelector{MatchLabels: map[string]string{jobs.LabelManagedBy: jobs.DefaultSettings().ManagedBy}}
 	src := &sourcesv1.ApiServerSource{
@@ -122,7 +124,7 @@ func (w *world) watchJobs(b *testing.B, fn *process) {
 		ss, err := telemetrytest.Fetch(fn.metrics)
 		must(b, err)
 		if adapterEvents(ss) > 0 {
-			return
+			return adapter, canary.Name
 		}
 		if ctx.Err() != nil {
 			b.Fatal("the ApiServerSource adapter delivered nothing to the function")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,9 +154,13 @@ type countingHandler struct {
 	next http.Handler
 	mu   sync.Mutex
 	seen map[string]int
+	// total counts every request, the Broker's and the sources' alike:
+	// what Knative's activator and autoscaler would see.
+	total atomic.Int64
 }
 
 func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.total.Add(1)
 	if rid := r.Header.Get(broker.RequestIDHeader); rid != "" {
 		h.mu.Lock()
 		h.seen[rid]++

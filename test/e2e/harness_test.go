@@ -49,6 +49,9 @@ type env struct {
 	extraEnv map[string]string
 	// kubeconfigs of the function's ServiceAccount, by job namespace.
 	kubeconfigs map[string]string
+	// fnNamespaces are the function namespaces those kubeconfigs' RBAC was
+	// moved to, by job namespace.
+	fnNamespaces map[string]string
 	// deadLetters is the dead-letter sink of every replica's Broker.
 	deadLetters *eventsink.Sink
 	// keptnOpts configure the stand-in (withKeptn).
@@ -78,6 +81,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		kube:        bed.Client(),
 		extraEnv:    map[string]string{},
 		kubeconfigs: map[string]string{},
+
+		fnNamespaces: map[string]string{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -108,6 +113,7 @@ func (e *env) functionKubeconfig() string {
 	path := filepath.Join(e.t.TempDir(), "function.kubeconfig")
 	require.NoError(e.t, manifests.WriteKubeconfig(rc, path))
 	e.kubeconfigs[e.ns] = path
+	e.fnNamespaces[e.ns] = fnNS
 	return path
 }
 

@@ -19,6 +19,8 @@ var platform = []string{
 	"RoleBinding keptn-jobs/job-executor-sources",
 	"Role keptn-jobs/job-executor-secret-labels",
 	"RoleBinding keptn-jobs/job-executor-secret-labels",
+	"Role keptn-job-executor/job-executor-sweep",
+	"RoleBinding keptn-job-executor/job-executor-sweep",
 	"ConfigMap keptn-job-executor/job-executor-config",
 	"Broker keptn-job-executor/keptn",
 	"Service keptn-job-executor/job-executor-dead-letter",

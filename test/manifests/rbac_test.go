@@ -91,7 +91,11 @@ func TestRBACGrantsExactlyWhatTheFunctionNeeds(t *testing.T) {
 			[]string{"get core/pods/log", "create core/events", "create events.k8s.io/events", "patch events.k8s.io/events"},
 			// The opt-in label of Secrets tasks read (docs/security.md).
 			[]string{"get core/secrets"},
-		)},
+		),
+			// Its own PingSource's schedule (scale to zero), by name:
+			// TestRBACIsTight.
+			"keptn-job-executor": expand([]string{"get", "update"}, "sources.knative.dev/pingsources"),
+		},
 		"keptn-job-executor/job-executor-sources": {jobNS: slices.Concat(
 			expand([]string{"get", "list", "watch"}, "batch/jobs"),
 			expand([]string{"get", "list", "watch"}, "core/pods"),
@@ -133,6 +137,15 @@ func TestRBACIsTight(t *testing.T) {
 			}
 		}
 	}
+	// The PingSource grant names the one PingSource the function switches.
+	sweep := strings.SplitN(find[*corev1.ConfigMap](t, objs, configKey).Data["SWEEP_PINGSOURCE"], "/", 2)
+	for _, r := range all[*rbacv1.Role](objs) {
+		for i, rule := range r.Rules {
+			if slices.Contains(rule.Resources, "pingsources") && (len(sweep) != 2 || r.Namespace != sweep[0] || !slices.Equal(rule.ResourceNames, sweep[1:]) || len(rule.Resources) != 1) {
+				t.Errorf("Role %s/%s rule %d grants %v on pingsources %v; want only SWEEP_PINGSOURCE %v", r.Namespace, r.Name, i, rule.Verbs, rule.ResourceNames, sweep)
+			}
+		}
+	}
 	g := effectiveGrants(t, objs)
 	fn, src := "keptn-job-executor/job-executor", "keptn-job-executor/job-executor-sources"
 	for _, tc := range []struct {
@@ -154,6 +167,12 @@ func TestRBACIsTight(t *testing.T) {
 		{src, "keptn-jobs", "watch", "batch/jobs", true},
 		{src, "keptn-jobs", "create", "batch/jobs", false},
 		{"keptn-jobs/keptn-job", "keptn-jobs", "get", "batch/jobs", false},
+		{fn, "keptn-job-executor", "update", "sources.knative.dev/pingsources", true},
+		{fn, "keptn-job-executor", "create", "sources.knative.dev/pingsources", false},
+		{fn, "keptn-job-executor", "delete", "sources.knative.dev/pingsources", false},
+		{fn, "keptn-job-executor", "update", "sources.knative.dev/apiserversources", false},
+		{fn, "keptn-jobs", "update", "sources.knative.dev/pingsources", false},
+		{src, "keptn-job-executor", "update", "sources.knative.dev/pingsources", false},
 	} {
 		if got := g.allowed(tc.sa, tc.ns, tc.verb, tc.res); got != tc.allowed {
 			t.Errorf("%s %s %s in %s: allowed=%v, want %v", tc.sa, tc.verb, tc.res, tc.ns, got, tc.allowed)

@@ -151,19 +151,35 @@ func TestApiServerSourceWatchesOurJobs(t *testing.T) {
 	}
 }
 
-func TestPingSourceTicksEveryMinute(t *testing.T) {
-	ps := find[*sourcesv1.PingSource](t, build(t, knativeDir(t)), "PingSource keptn-job-executor/job-executor-sweep")
-	sched, err := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor).Parse(ps.Spec.Schedule)
-	if err != nil {
-		t.Fatal(err)
+// The PingSource ships on the idle schedule the function sets back, and
+// the armed schedule ticks every minute (ping-only latency).
+func TestPingSourceShipsIdle(t *testing.T) {
+	objs := build(t, knativeDir(t))
+	ps := find[*sourcesv1.PingSource](t, objs, "PingSource keptn-job-executor/job-executor-sweep")
+	cfg := find[*corev1.ConfigMap](t, objs, configKey).Data
+	if got := cfg["SWEEP_PINGSOURCE"]; got != ps.Namespace+"/"+ps.Name {
+		t.Errorf("SWEEP_PINGSOURCE %q, want the shipped PingSource %s/%s", got, ps.Namespace, ps.Name)
 	}
+	if ps.Spec.Schedule != cfg["SWEEP_IDLE_SCHEDULE"] {
+		t.Errorf("PingSource schedule %q, want SWEEP_IDLE_SCHEDULE %q", ps.Spec.Schedule, cfg["SWEEP_IDLE_SCHEDULE"])
+	}
+	parser := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	t0 := time.Date(2025, 1, 1, 10, 0, 30, 0, time.UTC)
-	for i, at := 0, sched.Next(t0); i < 3; i++ {
-		next := sched.Next(at)
-		if next.Sub(at) != time.Minute {
-			t.Fatalf("ticks at %s then %s", at, next)
+	for _, tc := range []struct {
+		key  string
+		want time.Duration
+	}{{"SWEEP_SCHEDULE", time.Minute}, {"SWEEP_IDLE_SCHEDULE", time.Hour}} {
+		sched, err := parser.Parse(cfg[tc.key])
+		if err != nil {
+			t.Fatalf("%s: %v", tc.key, err)
 		}
-		at = next
+		for i, at := 0, sched.Next(t0); i < 3; i++ {
+			next := sched.Next(at)
+			if next.Sub(at) != tc.want {
+				t.Fatalf("%s ticks at %s then %s, want every %s", tc.key, at, next, tc.want)
+			}
+			at = next
+		}
 	}
 }
 

@@ -49,12 +49,18 @@ func newRBACWorld(t *testing.T) *rbacWorld {
 // ServiceAccount ns/name may do verb on group/resource[/sub] in namespace.
 func (w *rbacWorld) can(t *testing.T, saNS, sa, verb, group, resource, sub, namespace string) bool {
 	t.Helper()
+	return w.canNamed(t, saNS, sa, verb, group, resource, sub, namespace, "")
+}
+
+// canNamed is can for the object called name.
+func (w *rbacWorld) canNamed(t *testing.T, saNS, sa, verb, group, resource, sub, namespace, name string) bool {
+	t.Helper()
 	r, err := w.admin.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:   "system:serviceaccount:" + saNS + ":" + sa,
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace, Verb: verb, Group: group, Resource: resource, Subresource: sub,
+				Namespace: namespace, Verb: verb, Group: group, Resource: resource, Subresource: sub, Name: name,
 			},
 		},
 	}, metav1.CreateOptions{})
@@ -111,6 +117,28 @@ func TestRBACByAuthorizer(t *testing.T) {
 	} {
 		if got := w.can(t, tc.saNS, tc.sa, tc.verb, tc.group, tc.resource, tc.sub, tc.ns); got != tc.allowed {
 			t.Errorf("%s %s %s/%s/%s in %q: allowed=%v, want %v", tc.sa, tc.verb, tc.group, tc.resource, tc.sub, tc.ns, got, tc.allowed)
+		}
+	}
+	// Scale to zero: the function switches its own PingSource's schedule,
+	// that one only, and can neither make nor remove one.
+	const sweep, ps = "job-executor-sweep", "pingsources"
+	for _, tc := range []struct {
+		sa, verb, ns, name string
+		allowed            bool
+	}{
+		{fn, "get", w.fnNS, sweep, true},
+		{fn, "update", w.fnNS, sweep, true},
+		{fn, "update", w.fnNS, "another", false},
+		{fn, "update", w.fnNS, "", false},
+		{fn, "list", w.fnNS, "", false},
+		{fn, "create", w.fnNS, "", false},
+		{fn, "delete", w.fnNS, sweep, false},
+		{fn, "patch", w.fnNS, sweep, false},
+		{fn, "update", w.jobNS, sweep, false},
+		{src, "update", w.fnNS, sweep, false},
+	} {
+		if got := w.canNamed(t, w.fnNS, tc.sa, tc.verb, "sources.knative.dev", ps, "", tc.ns, tc.name); got != tc.allowed {
+			t.Errorf("%s %s %s %q in %q: allowed=%v, want %v", tc.sa, tc.verb, ps, tc.name, tc.ns, got, tc.allowed)
 		}
 	}
 }
