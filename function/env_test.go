@@ -114,3 +114,13 @@ func TestReadSettingsErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpListsEverySetting: `function --help` prints PrintEnv, so every
+// Job setting jobctl takes is one the function documents and reads.
+func TestHelpListsEverySetting(t *testing.T) {
+	var help bytes.Buffer
+	PrintEnv(&help)
+	for _, s := range jobs.SettingsTable {
+		assert.Regexp(t, "(?m)^"+s.Env+" ", help.String(), "--help lists %s (jobctl: %s)", s.Env, s.Key)
+	}
+}

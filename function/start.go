@@ -58,11 +58,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if set.jobs, err = pol.ApplySettings(set.jobs); err != nil {
 		return err
 	}
-	resources, err := resourceSource(cfg)
-	if err != nil {
-		return err
-	}
-	out, err := eventSink(cfg)
+	resources, out, err := keptnClients(cfg)
 	if err != nil {
 		return err
 	}
@@ -234,6 +230,16 @@ func resourceURL(cfg map[string]string) string {
 		return strings.TrimSuffix(u, "/") + "/resource-service"
 	}
 	return ""
+}
+
+// keptnClients are where configs come from and where events go.
+func keptnClients(cfg map[string]string) (keptn.ResourceGetter, sink.Sender, error) {
+	resources, err := resourceSource(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := eventSink(cfg)
+	return resources, out, err
 }
 
 func resourceSource(cfg map[string]string) (keptn.ResourceGetter, error) {

@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/function"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
