@@ -315,9 +315,9 @@ func sweepSwitch(cfg map[string]string, rc *rest.Config, holder string, hold tim
 	if ref == "" {
 		return nil, nil
 	}
-	ns, name, ok := strings.Cut(ref, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("SWEEP_PINGSOURCE %q: want <namespace>/<name>", ref)
+	ns, name, err := pingSourceRef(ref)
+	if err != nil {
+		return nil, err
 	}
 	// lookup skips defaults with spaces (they describe); cron's are literal.
 	armed := firstOf(cfg["SWEEP_SCHEDULE"], envDefault("SWEEP_SCHEDULE"))
@@ -337,6 +337,15 @@ func sweepSwitch(cfg map[string]string, rc *rest.Config, holder string, hold tim
 		Holder: holder,
 		Hold:   hold,
 	}, nil
+}
+
+// pingSourceRef splits SWEEP_PINGSOURCE's <namespace>/<name>.
+func pingSourceRef(ref string) (namespace, name string, err error) {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || strings.TrimSpace(ns) != ns || strings.TrimSpace(name) != name || ns == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("SWEEP_PINGSOURCE %q: want <namespace>/<name>", ref)
+	}
+	return ns, name, nil
 }
 
 // armingJobs arms the sweep before every Job it creates and checks it is

@@ -46,3 +46,21 @@ func TestSweepSwitch(t *testing.T) {
 		})
 	}
 }
+
+func FuzzPingSourceRef(f *testing.F) {
+	for _, s := range []string{"ns/sweep", "sweep", "ns/", "/x", "a/b/c", " ns/x", "ns/x ", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		ns, name, err := pingSourceRef(ref)
+		if err != nil {
+			if !strings.Contains(err.Error(), "SWEEP_PINGSOURCE") {
+				t.Fatalf("error %q does not name the setting", err)
+			}
+			return
+		}
+		if ns == "" || name == "" || strings.Contains(name, "/") || ns+"/"+name != ref {
+			t.Fatalf("%q split into %q and %q", ref, ns, name)
+		}
+	})
+}
