@@ -62,14 +62,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	f.wake, err = sweepSwitch(cfg, rc, set.holder, set.claimTTL)
+	jobsFor, err := f.armedJobs(cfg, rc, kube, set)
 	if err != nil {
 		return err
-	}
-	// Every Job the trigger creates goes through armingJobs: the sweep is
-	// armed before the Job exists (docs/completion.md, Scale to zero).
-	jobsFor := func(ns string) trigger.JobClient {
-		return &armingJobs{JobClient: kube.BatchV1().Jobs(ns), wake: f.wake, log: f.log}
 	}
 	responses := &report.Sender{
 		Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
@@ -119,6 +114,19 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.ready.Store(true)
 	f.log.Info("started", "job_namespace", set.jobs.Namespace, "holder", set.holder)
 	return nil
+}
+
+// armedJobs sets up the sweep's switch and returns the Job clients the
+// trigger creates through: every create arms the sweep before the Job exists
+// (docs/completion.md, Scale to zero).
+func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) trigger.JobClient, error) {
+	var err error
+	if f.wake, err = sweepSwitch(cfg, rc, set.holder, set.claimTTL); err != nil {
+		return nil, err
+	}
+	return func(ns string) trigger.JobClient {
+		return &armingJobs{JobClient: kube.BatchV1().Jobs(ns), wake: f.wake, log: f.log}
+	}, nil
 }
 
 // settings are the values Start reads from the environment, parsed before
