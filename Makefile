@@ -16,12 +16,20 @@ all: build
 build: ## build bin/function, bin/initcontainer and bin/jobctl
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/... ./initcontainer
 
-test: vet unit e2e ## all tests: unit tests, then end-to-end tests on the local control plane
+test: vet lint unit e2e ## all tests: gofmt and vet, lint, unit tests, then end-to-end tests on the local control plane
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	cd test && $(GO) vet ./...
+
+# golangci-lint with .golangci.yml on the product module and on test/. The
+# binary is built from the version test/tools/lint pins, once, into the test
+# bed's cache (`testbed tool` prints its path); see test/README.md.
+lint: ## golangci-lint on both modules (built from Go modules on first use)
+	@lint=$$(cd test && $(GO) run ./cmd/testbed tool golangci-lint) && \
+	echo "$$lint run ./..." && "$$lint" run ./... && \
+	echo "cd test && $$lint run ./..." && cd test && "$$lint" run ./...
 
 unit: ## unit tests of the product module (no cluster)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...

@@ -98,8 +98,11 @@ func (f *fetcher) fetchFolder(ctx context.Context, e entry, l keptn.Lookup) (int
 		// The server's word is not trusted either: what it lists under
 		// the folder must be a plain relative path.
 		clean, err := keptn.CleanURI(u)
-		if err != nil || clean != u {
-			return 0, &exitError{code: exitUnsafePath, err: fmt.Errorf("%w: Keptn listed %q under folder %q at the %s level: %v",
+		if err == nil && clean != u {
+			err = fmt.Errorf("its clean form is %q", clean)
+		}
+		if err != nil {
+			return 0, &exitError{code: exitUnsafePath, err: fmt.Errorf("%w: Keptn listed %q under folder %q at the %s level: %w",
 				errUnsafe, u, e.uri, l.Scope.Level(), err)}
 		}
 		matches = append(matches, clean)

@@ -70,13 +70,14 @@ func run(listen, metricsListen string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	// Metrics are for operators, tasks are for users: a port that is taken
 	// costs the metrics, not the replica.
-	if ml, err := net.Listen("tcp", metricsListen); err != nil {
+	var lc net.ListenConfig
+	if ml, err := lc.Listen(ctx, "tcp", metricsListen); err != nil {
 		log.Error("not serving metrics", "address", metricsListen, "error", err.Error())
 	} else {
 		log.Info("serving metrics", "address", ml.Addr().String(), "path", "/metrics")
 		go serveMetrics(ctx, ml, fn.MetricsHandler(), log)
 	}
-	l, err := net.Listen("tcp", listen)
+	l, err := lc.Listen(ctx, "tcp", listen)
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,13 @@ type sat struct{ limit int64 }
 func (s sat) mul(vals ...int64) int64 {
 	out := int64(1)
 	for _, v := range vals {
+		// out, v and limit are not negative and lo is at most limit, so
+		// no conversion here overflows.
 		hi, lo := bits.Mul64(uint64(out), uint64(max(v, 0)))
-		if hi != 0 || lo > uint64(s.limit) {
+		if hi != 0 || lo > uint64(s.limit) { //nolint:gosec // G115: see above
 			return s.limit + 1
 		}
-		out = int64(lo)
+		out = int64(lo) //nolint:gosec // G115: see above
 	}
 	return out
 }
@@ -184,9 +186,10 @@ func closing(expr string, open int) int {
 		c := expr[i]
 		switch {
 		case quote != 0:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == quote {
+			case quote:
 				quote = 0
 			}
 		case c == '"' || c == '\'' || c == '`':
@@ -215,9 +218,10 @@ func bracketStep(body string) jsonPathStep {
 		c := body[i]
 		switch {
 		case quote != 0:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == quote {
+			case quote:
 				quote = 0
 			}
 		case c == '"' || c == '\'' || c == '`':

@@ -315,11 +315,11 @@ actions:
 
 	doc = strings.Replace(doc, "defaults: &defaults\n  image: alpine\n", "", 1)
 	doc = strings.Replace(doc, "    tasks:\n      - <<: *defaults\n", "    tasks:\n      - &defaults\n        image: alpine\n      - <<: *defaults\n", 1)
-	cfg, err := Parse("job/config.yaml", []byte(doc))
+	_, err = Parse("job/config.yaml", []byte(doc))
 	require.Error(t, err, "the anchored task has no name")
 
 	doc = strings.Replace(doc, "      - &defaults\n        image: alpine\n", "      - &defaults\n        name: base\n        image: alpine\n", 1)
-	cfg, err = Parse("job/config.yaml", []byte(doc))
+	cfg, err := Parse("job/config.yaml", []byte(doc))
 	require.NoError(t, err)
 	tasks := cfg.Actions[0].Tasks
 	require.Len(t, tasks, 3)

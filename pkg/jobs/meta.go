@@ -64,7 +64,7 @@ const FetcherContainer = "fetch-files"
 
 // FetcherTokenEnv is the fetcher's variable holding the Keptn API token,
 // the one place a Job may read the token Secret.
-const FetcherTokenEnv = "KEPTN_API_TOKEN"
+const FetcherTokenEnv = "KEPTN_API_TOKEN" //nolint:gosec // G101: the variable's name, not a token
 
 // WorkspacePath is where the files land and where tasks share data.
 const WorkspacePath = "/keptn"

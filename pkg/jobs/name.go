@@ -57,8 +57,8 @@ func AfterWaitName(name string) string {
 }
 
 // dnsLabelPart lower-cases s, replaces runs of anything outside [a-z0-9] with
-// one '-', trims '-' at both ends and cuts it to at most max characters.
-func dnsLabelPart(s string, max int) string {
+// one '-', trims '-' at both ends and cuts it to at most limit characters.
+func dnsLabelPart(s string, limit int) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
@@ -73,8 +73,8 @@ func dnsLabelPart(s string, max int) string {
 		dash = true
 	}
 	out := b.String()
-	if len(out) > max {
-		out = out[:max]
+	if len(out) > limit {
+		out = out[:limit]
 	}
 	return strings.Trim(out, "-")
 }

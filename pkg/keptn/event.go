@@ -116,7 +116,7 @@ func (e *TaskEvent) Document() map[string]any {
 // names the attribute or field at fault.
 func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 	if err := ce.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	task, kind, ok := ParseTaskType(ce.Type())
 	if !ok {
@@ -162,7 +162,7 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 		Labels  map[string]string `json:"labels"`
 	}
 	if err := json.Unmarshal(ce.Data(), &fields); err != nil {
-		return nil, fmt.Errorf("%w: data: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: data: %w", ErrMalformed, err)
 	}
 	for name, v := range map[string]string{"project": fields.Project, "stage": fields.Stage, "service": fields.Service} {
 		if v == "" {
@@ -172,7 +172,11 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 			return nil, fmt.Errorf("%w: data.%s %q is not a Keptn name", ErrMalformed, name, v)
 		}
 	}
-	if b, _ := json.Marshal(fields.Labels); len(b) > MaxLabelsBytes {
+	b, err := json.Marshal(fields.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data.labels: %w", ErrMalformed, err)
+	}
+	if len(b) > MaxLabelsBytes {
 		return nil, fmt.Errorf("%w: data.labels is %d bytes of JSON; at most %d are accepted", ErrMalformed, len(b), MaxLabelsBytes)
 	}
 	ev.Project, ev.Stage, ev.Service, ev.Labels = fields.Project, fields.Stage, fields.Service, fields.Labels

@@ -53,7 +53,7 @@ func (s Scope) Validate() error {
 			continue
 		}
 		if err := validName(f.v); err != nil {
-			return fmt.Errorf("%w: %s %q: %v", ErrInvalidScope, f.field, f.v, err)
+			return fmt.Errorf("%w: %s %q: %w", ErrInvalidScope, f.field, f.v, err)
 		}
 	}
 	return nil

@@ -302,7 +302,7 @@ func TestListResourcesErrors(t *testing.T) {
 	})
 	t.Run("unknown service", func(t *testing.T) {
 		rec, srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(404)
+			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprint(w, `{"code":404,"message":"Service not found"}`)
 		})
 		c, err := NewResourceClient(srv.URL)

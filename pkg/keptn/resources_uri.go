@@ -29,7 +29,7 @@ var ErrInvalidURI = errors.New("invalid resource URI")
 func CleanURI(uri string) (string, error) {
 	u := strings.TrimPrefix(uri, "/")
 	if err := checkRelative(u); err != nil {
-		return "", fmt.Errorf("%w %q: %v", ErrInvalidURI, uri, err)
+		return "", fmt.Errorf("%w %q: %w", ErrInvalidURI, uri, err)
 	}
 	return u, nil
 }

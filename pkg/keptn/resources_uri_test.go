@@ -136,7 +136,7 @@ func TestEscapingResolveAndParse(t *testing.T) {
 	assert.Equal(t, EscapeDirect, EscapeDirect.resolve("/api/resource-service"))
 	assert.Equal(t, EscapeGateway, EscapeGateway.resolve(""))
 
-	for in, want := range map[string]Escaping{"": EscapeAuto, "auto": EscapeAuto, "Direct": EscapeDirect, " gateway ": EscapeGateway} {
+	for in, want := range map[string]Escaping{"": EscapeAuto, "auto": EscapeAuto, "Direct": EscapeDirect, " gateway ": EscapeGateway} { //nolint:gocritic // mapKey: the spaces are the case under test
 		got, err := ParseEscaping(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)

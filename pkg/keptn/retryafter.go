@@ -45,10 +45,10 @@ func RetryAfterOf(err error) time.Duration {
 // told to wait by one gateway do not come back at the same instant.
 func Backoff(delay, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
-		return retryAfter + rand.N(retryAfter/4+1)
+		return retryAfter + rand.N(retryAfter/4+1) //nolint:gosec // G404: jitter spreads clients, it guards no secret
 	}
 	if delay <= 0 {
 		return 0
 	}
-	return delay/2 + rand.N(delay/2+1)
+	return delay/2 + rand.N(delay/2+1) //nolint:gosec // G404: as above
 }

@@ -134,7 +134,7 @@ func compileImagePattern(p string) (*imagePattern, error) {
 		}
 		out.tag = g
 	} else if strings.HasSuffix(base, ":") {
-		return nil, fmt.Errorf("%q: empty tag after :", p)
+		return nil, fmt.Errorf("%q: the tag after : is empty", p)
 	}
 	norm := normalizeRepoPattern(repo)
 	if rest, hub := strings.CutPrefix(norm, dockerHub+"/"); hub && !strings.Contains(rest, "/") && rest != "**" {

@@ -136,7 +136,7 @@ type Param struct {
 // carry when the policy names no other (secrets.requireLabel): without it
 // any config author could read any Secret of the job namespace, the
 // fetcher's token Secret included.
-const DefaultSecretLabel = "job-executor.keptn.sh/job-env=true"
+const DefaultSecretLabel = "job-executor.keptn.sh/job-env=true" //nolint:gosec // G101: a label selector, not a credential
 
 func defaultSecretLabel() *labelRule {
 	k, v, _ := strings.Cut(DefaultSecretLabel, "=")

@@ -210,7 +210,7 @@ func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []se
 		return nil, nil, nil
 	}
 	if p.secrets == nil {
-		return nil, nil, fmt.Errorf("Secret %q: the opt-in label %s=%s cannot be checked without a Secret reader: %w", refs[0].name, p.secretLabel.Key, p.secretLabel.Value, ErrUnavailable)
+		return nil, nil, fmt.Errorf("Secret %q: the opt-in label %s=%s cannot be checked without a Secret reader: %w", refs[0].name, p.secretLabel.Key, p.secretLabel.Value, ErrUnavailable) //nolint:staticcheck // ST1005: Secret is the Kubernetes kind
 	}
 	type lookup struct {
 		labels map[string]string

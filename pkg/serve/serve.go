@@ -105,7 +105,7 @@ func decode(r *http.Request, body []byte) (*event.Event, error) {
 	req := r.Clone(r.Context())
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	msg := cehttp.NewMessageFromHttpRequest(req)
-	defer msg.Finish(nil)
+	defer func() { _ = msg.Finish(nil) }()
 	ev, err := binding.ToEvent(r.Context(), msg)
 	if err != nil {
 		return nil, err

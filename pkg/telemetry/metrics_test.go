@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -93,6 +94,6 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.ClaimConflict(ctx, "c")
 	assert.NoError(t, m.Shutdown(ctx))
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	assert.Equal(t, 404, rec.Code)
 }

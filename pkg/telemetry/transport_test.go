@@ -91,7 +91,7 @@ func TestTransportCountsRequests(t *testing.T) {
 	// A server that is gone is counted as an error.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	_, err = client.Get(dead.URL + "/api/v1/namespaces/ns/pods")
+	_, err = client.Get(dead.URL + "/api/v1/namespaces/ns/pods") //nolint:bodyclose // the server is gone: there is no body
 	require.Error(t, err)
 
 	ss := scrape(t, m)

@@ -336,19 +336,3 @@ func (bl *baseline) sameWrites(ctx context.Context, ce event.Event) error {
 	}
 	return fmt.Errorf("marking .started on %s: still conflicting", created.Name)
 }
-
-// waitEventsWritten waits until the function's queue of Kubernetes Events
-// is empty (they are written at a bounded rate after a burst).
-func (p *process) waitEventsWritten(tb testing.TB) {
-	tb.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		ss, err := telemetrytest.Fetch(p.metrics)
-		must(tb, err)
-		if !ss.Has(telemetry.MetricEventsQueued) || ss.Sum(telemetry.MetricEventsQueued) == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Fatal("the function's Kubernetes Events were still queued after 2 minutes")
-}

@@ -19,7 +19,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
@@ -128,13 +127,6 @@ func rawClient(tb testing.TB, bed *testbed.Bed) kubernetes.Interface {
 	kube, err := kubernetes.NewForConfig(rc)
 	must(tb, err)
 	return kube
-}
-
-// restConfig is rawClient's configuration.
-func restConfig(bed *testbed.Bed) *rest.Config {
-	rc := bed.RESTConfig()
-	rc.QPS, rc.Burst = -1, 0
-	return rc
 }
 
 // namespace creates a namespace for the benchmark; at cleanup it is deleted

@@ -74,8 +74,11 @@ func Deliver(ctx context.Context, ev event.Event, target string, delivery *event
 		delivery = &d
 	}
 	url, err := apis.ParseURL(target)
-	if err != nil || url == nil || url.Host == "" {
-		return Result{Err: fmt.Errorf("broker: bad target URL %q: %v", target, err)}
+	if err != nil {
+		return Result{Err: fmt.Errorf("broker: bad target URL %q: %w", target, err)}
+	}
+	if url == nil || url.Host == "" {
+		return Result{Err: fmt.Errorf("broker: bad target URL %q: no host", target)}
 	}
 	if err := ev.Validate(); err != nil {
 		return Result{Err: fmt.Errorf("broker: invalid event: %w", err)}

@@ -220,7 +220,7 @@ func waitReady(ctx context.Context, filterURL, ingressURL string) error {
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("broker: %s never answered %d (last %d, %v)", target.url, target.want, status, err)
+				return fmt.Errorf("broker: %s never answered %d (last %d, %v)", target.url, target.want, status, err) //nolint:errorlint // err may be nil: it is shown, not wrapped
 			case <-time.After(20 * time.Millisecond):
 			}
 		}

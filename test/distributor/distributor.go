@@ -74,7 +74,7 @@ func (d *Distributor) Send(ctx context.Context, ev event.Event, header http.Head
 	ctx = cloudevents.ContextWithRetriesExponentialBackoff(ctx, RetryDelay, Retries)
 	for k, vs := range header {
 		for _, v := range vs {
-			ctx = cehttp.WithCustomHeader(ctx, headerWith(ctx, k, v))
+			ctx = cehttp.WithCustomHeader(ctx, headerWith(ctx, k, v)) //nolint:fatcontext // each header adds to the ones before
 		}
 	}
 	res := d.client.Send(ctx, ev)

@@ -51,7 +51,6 @@ type probe struct {
 	targets []string
 	mu      sync.Mutex
 	seen    []string // subjects
-	down    bool
 }
 
 func newProbe(t *testing.T, targets ...string) *probe {

@@ -50,7 +50,9 @@ func startProcess(t *testing.T, bin string, env map[string]string) (*exec.Cmd, s
 			line := sc.Text()
 			if i := strings.Index(line, `"address":"`); i >= 0 && strings.Contains(line, `"listening"`) {
 				rest := line[i+len(`"address":"`):]
-				addr <- rest[:strings.Index(rest, `"`)]
+				if j := strings.IndexByte(rest, '"'); j >= 0 {
+					addr <- rest[:j]
+				}
 			}
 		}
 	}()

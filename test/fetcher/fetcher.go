@@ -8,6 +8,7 @@ package fetcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return string(out), ee.ExitCode(), nil
 	}
 	return string(out), 0, err

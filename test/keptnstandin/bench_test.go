@@ -17,7 +17,7 @@ func BenchmarkGetResource(b *testing.B) {
 	s.Commit(map[string][]byte{"project/p/stage/dev/service/carts/resource/job/config.yaml": bytes.Repeat([]byte("x"), 2048)})
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/project/p/stage/dev/service/carts/resource/job%2Fconfig.yaml", nil))
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/project/p/stage/dev/service/carts/resource/job%2Fconfig.yaml", nil))
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
@@ -31,7 +31,7 @@ func BenchmarkPostEvent(b *testing.B) {
 	}
 	body := finished(nil)
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v1/event", bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "/v1/event", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("x-token", DefaultToken)
 		rec := httptest.NewRecorder()

@@ -109,7 +109,7 @@ func (f *fakeTB) Fatalf(format string, a ...any) { f.Errorf(format, a...) }
 
 func TestCheckContractFailsOnResponseViolations(t *testing.T) {
 	s := newServer(t)
-	r := httptest.NewRequest("GET", "/v1/project/p/resource", nil)
+	r := httptest.NewRequest(http.MethodGet, "/v1/project/p/resource", nil)
 	s.recordViolation(sideRequest, r, 400, fmt.Errorf("the client's fault"))
 	var tb fakeTB
 	s.CheckContract(&tb)

@@ -79,12 +79,12 @@ func TestUsableAsHandler(t *testing.T) {
 	s := newServer(t)
 	s.Commit(map[string][]byte{"project/p/resource/a": []byte("x")})
 	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/project/p/resource/a", nil))
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/project/p/resource/a", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"resourceContent":"eA=="`) {
 		t.Errorf("got %d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/event", nil))
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/event", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/event: %d, want 405", rec.Code)
 	}

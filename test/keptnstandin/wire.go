@@ -88,8 +88,7 @@ func checkEventWire(body []byte) error {
 // the task's own started or finished type where go-utils has one, EventData
 // otherwise.
 func eventDataFor(eventType string) any {
-	switch eventType {
-	case keptnv2.ErrorLogEventName:
+	if eventType == keptnv2.ErrorLogEventName {
 		return &keptnv2.ErrorLogEvent{}
 	}
 	parts := strings.Split(eventType, ".")

@@ -81,7 +81,7 @@ func eventingContext(t testing.TB) context.Context {
 		fill(t, sourcesconfig.NewStore(log), mod, "default-pingsource.yaml"),
 		fill(t, feature.NewStore(log), mod, "features.yaml"),
 	} {
-		ctx = s.ToContext(ctx)
+		ctx = s.ToContext(ctx) //nolint:fatcontext // each store adds its configuration to the context
 	}
 	return apis.WithinCreate(ctx)
 }

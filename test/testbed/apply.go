@@ -155,7 +155,7 @@ func (b *Bed) installCRDs(ctx context.Context, files []string) error {
 		err := b.waitFor(ctx, nil, "see CRD "+name+" established", func(ctx context.Context) (bool, error) {
 			crd, err := b.dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
-				return false, nil
+				return false, nil //nolint:nilerr // not up yet: poll again
 			}
 			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
 			for _, c := range conds {

@@ -391,7 +391,7 @@ func (b *Bed) waitHTTP(ctx context.Context, p *process, url string, tlsConfig *t
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // not up yet: poll again
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
@@ -413,7 +413,7 @@ func (b *Bed) waitFor(ctx context.Context, p *process, what string, cond func(co
 	for {
 		if p != nil {
 			if done, err := p.exited(); done {
-				return fmt.Errorf("testbed: %s exited (%v) before it could %s; end of %s:\n%s", p.name, err, what, p.logPath, tail(p.logPath, 30))
+				return fmt.Errorf("testbed: %s exited (%v) before it could %s; end of %s:\n%s", p.name, err, what, p.logPath, tail(p.logPath, 30)) //nolint:errorlint // err may be nil: it is shown, not wrapped
 			}
 		}
 		ok, err := cond(ctx)
@@ -475,7 +475,7 @@ func (b *Bed) waitNodeSchedulable(ctx context.Context) error {
 	return b.waitFor(ctx, nil, "see node "+NodeName+" Ready without taints", func(ctx context.Context) (bool, error) {
 		node, err := b.client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // not up yet: poll again
 		}
 		for _, t := range node.Spec.Taints {
 			if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {

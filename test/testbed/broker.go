@@ -134,7 +134,7 @@ func (b *Bed) waitStatus(ctx context.Context, p *process, method, url string, wa
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // not up yet: poll again
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == want, nil

@@ -32,6 +32,10 @@ const firstBuildEstimate = "20-35 minutes"
 // idle cores: 7.4 CPU-minutes measured (see README.md).
 const funcCheckBuildEstimate = "4-5 minutes"
 
+// lintBuildEstimate is what the first build of golangci-lint takes on 2
+// idle cores (see README.md).
+const lintBuildEstimate = "2-3 minutes"
+
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
 	Etcd              string
@@ -119,9 +123,58 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 
 // FuncYAMLCheck returns the path of funcyaml-check (tools/func: kn func's
 // own loader and validation of a func.yaml), building it into the binary
-// cache as EnsureBinaries builds the bed's programs. It takes a lock of its
-// own, so it does not wait for a control-plane build in another process.
+// cache on first use.
 func FuncYAMLCheck(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "funcyaml-check",
+		dir:      "func",
+		module:   "knative.dev/func",
+		pkg:      ".",
+		inputs:   []string{"go.mod", "go.sum", "main.go"},
+		estimate: funcCheckBuildEstimate,
+	})
+}
+
+// GolangciLint returns the path of golangci-lint, built from the version
+// tools/lint pins (its go.mod's tool directive) into the binary cache on
+// first use. `make lint` runs it.
+func GolangciLint(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "golangci-lint",
+		dir:      "lint",
+		module:   "github.com/golangci/golangci-lint/v2",
+		pkg:      "github.com/golangci/golangci-lint/v2/cmd/golangci-lint",
+		inputs:   []string{"go.mod", "go.sum"},
+		estimate: lintBuildEstimate,
+		// A binary built as a dependency reports our module's version
+		// ("(devel)"); the release build stamps these, and a non-empty date
+		// makes golangci-lint keep them.
+		ldflags: func(version string) string {
+			return "-X main.version=" + strings.TrimPrefix(version, "v") + " -X main.commit=go-module -X main.date=unknown"
+		},
+	})
+}
+
+// tool is one program of a nested module under tools/ that the tests or the
+// Makefile run, rather than the bed.
+type tool struct {
+	name string
+	// dir is the nested module's directory under tools/.
+	dir string
+	// module is the pinned module whose version names the cache directory.
+	module string
+	// pkg is the main package to build, "." for the nested module's own.
+	pkg string
+	// inputs are the nested module's files hashed into the cache key.
+	inputs   []string
+	estimate string
+	ldflags  func(version string) string
+}
+
+// toolBinary builds t into the binary cache as EnsureBinaries builds the
+// bed's programs, under a lock of its own, so it never waits for a
+// control-plane build in another process.
+func toolBinary(ctx context.Context, log io.Writer, t tool) (string, error) {
 	src, err := SourceDir()
 	if err != nil {
 		return "", err
@@ -130,19 +183,25 @@ func FuncYAMLCheck(ctx context.Context, log io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(src, "tools", "func")
-	version, err := moduleVersion(ctx, dir, "knative.dev/func")
+	dir := filepath.Join(src, "tools", t.dir)
+	version, err := moduleVersion(ctx, dir, t.module)
 	if err != nil {
 		return "", err
 	}
 	c := component{
-		name:    "funcyaml-check",
+		name:    t.name,
 		version: version,
-		inputs:  []string{filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go")},
-		bins:    []string{"funcyaml-check"},
+		bins:    []string{t.name},
 		build: func(ctx context.Context, out string, log io.Writer) error {
-			return goRun(ctx, dir, nil, log, "build", "-o", filepath.Join(out, "funcyaml-check"), ".")
+			args := []string{"build", "-o", filepath.Join(out, t.name)}
+			if t.ldflags != nil {
+				args = append(args, "-ldflags", t.ldflags(version))
+			}
+			return goRun(ctx, dir, nil, log, append(args, t.pkg)...)
 		},
+	}
+	for _, in := range t.inputs {
+		c.inputs = append(c.inputs, filepath.Join(dir, in))
 	}
 	root, err := binCacheDir()
 	if err != nil {
@@ -154,19 +213,19 @@ func FuncYAMLCheck(ctx context.Context, log io.Writer) (string, error) {
 	}
 	out := filepath.Join(root, key)
 	if !hasAll(out, c.bins) {
-		unlock, err := lockFile(ctx, filepath.Join(root, ".lock-funcyaml-check"))
+		unlock, err := lockFile(ctx, filepath.Join(root, ".lock-"+t.name))
 		if err != nil {
 			return "", err
 		}
 		defer unlock()
 		if !hasAll(out, c.bins) {
-			fmt.Fprintf(log, "testbed: building funcyaml-check (knative.dev/func %s) into %s; the first build takes about %s on 2 cores\n", version, root, funcCheckBuildEstimate)
+			fmt.Fprintf(log, "testbed: building %s (%s %s) into %s; the first build takes about %s on 2 cores\n", t.name, t.module, version, root, t.estimate)
 			if err := buildInto(ctx, c, out, log); err != nil {
 				return "", err
 			}
 		}
 	}
-	return filepath.Join(out, "funcyaml-check"), nil
+	return filepath.Join(out, t.name), nil
 }
 
 // components describes the five builds. Versions come from the go.mod files

@@ -171,8 +171,8 @@ func NamespaceName(testName, suffix string) string {
 		suffix = suffix[:20]
 	}
 	base := strings.Trim(notDNSLabel.ReplaceAllString(strings.ToLower(testName), "-"), "-")
-	if max := 63 - len(suffix) - 1; len(base) > max {
-		base = strings.TrimRight(base[:max], "-")
+	if room := 63 - len(suffix) - 1; len(base) > room {
+		base = strings.TrimRight(base[:room], "-")
 	}
 	if base == "" {
 		base = "test"

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -61,7 +62,8 @@ func run(listen string) error {
 	if err != nil {
 		return err
 	}
-	return http.Serve(l, mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(l)
 }
 
 // job is a suspended one-container Job: created, never run.

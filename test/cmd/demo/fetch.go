@@ -34,7 +34,7 @@ func runFetcher(ctx context.Context, p printer, job *batchv1.Job, keptn *keptnst
 	token := func(string, string) (string, error) { return keptn.Token(), nil }
 	out, code, err := fetcher.Run(ctx, bin, job, workspace, token)
 	if err != nil || code != 0 {
-		return fmt.Errorf("the fetcher failed (exit %d): %v\n%s", code, err, out)
+		return fmt.Errorf("the fetcher failed (exit %d): %v\n%s", code, err, out) //nolint:errorlint // err may be nil: it is shown, not wrapped
 	}
 	tree, err := fetcher.Tree(workspace)
 	if err != nil {

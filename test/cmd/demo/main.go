@@ -62,8 +62,9 @@ func main() {
 	}
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *kubeconfig, *timeout, *verbose); err != nil {
+	err := run(ctx, *kubeconfig, *timeout, *verbose)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -144,7 +145,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	} else {
 		p.say("sending %s (id %s) to the function", ce.Type(), ce.ID())
 		if status, err := deliver(ctx, fnURL, ce); err != nil || status >= 300 {
-			return fmt.Errorf("the function answered %d: %v", status, err)
+			return fmt.Errorf("the function answered %d: %v", status, err) //nolint:errorlint // err may be nil: it is shown, not wrapped
 		}
 	}
 	job, err := findJob(ctx, kube, ce.ID())
@@ -408,7 +409,7 @@ func follow(ctx context.Context, p printer, keptn *keptnstandin.Server, kube kub
 	if err != nil {
 		return finished, fmt.Errorf("no .finished: %w", err)
 	}
-	raw, _ := json.Marshal(map[string]any{"status": finished.Data["status"], "result": finished.Data["result"], "test": finished.Data["test"]})
+	raw, _ := json.Marshal(map[string]any{"status": finished.Data["status"], "result": finished.Data["result"], "test": finished.Data["test"]}) //nolint:errchkjson // values decoded from JSON marshal again
 	p.say("Keptn received %s: %s", finished.Type, raw)
 	return finished, nil
 }

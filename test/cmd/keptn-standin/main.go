@@ -23,8 +23,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "keptn-standin:", err)
 		os.Exit(1)
 	}
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	var mu sync.Mutex
 	enc := json.NewEncoder(stdout)
-	print := func(v any) {
+	emit := func(v any) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err := enc.Encode(v); err != nil {
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		keptnstandin.WithToken(*token),
 		keptnstandin.WithGateway(*gateway),
 		keptnstandin.WithMaxEventSizeKB(*maxKB),
-		keptnstandin.WithEventHook(func(e keptnstandin.Event) { print(e) }),
+		keptnstandin.WithEventHook(func(e keptnstandin.Event) { emit(e) }),
 	}
 	if *caOut != "" {
 		ca, err := keptnstandin.NewPrivateCA()
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	print(started{URL: s.URL(), APIURL: s.APIURL(), ResourceServiceURL: s.ResourceServiceURL(), Gateway: *gateway, Commit: commit})
+	emit(started{URL: s.URL(), APIURL: s.APIURL(), ResourceServiceURL: s.ResourceServiceURL(), Gateway: *gateway, Commit: commit})
 
 	<-ctx.Done()
 	for _, v := range s.ContractViolations() {

@@ -45,7 +45,7 @@ func TestRunPrintsURLAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 401 {
+	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("resource without token behind the gateway: %d, want 401", resp.StatusCode)
 	}
 
@@ -62,7 +62,7 @@ func TestRunPrintsURLAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("event: %d", resp.StatusCode)
 	}
 	if !lines.Scan() {

@@ -4,6 +4,7 @@
 //	testbed up   [-state DIR]  start a cluster in the background, print its kubeconfig path
 //	testbed down [-state DIR]  stop the cluster that up started
 //	testbed run  [-state DIR]  start a cluster in the foreground until Ctrl-C
+//	testbed tool NAME          build a tool (golangci-lint, funcyaml-check) into the cache, print its path
 //
 // The state directory (default: <user cache dir>/job-executor-knative/cluster)
 // holds the cluster's files, its kubeconfig and the pid of the process that
@@ -16,9 +17,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,11 +35,30 @@ func main() {
 	}
 }
 
-const usage = "usage: testbed build | up [-state DIR] | down [-state DIR] | run [-state DIR]"
+const usage = "usage: testbed build | up [-state DIR] | down [-state DIR] | run [-state DIR] | tool golangci-lint|funcyaml-check"
+
+// tools are the programs `testbed tool` builds; `make lint` asks for
+// golangci-lint this way, so the Makefile shares the bed's build cache.
+var tools = map[string]func(context.Context, io.Writer) (string, error){
+	"golangci-lint":  testbed.GolangciLint,
+	"funcyaml-check": testbed.FuncYAMLCheck,
+}
 
 func run(args []string) error {
 	if len(args) == 0 {
 		return errors.New(usage)
+	}
+	if args[0] == "tool" {
+		build, ok := tools[strings.Join(args[1:], " ")]
+		if !ok {
+			return errors.New(usage)
+		}
+		path, err := build(context.Background(), os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Println(path)
+		return nil
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	defaultState := ""

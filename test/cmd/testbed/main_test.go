@@ -8,7 +8,7 @@ import (
 )
 
 func TestRunRejectsUnknownCommands(t *testing.T) {
-	for _, args := range [][]string{nil, {"bogus"}, {"up", "extra"}} {
+	for _, args := range [][]string{nil, {"bogus"}, {"up", "extra"}, {"tool"}, {"tool", "bogus"}, {"tool", "golangci-lint", "extra"}} {
 		if err := run(args); err == nil || !strings.Contains(err.Error(), "usage") {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}

@@ -96,7 +96,7 @@ func up(ctx context.Context, st state) error {
 		select {
 		case err := <-exited:
 			log, _ := os.ReadFile(st.logFile())
-			return fmt.Errorf("cluster process exited (%v):\n%s", err, log)
+			return fmt.Errorf("cluster process exited (%v):\n%s", err, log) //nolint:errorlint // err may be nil: it is shown, not wrapped
 		case <-deadline:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			return fmt.Errorf("cluster not ready after 5 minutes; see %s", st.logFile())

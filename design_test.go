@@ -1,0 +1,145 @@
+// Package design_test enforces the package boundaries docs/design.md
+// documents, so the layout cannot drift from the page that explains it.
+package design_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/keptn-sandbox/job-executor-knative"
+
+// floors is docs/design.md's table: a package may import only packages on
+// lower floors. A new package fails the test until it is placed here and in
+// the page.
+var floors = map[string]int{
+	"pkg/yamlnode":                0,
+	"pkg/logctx":                  0,
+	"pkg/claim":                   0,
+	"pkg/serve":                   0,
+	"pkg/policy/policytest":       0,
+	"pkg/telemetry/telemetrytest": 0,
+	"pkg/keptn":                   1,
+	"pkg/config":                  2,
+	"pkg/sink":                    2,
+	"pkg/jobs":                    3,
+	"pkg/policy":                  4,
+	"pkg/report":                  4,
+	"pkg/telemetry":               4,
+	"pkg/trigger":                 5,
+	"function":                    6,
+	"initcontainer":               7,
+	"cmd/function":                7,
+	"cmd/jobctl":                  7,
+}
+
+// pure packages do no I/O of their own: the same input gives the same
+// output, which is what makes a redelivered event harmless.
+var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/config", "pkg/jobs"}
+
+// io are the imports a pure package may not have.
+var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func list(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps=false", "-json=ImportPath,Imports,Deps", "./...").Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+	}
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		p.ImportPath = strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < len(floors) {
+		t.Fatalf("go list found %d packages, the table has %d", len(pkgs), len(floors))
+	}
+	return pkgs
+}
+
+func TestImportsGoDownTheFloors(t *testing.T) {
+	for _, p := range list(t) {
+		if p.ImportPath == "" {
+			continue // this test's own package
+		}
+		floor, ok := floors[p.ImportPath]
+		if !ok {
+			t.Errorf("%s is not in docs/design.md's table of floors (and this test's)", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			rel, ours := strings.CutPrefix(imp, module+"/")
+			if !ours {
+				continue
+			}
+			if f, known := floors[rel]; known && f >= floor {
+				t.Errorf("%s (floor %d) imports %s (floor %d): imports go down only", p.ImportPath, floor, rel, f)
+			}
+			if strings.HasSuffix(rel, "test") && !strings.HasSuffix(p.ImportPath, "test") {
+				t.Errorf("%s imports the test helper %s outside a test", p.ImportPath, rel)
+			}
+		}
+	}
+}
+
+func TestPurePackagesDoNoIO(t *testing.T) {
+	byPath := map[string]pkg{}
+	for _, p := range list(t) {
+		byPath[p.ImportPath] = p
+	}
+	for _, name := range pure {
+		p, ok := byPath[name]
+		if !ok {
+			t.Errorf("pure package %s not found", name)
+			continue
+		}
+		for _, imp := range p.Imports {
+			for _, bad := range ioImports {
+				if imp == bad || (strings.HasSuffix(bad, "/") && strings.HasPrefix(imp, bad)) {
+					t.Errorf("%s is pure (docs/design.md) but imports %s", name, imp)
+				}
+			}
+		}
+	}
+}
+
+// TestFetcherCarriesNoKubernetesClient: the fetcher runs in every Job's pod
+// with the Keptn token, so it stays small: no Kubernetes libraries at all.
+func TestFetcherCarriesNoKubernetesClient(t *testing.T) {
+	for _, p := range list(t) {
+		if p.ImportPath != "initcontainer" {
+			continue
+		}
+		if len(p.Deps) == 0 {
+			t.Fatal("go list gave initcontainer no dependencies")
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "k8s.io/") || strings.HasPrefix(d, "sigs.k8s.io/") {
+				t.Errorf("initcontainer depends on %s", d)
+			}
+		}
+		return
+	}
+	t.Fatal("initcontainer not found")
+}
