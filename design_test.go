@@ -21,6 +21,7 @@ var floors = map[string]int{
 	"pkg/logctx":                  0,
 	"pkg/claim":                   0,
 	"pkg/serve":                   0,
+	"pkg/wake":                    0,
 	"pkg/policy/policytest":       0,
 	"pkg/telemetry/telemetrytest": 0,
 	"pkg/keptn":                   1,

@@ -108,7 +108,9 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // nothing. It reports whether the sweep is idle now.
 func (f *Function) settleSweep(ctx context.Context, st report.SweepStats, err error) (bool, error) {
 	if f.wake == nil || err != nil || st.Skipped {
-		return false, nil
+		// The sweep's own error is answered by the caller; here it only
+		// means the switch must not move.
+		return false, nil //nolint:nilerr // the sweep's error is the caller's to answer
 	}
 	if st.Pending > 0 {
 		_, err := f.wake.EnsureArmed(ctx)

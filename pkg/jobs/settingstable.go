@@ -211,7 +211,7 @@ func duration(v string, zeroOK bool) (time.Duration, error) {
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("%q is not a duration such as 90s or 5m", v)
-	case d < 0, d < time.Second && !(zeroOK && d == 0):
+	case d < 0, d < time.Second && (!zeroOK || d != 0):
 		return 0, fmt.Errorf("%q: want at least 1s", v)
 	}
 	return d, nil

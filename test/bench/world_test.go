@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
@@ -122,11 +123,16 @@ func newWorld(tb testing.TB, image string, opts ...worldOption) *world {
 // rawClient is the admin client without client-go's rate limiter: the
 // baselines measure the API server, not a client-side queue.
 func rawClient(tb testing.TB, bed *testbed.Bed) kubernetes.Interface {
-	rc := bed.RESTConfig()
-	rc.QPS, rc.Burst = -1, 0
-	kube, err := kubernetes.NewForConfig(rc)
+	kube, err := kubernetes.NewForConfig(restConfig(bed))
 	must(tb, err)
 	return kube
+}
+
+// restConfig is rawClient's configuration.
+func restConfig(bed *testbed.Bed) *rest.Config {
+	rc := bed.RESTConfig()
+	rc.QPS, rc.Burst = -1, 0
+	return rc
 }
 
 // namespace creates a namespace for the benchmark; at cleanup it is deleted

@@ -193,7 +193,8 @@ func TestRunTLSCAOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if _, err := http.Get(st.URL + "/v1/project/p/resource"); err == nil {
+	if resp, err := http.Get(st.URL + "/v1/project/p/resource"); err == nil {
+		resp.Body.Close()
 		t.Error("a client without the CA was served")
 	}
 }
