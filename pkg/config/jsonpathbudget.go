@@ -177,13 +177,15 @@ func jsonPathSteps(expr string) []jsonPathStep {
 	return out
 }
 
-// closing finds the bracket that closes the one at open, skipping quoted
-// strings and nested brackets; the end of expr if there is none.
-func closing(expr string, open int) int {
+// scanUnquoted calls visit for each byte of s from index from on that is
+// outside a quoted string, with the bracket depth after that byte; the scan
+// stops when visit returns false. closing and bracketStep read a path the
+// same way, so they cannot disagree about quotes and nesting.
+func scanUnquoted(s string, from int, visit func(i int, c byte, depth int) bool) {
 	depth := 0
 	var quote byte
-	for i := open; i < len(expr); i++ {
-		c := expr[i]
+	for i := from; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case quote != 0:
 			switch c {
@@ -192,18 +194,33 @@ func closing(expr string, open int) int {
 			case quote:
 				quote = 0
 			}
+			continue
 		case c == '"' || c == '\'' || c == '`':
 			quote = c
+			continue
 		case c == '[' || c == '(':
 			depth++
 		case c == ']' || c == ')':
 			depth--
-			if depth == 0 {
-				return i
-			}
+		}
+		if !visit(i, c, depth) {
+			return
 		}
 	}
-	return len(expr)
+}
+
+// closing finds the bracket that closes the one at open, skipping quoted
+// strings and nested brackets; the end of expr if there is none.
+func closing(expr string, open int) int {
+	end := len(expr)
+	scanUnquoted(expr, open, func(i int, c byte, depth int) bool {
+		if (c == ']' || c == ')') && depth == 0 {
+			end = i
+			return false
+		}
+		return true
+	})
+	return end
 }
 
 func bracketStep(body string) jsonPathStep {
@@ -212,30 +229,15 @@ func bracketStep(body string) jsonPathStep {
 		return jsonPathStep{kind: stepWildcard, inner: trimmed[1:]}
 	}
 	keys, wildcard := int64(1), false
-	depth := 0
-	var quote byte
-	for i := 0; i < len(body); i++ {
-		c := body[i]
+	scanUnquoted(body, 0, func(_ int, c byte, depth int) bool {
 		switch {
-		case quote != 0:
-			switch c {
-			case '\\':
-				i++
-			case quote:
-				quote = 0
-			}
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '[' || c == '(':
-			depth++
-		case c == ']' || c == ')':
-			depth--
 		case depth == 0 && c == ',':
 			keys++
 		case depth == 0 && (c == '*' || c == ':'):
 			wildcard = true
 		}
-	}
+		return true
+	})
 	inner := ""
 	if strings.ContainsAny(body, "([$@") {
 		inner = body
