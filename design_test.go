@@ -25,13 +25,13 @@ var floors = map[string]int{
 	"pkg/policy/policytest":       0,
 	"pkg/telemetry/telemetrytest": 0,
 	"pkg/keptn":                   1,
-	"pkg/config":                  2,
+	"pkg/jobconfig":               2,
 	"pkg/sink":                    2,
 	"pkg/jobs":                    3,
 	"pkg/policy":                  4,
 	"pkg/report":                  4,
 	"pkg/telemetry":               4,
-	"pkg/trigger":                 5,
+	"pkg/launch":                  5,
 	"function":                    6,
 	"initcontainer":               7,
 	"cmd/function":                7,
@@ -40,7 +40,7 @@ var floors = map[string]int{
 
 // pure packages do no I/O of their own: the same input gives the same
 // output, which is what makes a redelivered event harmless.
-var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/config", "pkg/jobs"}
+var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs"}
 
 // io are the imports a pure package may not have.
 var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 // TestAnswer: what the Broker hears. A refusal no redelivery can change is
@@ -25,10 +25,10 @@ func TestAnswer(t *testing.T) {
 		want int
 	}{
 		{"nil", nil, 0},
-		{"retryable", trigger.Retryable(errors.New("apiserver down")), http.StatusServiceUnavailable},
+		{"retryable", launch.Retryable(errors.New("apiserver down")), http.StatusServiceUnavailable},
 		{"malformed", fmt.Errorf("%w: attribute id is 307200 bytes", keptn.ErrMalformed), http.StatusBadRequest},
-		{"permanent", trigger.Permanent(errors.New("record refused")), http.StatusBadRequest},
-		{"permanent joined with retryable", errors.Join(trigger.Permanent(errors.New("a")), trigger.Retryable(errors.New("b"))), http.StatusServiceUnavailable},
+		{"permanent", launch.Permanent(errors.New("record refused")), http.StatusBadRequest},
+		{"permanent joined with retryable", errors.Join(launch.Permanent(errors.New("a")), launch.Retryable(errors.New("b"))), http.StatusServiceUnavailable},
 		{"unknown", errors.New("?"), http.StatusInternalServerError},
 	}
 	for _, tt := range tests {
@@ -44,6 +44,6 @@ func TestAnswer(t *testing.T) {
 		})
 	}
 	var r *cehttp.Result
-	require.ErrorAs(t, answer(trigger.Retryable(errors.New(strings.Repeat("x", 1<<20)))), &r)
+	require.ErrorAs(t, answer(launch.Retryable(errors.New(strings.Repeat("x", 1<<20)))), &r)
 	assert.Less(t, len(r.Error()), 5<<10, "the answer never carries an unbounded error")
 }

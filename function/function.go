@@ -19,14 +19,14 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 
 // Function handles Keptn task events and Job status events.
 type Function struct {
 	log     *slog.Logger
-	trigger *trigger.Handler
+	launcher *launch.Handler
 	report  *report.Reconciler
 	metrics *telemetry.Metrics
 	events  *telemetry.JobEvents
@@ -64,7 +64,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
 		}
 		ctx = logctx.With(ctx, "shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
-		out, err := f.trigger.Handle(ctx, ev)
+		out, err := f.launcher.Handle(ctx, ev)
 		log.InfoContext(ctx, "handled triggered event", "matched", out.Matched, "created", out.Created, "existing", out.Existing, "invalid", out.Invalid, "error", errString(err))
 		f.metrics.Event(ctx, e.Type(), triggeredOutcome(out, err))
 		return nil, answer(err)
@@ -138,9 +138,9 @@ func answer(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case trigger.IsRetryable(err):
+	case launch.IsRetryable(err):
 		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
-	case errors.Is(err, keptn.ErrMalformed), trigger.IsPermanent(err):
+	case errors.Is(err, keptn.ErrMalformed), launch.IsPermanent(err):
 		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
 	default:
 		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))

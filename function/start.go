@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
@@ -29,7 +29,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 
@@ -78,10 +78,10 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	responses.Observer = obs
-	f.trigger = &trigger.Handler{
-		Configs: &trigger.Configs{
+	f.launcher = &launch.Handler{
+		Configs: &launch.Configs{
 			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
-			Options:   []config.Option{config.WithLimits(pol.ConfigLimits())},
+			Options:   []jobconfig.Option{jobconfig.WithLimits(pol.ConfigLimits())},
 		},
 		Jobs:        jobsFor,
 		Settings:    set.jobs,
@@ -107,7 +107,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	// A Job whose .finished waited for a sibling's .started reports as
 	// soon as the last .started is out (report.AnnotationSiblings).
-	f.trigger.Settle = func(ctx context.Context, job *batchv1.Job) error {
+	f.launcher.Settle = func(ctx context.Context, job *batchv1.Job) error {
 		_, err := f.report.Reconcile(ctx, job)
 		return err
 	}
@@ -119,12 +119,12 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 // armedJobs sets up the sweep's switch and returns the Job clients the
 // trigger creates through: every create arms the sweep before the Job exists
 // (docs/completion.md, Scale to zero).
-func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) trigger.JobClient, error) {
+func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) launch.JobClient, error) {
 	var err error
 	if f.wake, err = sweepSwitch(cfg, rc, set.holder, set.claimTTL); err != nil {
 		return nil, err
 	}
-	return func(ns string) trigger.JobClient {
+	return func(ns string) launch.JobClient {
 		return &armingJobs{JobClient: kube.BatchV1().Jobs(ns), wake: f.wake, log: f.log}
 	}, nil
 }
@@ -360,7 +360,7 @@ func pingSourceRef(ref string) (namespace, name string, err error) {
 // still armed after: the orderings docs/completion.md argues ("Scale to
 // zero").
 type armingJobs struct {
-	trigger.JobClient
+	launch.JobClient
 	wake *wake.Switch
 	log  *slog.Logger
 }

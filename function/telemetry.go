@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 // Outcomes of handled events, the "outcome" label of
@@ -56,7 +56,7 @@ func (f *Function) stopTelemetry(ctx context.Context) error {
 }
 
 // triggeredOutcome names what became of a triggered event.
-func triggeredOutcome(out trigger.Outcome, err error) string {
+func triggeredOutcome(out launch.Outcome, err error) string {
 	switch {
 	case err != nil:
 		return errorOutcome(answer(err))

@@ -10,22 +10,22 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 func TestTriggeredOutcome(t *testing.T) {
 	tests := []struct {
-		out  trigger.Outcome
+		out  launch.Outcome
 		err  error
 		want string
 	}{
-		{trigger.Outcome{}, nil, outcomeIgnored},
-		{trigger.Outcome{Matched: 1, Created: 1}, nil, outcomeCreated},
-		{trigger.Outcome{Matched: 2, Created: 1, Existing: 1}, nil, outcomeCreated},
-		{trigger.Outcome{Matched: 1, Existing: 1}, nil, outcomeDuplicate},
-		{trigger.Outcome{Matched: 2, Created: 1, Invalid: 1}, nil, outcomeInvalid},
-		{trigger.Outcome{Matched: 1}, trigger.Retryable(errors.New("api server down")), outcomeRetry},
-		{trigger.Outcome{Matched: 1}, errors.New("unexpected"), outcomeError},
+		{launch.Outcome{}, nil, outcomeIgnored},
+		{launch.Outcome{Matched: 1, Created: 1}, nil, outcomeCreated},
+		{launch.Outcome{Matched: 2, Created: 1, Existing: 1}, nil, outcomeCreated},
+		{launch.Outcome{Matched: 1, Existing: 1}, nil, outcomeDuplicate},
+		{launch.Outcome{Matched: 2, Created: 1, Invalid: 1}, nil, outcomeInvalid},
+		{launch.Outcome{Matched: 1}, launch.Retryable(errors.New("api server down")), outcomeRetry},
+		{launch.Outcome{Matched: 1}, errors.New("unexpected"), outcomeError},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, triggeredOutcome(tt.out, tt.err), "%+v %v", tt.out, tt.err)

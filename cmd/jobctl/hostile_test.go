@@ -12,7 +12,7 @@ import (
 
 // TestValidateAndRenderRefuseAlike: what the function refuses without an
 // event, validate and render refuse too, with the same located message,
-// because all three parse through pkg/config (issue 16, point 9).
+// because all three parse through pkg/jobconfig (issue 16, point 9).
 func TestValidateAndRenderRefuseAlike(t *testing.T) {
 	const task = "apiVersion: v2\nactions:\n  - name: a\n    events:\n      - name: sh.keptn.event.test.triggered\n    tasks:\n      - name: t\n        image: alpine:3.20\n"
 	const fetcherSays = "9:17: actions[0].tasks[0].files[0]: the file fetcher would refuse it: invalid resource URI "

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
@@ -27,7 +27,7 @@ var _ keptn.ResourceGetter = localConfig{}
 // the function asks without one and Keptn answers with the branch head, which
 // a laptop cannot know: the name then has no "at <commit>".
 func (l localConfig) GetResource(_ context.Context, s keptn.Scope, uri, gitCommitID string) (*keptn.Resource, error) {
-	if s.Level() != l.level || uri != config.ResourceURI {
+	if s.Level() != l.level || uri != jobconfig.ResourceURI {
 		return nil, fmt.Errorf("%w: %s at %s level", keptn.ErrNotFound, uri, s.Level())
 	}
 	return &keptn.Resource{URI: uri, Content: l.data, Version: gitCommitID}, nil

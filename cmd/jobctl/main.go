@@ -1,7 +1,7 @@
 // Command jobctl checks job/config.yaml files on a laptop, before they reach
 // Keptn: it validates them, renders the Kubernetes Jobs the function would
 // create for an event, and writes Keptn events to test with. It uses the
-// function's own packages (pkg/config, pkg/jobs, pkg/keptn, pkg/trigger), so
+// function's own packages (pkg/jobconfig, pkg/jobs, pkg/keptn, pkg/launch), so
 // what it accepts and prints is what the function does.
 package main
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
@@ -30,7 +30,7 @@ func loadPolicy(path string) (*policy.Policy, error) {
 		return policy.Default(policy.WithSecrets(noCluster{})), nil
 	}
 	p, err := policy.Load(path, policy.WithSecrets(noCluster{}))
-	var list config.ErrorList
+	var list jobconfig.ErrorList
 	var pathErr *fs.PathError
 	switch {
 	case errors.As(err, &list):
@@ -45,8 +45,8 @@ func loadPolicy(path string) (*policy.Policy, error) {
 
 // parseOptions are the config parse options under p: its limits, as the
 // function parses configs.
-func parseOptions(p *policy.Policy) []config.Option {
-	return []config.Option{config.WithLimits(p.ConfigLimits())}
+func parseOptions(p *policy.Policy) []jobconfig.Option {
+	return []jobconfig.Option{jobconfig.WithLimits(p.ConfigLimits())}
 }
 
 // applyPolicySettings gives the settings the policy's resource defaults
@@ -66,10 +66,10 @@ var policyEvent = &keptn.TaskEvent{Type: keptn.TaskType("validate", keptn.KindTr
 // admitAll checks every action of a valid config against p. Refusals are
 // returned as errors located in the config; actions the policy could not
 // decide on without a cluster or registry are returned as unchecked.
-func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.Settings) (errs, warns config.ErrorList, unchecked []string) {
+func admitAll(ctx context.Context, p *policy.Policy, cfg *jobconfig.Config, s jobs.Settings) (errs, warns jobconfig.ErrorList, unchecked []string) {
 	for i := range cfg.Actions {
 		admitted, err := p.Admit(ctx, cfg, i, policyEvent, s)
-		var list config.ErrorList
+		var list jobconfig.ErrorList
 		switch {
 		case err == nil:
 			warns = append(warns, admitted.Warnings[len(cfg.Warnings):]...)
@@ -78,7 +78,7 @@ func admitAll(ctx context.Context, p *policy.Policy, cfg *config.Config, s jobs.
 		case policy.IsUnavailable(err):
 			unchecked = append(unchecked, fmt.Sprintf("%s: actions[%d] (%q) not checked against the policy: %v", cfg.File, i, cfg.Actions[i].Name, err))
 		default:
-			errs = append(errs, &config.FieldError{File: cfg.File, Line: cfg.Actions[i].Pos.Line, Column: cfg.Actions[i].Pos.Column,
+			errs = append(errs, &jobconfig.FieldError{File: cfg.File, Line: cfg.Actions[i].Pos.Line, Column: cfg.Actions[i].Pos.Column,
 				Path: cfg.Actions[i].Pos.Path, Message: err.Error()})
 		}
 	}

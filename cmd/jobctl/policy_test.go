@@ -199,7 +199,7 @@ func TestPolicySecretLabels(t *testing.T) {
 
 // TestPolicyGapsRefusedOffline: what issue 16 point 8 found accepted is
 // refused by validate and by render alike, with the line, as the function
-// refuses it (they share config.Parse and policy.Admit).
+// refuses it (they share jobconfig.Parse and policy.Admit).
 func TestPolicyGapsRefusedOffline(t *testing.T) {
 	dir := t.TempDir()
 	head := "apiVersion: v2\nactions:\n  - name: a\n    events: [{name: sh.keptn.event.test.triggered}]\n"

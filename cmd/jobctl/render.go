@@ -14,11 +14,11 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 type renderOptions struct {
@@ -39,7 +39,7 @@ func newRenderCmd() *cobra.Command {
 		Long: `Load the config as the function does (as job/config.yaml at --level of the
 event's scope), match it against the event and print every Job the function
 would create, as YAML documents separated by "---", in the order of the
-actions in the config. No cluster is needed.
+actions in the jobconfig. No cluster is needed.
 
 The event is a CloudEvent in structured JSON, as Keptn sends it (see
 'jobctl event'). Only sh.keptn.event.<task>.triggered events start tasks.
@@ -194,27 +194,27 @@ type rendered struct {
 	// policy could not decide on without the cluster or a registry.
 	failed    []failedAction
 	unchecked []failedAction
-	warnings  config.ErrorList
+	warnings  jobconfig.ErrorList
 }
 
-// renderJobs mirrors trigger.Handler.Handle without a cluster: load the
+// renderJobs mirrors launch.Handler.Handle without a cluster: load the
 // config, match, build one Job per matching action; an action whose Job
 // cannot be built is failed with the message the handler would send.
 func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
 	var out rendered
-	configs := &trigger.Configs{Resources: src, Options: parseOptions(pol)}
+	configs := &launch.Configs{Resources: src, Options: parseOptions(pol)}
 	cfg, err := configs.Load(ctx, ev)
 	if cfg != nil {
 		out.file, out.warnings = cfg.File, cfg.Warnings
 	}
-	var list config.ErrorList
+	var list jobconfig.ErrorList
 	switch {
 	case errors.As(err, &list):
 		return out, invalidConfig(cfg, ev, list)
 	case err != nil:
 		return out, usage("loading config: %w", err)
 	}
-	matches, unread := cfg.MatchEvent(ev.Type, config.NewEventReader(ctx, ev.Document()))
+	matches, unread := cfg.MatchEvent(ev.Type, jobconfig.NewEventReader(ctx, ev.Document()))
 	// A filter over its budget does not match, as in the function (which
 	// logs it); say why.
 	out.warnings = append(out.warnings, unread...)
@@ -240,7 +240,7 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 // invalidConfig says what the handler's invalidConfig sends: a log.error
 // with every error, and an errored .finished for each matching action with
 // that action's errors.
-func invalidConfig(cfg *config.Config, ev *keptn.TaskEvent, list config.ErrorList) error {
+func invalidConfig(cfg *jobconfig.Config, ev *keptn.TaskEvent, list jobconfig.ErrorList) error {
 	var b strings.Builder
 	b.WriteString("invalid job config:\n" + list.Error())
 	if cfg != nil {

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
@@ -34,7 +34,7 @@ func expectJobs(t *testing.T, configFile, configName, eventFile string, s jobs.S
 	t.Helper()
 	data, err := os.ReadFile(configFile)
 	require.NoError(t, err)
-	cfg, err := config.Parse(configName, data)
+	cfg, err := jobconfig.Parse(configName, data)
 	require.NoError(t, err)
 	raw, err := os.ReadFile(eventFile)
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ job/config.yaml (service level at 521747298a3790fde1710f3aa2d03b55020575aa):20:2
 	// The message is jobs.Build's error, which the handler sends.
 	data, err := os.ReadFile("testdata/render/partial.config.yaml")
 	require.NoError(t, err)
-	cfg, err := config.Parse("job/config.yaml (service level at 521747298a3790fde1710f3aa2d03b55020575aa)", data)
+	cfg, err := jobconfig.Parse("job/config.yaml (service level at 521747298a3790fde1710f3aa2d03b55020575aa)", data)
 	require.NoError(t, err)
 	raw, err := os.ReadFile(testEvent)
 	require.NoError(t, err)

@@ -20,12 +20,12 @@ import (
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/trigger"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 // notDefault is a value other than the default for every setting; a
@@ -138,7 +138,7 @@ func sameEvent(t *testing.T) *keptn.TaskEvent {
 func functionJob(t *testing.T, s jobs.Settings, ev *keptn.TaskEvent) *batchv1.Job {
 	t.Helper()
 	root := t.TempDir()
-	p := filepath.Join(root, "project", ev.Project, "stage", ev.Stage, "service", ev.Service, "resource", config.ResourceURI)
+	p := filepath.Join(root, "project", ev.Project, "stage", ev.Stage, "service", ev.Service, "resource", jobconfig.ResourceURI)
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	require.NoError(t, os.WriteFile(p, []byte(sameConfig), 0o644))
 	dir, err := keptn.NewDirSource(root)
@@ -147,9 +147,9 @@ func functionJob(t *testing.T, s jobs.Settings, ev *keptn.TaskEvent) *batchv1.Jo
 	require.NoError(t, err)
 	kube := fake.NewClientset()
 	out := &sink.Log{W: io.Discard}
-	h := &trigger.Handler{
-		Configs:  &trigger.Configs{Resources: dir, Options: parseOptions(pol)},
-		Jobs:     func(ns string) trigger.JobClient { return kube.BatchV1().Jobs(ns) },
+	h := &launch.Handler{
+		Configs:  &launch.Configs{Resources: dir, Options: parseOptions(pol)},
+		Jobs:     func(ns string) launch.JobClient { return kube.BatchV1().Jobs(ns) },
 		Settings: s,
 		Policy:   pol,
 		Responses: &report.Sender{

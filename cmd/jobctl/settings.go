@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
@@ -29,23 +29,23 @@ func printSettingsTable(w io.Writer) {
 }
 
 // parseSettings reads a --settings file over jobs.DefaultSettings. Problems
-// with a key are a config.ErrorList naming file, line and key; settings
+// with a key are a jobconfig.ErrorList naming file, line and key; settings
 // that are each fine but together unsafe fail jobs.Settings.Validate.
 func parseSettings(file string, data []byte) (jobs.Settings, error) {
 	r := jobs.NewSettingsReader()
-	var errs config.ErrorList
+	var errs jobconfig.ErrorList
 	fail := func(n *yaml.Node, key, msg string) {
-		errs = append(errs, &config.FieldError{File: file, Line: n.Line, Column: n.Column, Path: key, Message: msg})
+		errs = append(errs, &jobconfig.FieldError{File: file, Line: n.Line, Column: n.Column, Path: key, Message: msg})
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc, extra yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return jobs.DefaultSettings(), config.ErrorList{yamlError(file, err)}
+		return jobs.DefaultSettings(), jobconfig.ErrorList{yamlError(file, err)}
 	}
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return jobs.DefaultSettings(), config.ErrorList{yamlError(file, err)}
+		return jobs.DefaultSettings(), jobconfig.ErrorList{yamlError(file, err)}
 	default:
 		fail(&extra, "", "only one YAML document is allowed (found a second one)")
 		return jobs.DefaultSettings(), errs
@@ -115,7 +115,7 @@ func setFromNode(r *jobs.SettingsReader, st jobs.Setting, n *yaml.Node) error {
 }
 
 // yamlError locates a syntax error at the line yaml.v3 names in its message.
-func yamlError(file string, err error) *config.FieldError {
+func yamlError(file string, err error) *jobconfig.FieldError {
 	line, msg := yamlnode.SyntaxError(err)
-	return &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg}
+	return &jobconfig.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // Severities of a diagnostic in -o json.
@@ -21,7 +21,7 @@ const (
 	severityWarning = "warning"
 )
 
-// diagnostic is one line of `validate -o json`. Unlike config.FieldError it
+// diagnostic is one line of `validate -o json`. Unlike jobconfig.FieldError it
 // always has every key, so editors and CI scripts need no special cases.
 type diagnostic struct {
 	File     string `json:"file"`
@@ -32,7 +32,7 @@ type diagnostic struct {
 	Severity string `json:"severity"`
 }
 
-func diagnostics(list config.ErrorList, severity string) []diagnostic {
+func diagnostics(list jobconfig.ErrorList, severity string) []diagnostic {
 	out := make([]diagnostic, 0, len(list))
 	for _, e := range list {
 		out = append(out, diagnostic{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Message, Severity: severity})
@@ -41,13 +41,13 @@ func diagnostics(list config.ErrorList, severity string) []diagnostic {
 }
 
 // checkConfig parses one file exactly as the function does (same options)
-// and returns its errors and warnings and the config.
-func checkConfig(file string, data []byte, opts ...config.Option) (cfg *config.Config, errs, warns config.ErrorList) {
-	cfg, err := config.Parse(file, data, opts...)
+// and returns its errors and warnings and the jobconfig.
+func checkConfig(file string, data []byte, opts ...jobconfig.Option) (cfg *jobconfig.Config, errs, warns jobconfig.ErrorList) {
+	cfg, err := jobconfig.Parse(file, data, opts...)
 	if err != nil && !errors.As(err, &errs) {
 		// Parse documents ErrorList as its only error type; keep any other
 		// error visible rather than calling the file valid.
-		errs = config.ErrorList{{File: file, Line: 1, Message: err.Error()}}
+		errs = jobconfig.ErrorList{{File: file, Line: 1, Message: err.Error()}}
 	}
 	if cfg != nil {
 		warns = cfg.Warnings
@@ -57,7 +57,7 @@ func checkConfig(file string, data []byte, opts ...config.Option) (cfg *config.C
 
 // asWarning renders a warning in the error format with "warning: " before
 // the message, so the same editor patterns (file:line:col: ...) pick it up.
-func asWarning(w *config.FieldError) string {
+func asWarning(w *jobconfig.FieldError) string {
 	c := *w
 	c.Message = "warning: " + c.Message
 	return c.Error()
@@ -74,7 +74,7 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check job/config.yaml files the way the function parses them",
-		Long: `Parse and validate each FILE with the function's parser (pkg/config).
+		Long: `Parse and validate each FILE with the function's parser (pkg/jobconfig).
 
 Valid files print nothing (warnings go to stderr) and exit 0. Otherwise every
 problem is printed to stdout as
@@ -207,8 +207,8 @@ func runValidate(ctx context.Context, stdout, stderr io.Writer, o validateOption
 }
 
 // sortByPosition puts errors of one file in document order.
-func sortByPosition(l config.ErrorList) {
-	slices.SortStableFunc(l, func(a, b *config.FieldError) int {
+func sortByPosition(l jobconfig.ErrorList) {
+	slices.SortStableFunc(l, func(a, b *jobconfig.FieldError) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 }

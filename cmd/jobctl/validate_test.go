@@ -163,7 +163,7 @@ func TestValidateJSONValid(t *testing.T) {
 }
 
 // TestValidateMatchesParse checks that the binary reports exactly what
-// config.Parse reports, for every file it is tested with.
+// jobconfig.Parse reports, for every file it is tested with.
 func TestValidateMatchesParse(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	require.NoError(t, err)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
@@ -18,7 +18,7 @@ func benchBuild(b *testing.B, path, typ string, data map[string]any) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.Parse("job/config.yaml", raw)
+	cfg, err := jobconfig.Parse("job/config.yaml", raw)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
@@ -35,14 +35,14 @@ const (
 // Errors are the config's fault (an env jsonpath that finds nothing, a
 // security context that would loosen the policy, a workspace over the
 // ceiling) and name the file, line and field.
-func Build(cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
+func Build(cfg *jobconfig.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
 	return BuildContext(context.Background(), cfg, actionIndex, ev, s)
 }
 
 // BuildContext is Build reading the event's values for the request ctx:
-// the env JSONPaths of one Job share one budget (config.EventReader), and
+// the env JSONPaths of one Job share one budget (jobconfig.EventReader), and
 // none is evaluated once ctx has ended.
-func BuildContext(ctx context.Context, cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
+func BuildContext(ctx context.Context, cfg *jobconfig.Config, actionIndex int, ev *keptn.TaskEvent, s Settings) (*batchv1.Job, error) {
 	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
 		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
 	}
@@ -98,12 +98,12 @@ type builtTasks struct {
 	deadline   int64
 }
 
-func taskContainers(ctx context.Context, cfg *config.Config, a *config.Action, ev *keptn.TaskEvent, s Settings) (builtTasks, error) {
+func taskContainers(ctx context.Context, cfg *jobconfig.Config, a *jobconfig.Action, ev *keptn.TaskEvent, s Settings) (builtTasks, error) {
 	var out builtTasks
 	if len(a.Tasks) == 0 {
 		return out, fieldErr(cfg, a.Pos, "tasks", "an action needs at least one task")
 	}
-	doc := config.NewEventReader(ctx, ev.Document())
+	doc := jobconfig.NewEventReader(ctx, ev.Document())
 	base, err := baseEnv(ev)
 	if err != nil {
 		return out, err
@@ -127,7 +127,7 @@ func taskContainers(ctx context.Context, cfg *config.Config, a *config.Action, e
 
 // workspaceSize is the action's /keptn size, bounded by the operator's
 // ceiling.
-func workspaceSize(cfg *config.Config, a *config.Action, s Settings) (resource.Quantity, error) {
+func workspaceSize(cfg *jobconfig.Config, a *jobconfig.Action, s Settings) (resource.Quantity, error) {
 	if a.WorkspaceSize == "" {
 		return s.WorkspaceSize, nil
 	}
@@ -144,9 +144,9 @@ func workspaceSize(cfg *config.Config, a *config.Action, s Settings) (resource.Q
 // buildMeta is the Job's name, labels and annotations: those every Job of
 // ours carries (jobMeta, shared with Record), over the action's own
 // annotations, plus what a report of a real run needs.
-func buildMeta(cfg *config.Config, a *config.Action, actionIndex int, ev *keptn.TaskEvent, refs []TaskRef, s Settings) (metav1.ObjectMeta, error) {
+func buildMeta(cfg *jobconfig.Config, a *jobconfig.Action, actionIndex int, ev *keptn.TaskEvent, refs []TaskRef, s Settings) (metav1.ObjectMeta, error) {
 	for k := range a.Annotations {
-		if config.ReservedAnnotation(k) {
+		if jobconfig.ReservedAnnotation(k) {
 			return metav1.ObjectMeta{}, fieldErr(cfg, a.Pos, "annotations."+k, "the "+Domain+" prefix is reserved")
 		}
 	}
@@ -207,7 +207,7 @@ func jobMeta(ev *keptn.TaskEvent, actionIndex int, actionName, namespace string,
 
 // podSpec runs inits (the fetcher, when there are files, then every task
 // but the last) before main, under the pod defaults of restricted.
-func podSpec(a *config.Action, inits []corev1.Container, main corev1.Container, workspace resource.Quantity, fetches bool, s Settings) corev1.PodSpec {
+func podSpec(a *jobconfig.Action, inits []corev1.Container, main corev1.Container, workspace resource.Quantity, fetches bool, s Settings) corev1.PodSpec {
 	pod := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
 		ServiceAccountName: cmpOr(a.ServiceAccount, s.ServiceAccount),
@@ -251,16 +251,16 @@ func podSecurityContext(s Settings) *corev1.PodSecurityContext {
 	}
 }
 
-func onError(t *config.Task) string {
-	if t.OnError == config.OnErrorWarn {
-		return string(config.OnErrorWarn)
+func onError(t *jobconfig.Task) string {
+	if t.OnError == jobconfig.OnErrorWarn {
+		return string(jobconfig.OnErrorWarn)
 	}
 	return ""
 }
 
 // actionFiles is the union of the tasks' files, in order of first mention:
 // the fetcher runs once per pod, for all tasks.
-func actionFiles(a *config.Action) []string {
+func actionFiles(a *jobconfig.Action) []string {
 	var files []string
 	seen := map[string]bool{}
 	for _, t := range a.Tasks {
@@ -323,7 +323,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 	}
 }
 
-func taskContainer(cfg *config.Config, i int, t *config.Task, doc *config.EventReader, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
+func taskContainer(cfg *jobconfig.Config, i int, t *jobconfig.Task, doc *jobconfig.EventReader, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
 	if t.Plugin != "" {
 		return corev1.Container{}, fieldErr(cfg, t.Pos, "plugin", fmt.Sprintf("plugin %q: no plugin catalog is configured", t.Plugin))
 	}
@@ -361,7 +361,7 @@ func taskContainer(cfg *config.Config, i int, t *config.Task, doc *config.EventR
 // taskResources sets the task's keys over the operator defaults, key by key.
 // JES dropped every default as soon as one key was given, which left limits
 // unset by accident.
-func taskResources(t *config.Task, s Settings) corev1.ResourceRequirements {
+func taskResources(t *jobconfig.Task, s Settings) corev1.ResourceRequirements {
 	out := *s.TaskResources.DeepCopy()
 	if t.Resources == nil {
 		return out
@@ -443,27 +443,27 @@ func EscapeExpansion(s string) string {
 	return strings.ReplaceAll(s, "$", "$$")
 }
 
-func taskEnv(cfg *config.Config, t *config.Task, doc *config.EventReader, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
+func taskEnv(cfg *jobconfig.Config, t *jobconfig.Task, doc *jobconfig.EventReader, base []corev1.EnvVar) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 	env := slices.Clone(base)
 	var envFrom []corev1.EnvFromSource
 	for _, e := range t.Env {
 		switch e.ValueFrom {
-		case config.EnvFromString, "":
+		case jobconfig.EnvFromString, "":
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
-		case config.EnvFromEvent:
+		case jobconfig.EnvFromEvent:
 			v, err := e.ValueIn(doc)
 			if err != nil {
 				return nil, nil, err
 			}
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: EscapeExpansion(v)})
-		case config.EnvFromSecret:
+		case jobconfig.EnvFromSecret:
 			// Every key of the Secret, as JES did; envFrom needs no read access
 			// to the Secret at event time, and a missing Secret fails the pod
 			// fast with CreateContainerConfigError.
 			envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{
 				LocalObjectReference: corev1.LocalObjectReference{Name: e.Name},
 			}})
-		case config.EnvFromSecretKey:
+		case jobconfig.EnvFromSecretKey:
 			if e.SecretKeyRef == nil {
 				return nil, nil, fieldErr(cfg, e.Pos, "valueFrom.secretKeyRef", "missing")
 			}
@@ -482,6 +482,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func fieldErr(cfg *config.Config, pos config.Pos, field, msg string) error {
+func fieldErr(cfg *jobconfig.Config, pos jobconfig.Pos, field, msg string) error {
 	return cfg.Errorf(pos, field, "%s", msg)
 }

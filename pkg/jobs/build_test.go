@@ -15,7 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
@@ -57,11 +57,11 @@ func triggered(t *testing.T, opts ...eventOption) *keptn.TaskEvent {
 	return ev
 }
 
-func parse(t *testing.T, path string) *config.Config {
+func parse(t *testing.T, path string) *jobconfig.Config {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	cfg, err := config.Parse("job/config.yaml", raw)
+	cfg, err := jobconfig.Parse("job/config.yaml", raw)
 	require.NoError(t, err)
 	return cfg
 }
@@ -212,7 +212,7 @@ func TestBuildErrorsNameTheConfigLine(t *testing.T) {
 		want   string
 		policy func(*Settings)
 		// edit changes the parsed config, for what the parser refuses.
-		edit func(*config.Config)
+		edit func(*jobconfig.Config)
 	}{
 		{
 			name: "jsonpath finds nothing",
@@ -242,7 +242,7 @@ actions:
       - name: t
         image: alpine
 `,
-			edit: func(c *config.Config) {
+			edit: func(c *jobconfig.Config) {
 				c.Actions[0].Tasks[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
 			},
 			want: "job/config.yaml:7:9: actions[0].tasks[0].securityContext.privileged: true is not allowed",
@@ -264,7 +264,7 @@ actions:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("job/config.yaml", []byte(tt.yaml))
+			cfg, err := jobconfig.Parse("job/config.yaml", []byte(tt.yaml))
 			require.NoError(t, err)
 			if tt.edit != nil {
 				tt.edit(cfg)

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // expand is Kubernetes' $(VAR) expansion of env values, command and args
@@ -51,7 +51,7 @@ var secretVars = map[string]string{"password": "hunter2", "KEPTN_API_TOKEN": "to
 // TestEventValuesAreNotExpanded: what an event says reaches the task as it
 // said it, never as the Secret it names (issue 16, point 7).
 func TestEventValuesAreNotExpanded(t *testing.T) {
-	cfg, err := config.Parse("job/config.yaml", []byte(`apiVersion: v2
+	cfg, err := jobconfig.Parse("job/config.yaml", []byte(`apiVersion: v2
 actions:
   - name: a
     events:

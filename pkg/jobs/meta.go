@@ -1,11 +1,11 @@
 package jobs
 
-import "github.com/keptn-sandbox/job-executor-knative/pkg/config"
+import "github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 
 // Labels select our Jobs (the ApiServerSource, the sweep, RBAC-scoped lists);
 // annotations carry everything a report needs, so the function keeps no state.
 const (
-	Domain = config.ReservedDomain
+	Domain = jobconfig.ReservedDomain
 
 	// LabelManagedBy marks Jobs and pods this service created; its value is
 	// Settings.ManagedBy.
@@ -24,7 +24,7 @@ const (
 	// AnnotationEventID and AnnotationEventSource identify the triggered event.
 	AnnotationEventID     = Domain + "event-id"
 	AnnotationEventSource = Domain + "event-source"
-	// AnnotationAction is the action's name as written in the config.
+	// AnnotationAction is the action's name as written in the jobconfig.
 	AnnotationAction = Domain + "action"
 	// AnnotationTasks is the JSON []TaskRef: which container runs which task.
 	AnnotationTasks      = Domain + "tasks"

@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // restrictedContext passes Pod Security Admission "restricted" and adds a
@@ -26,7 +26,7 @@ func restrictedContext() *corev1.SecurityContext {
 // default, field by field. A task may tighten it or pick its user, but nothing
 // that would fail "restricted": those fields are refused with the config line
 // rather than silently dropped, so the author learns why.
-func taskSecurityContext(cfg *config.Config, t *config.Task) (*corev1.SecurityContext, error) {
+func taskSecurityContext(cfg *jobconfig.Config, t *jobconfig.Task) (*corev1.SecurityContext, error) {
 	sc := restrictedContext()
 	in := t.SecurityContext
 	if in == nil {
@@ -37,7 +37,7 @@ func taskSecurityContext(cfg *config.Config, t *config.Task) (*corev1.SecurityCo
 	}
 	// The parser refuses these with their line; a config built by hand
 	// gets the same answer here.
-	if v := config.SecurityContextViolations(in); len(v) > 0 {
+	if v := jobconfig.SecurityContextViolations(in); len(v) > 0 {
 		return nil, fieldErr(cfg, t.Pos, "securityContext."+v[0].Field, v[0].Message())
 	}
 	if in.RunAsUser != nil {

@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // Settings are the operator's choices, fixed at deploy time. A job config can
@@ -104,8 +104,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("settings: runAsUser must be a non-root uid (> 0), got %d", s.RunAsUser)
 	case s.RunAsGroup <= 0:
 		return fmt.Errorf("settings: runAsGroup must be a non-root gid (> 0), got %d", s.RunAsGroup)
-	case s.TaskDeadlineSeconds <= 0 || s.TaskDeadlineSeconds > config.MaxPollDurationSeconds:
-		return fmt.Errorf("settings: task deadline must be between 1 and %d seconds, got %d", config.MaxPollDurationSeconds, s.TaskDeadlineSeconds)
+	case s.TaskDeadlineSeconds <= 0 || s.TaskDeadlineSeconds > jobconfig.MaxPollDurationSeconds:
+		return fmt.Errorf("settings: task deadline must be between 1 and %d seconds, got %d", jobconfig.MaxPollDurationSeconds, s.TaskDeadlineSeconds)
 	case s.WorkspaceSize.Sign() <= 0:
 		return fmt.Errorf("settings: workspace size must be > 0")
 	case s.CAConfigMap != nil && s.InsecureSkipTLSVerify:

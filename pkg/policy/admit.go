@@ -10,7 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
@@ -24,7 +24,7 @@ func (r *Refusal) Error() string { return r.Message }
 // IsRefusal reports whether err is the policy saying no (the action fails
 // with err's message) rather than a failure to decide.
 func IsRefusal(err error) bool {
-	var list config.ErrorList
+	var list jobconfig.ErrorList
 	var v *Violation
 	var r *Refusal
 	return errors.As(err, &list) || errors.As(err, &v) || errors.As(err, &r)
@@ -36,11 +36,11 @@ func IsRefusal(err error) bool {
 // signature rule covers is pinned to the digest that was verified, so what
 // runs is what was checked even if a tag moves afterwards.
 //
-// A refusal is a config.ErrorList whose messages name the config line, the
+// A refusal is a jobconfig.ErrorList whose messages name the config line, the
 // image and the policy rule (IsRefusal). An error wrapping ErrUnavailable
 // (a registry or the API server unreachable) says nothing about the action
 // and should be retried.
-func (p *Policy) Admit(ctx context.Context, cfg *config.Config, actionIndex int, ev *keptn.TaskEvent, s jobs.Settings) (*config.Config, error) {
+func (p *Policy) Admit(ctx context.Context, cfg *jobconfig.Config, actionIndex int, ev *keptn.TaskEvent, s jobs.Settings) (*jobconfig.Config, error) {
 	if actionIndex < 0 || actionIndex >= len(cfg.Actions) {
 		return nil, fmt.Errorf("action index %d out of range (config has %d actions)", actionIndex, len(cfg.Actions))
 	}
@@ -181,14 +181,14 @@ func (p *Policy) mountsToken(account string) bool {
 // verified images pinned), jobs.Build, then CheckJob on the result. The
 // function and jobctl both build Jobs through it, so what jobctl renders is
 // what the function creates.
-func (p *Policy) Build(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
+func (p *Policy) Build(ctx context.Context, cfg *jobconfig.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, error) {
 	job, _, err := p.BuildWarn(ctx, cfg, i, ev, s)
 	return job, err
 }
 
 // BuildWarn is Build that also returns the admitted config's warnings
 // (cfg's own, and what an offline Secret reader could not check).
-func (p *Policy) BuildWarn(ctx context.Context, cfg *config.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, config.ErrorList, error) {
+func (p *Policy) BuildWarn(ctx context.Context, cfg *jobconfig.Config, i int, ev *keptn.TaskEvent, s jobs.Settings) (*batchv1.Job, jobconfig.ErrorList, error) {
 	admitted, err := p.Admit(ctx, cfg, i, ev, s)
 	if err != nil {
 		return nil, nil, err

@@ -11,7 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // refusedAt asserts err is a refusal with a message at line that contains
@@ -21,7 +21,7 @@ func refusedAt(t *testing.T, err error, line int, want ...string) {
 	require.Error(t, err)
 	require.True(t, IsRefusal(err), "a refusal, not a failure to decide: %v", err)
 	require.False(t, IsUnavailable(err))
-	var list config.ErrorList
+	var list jobconfig.ErrorList
 	require.ErrorAs(t, err, &list)
 	for _, e := range list {
 		ok := e.Line == line

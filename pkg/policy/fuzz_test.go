@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // FuzzGlob checks that compiling never panics and that `*` never crosses a
@@ -83,7 +83,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		var list config.ErrorList
+		var list jobconfig.ErrorList
 		if !errors.As(err, &list) {
 			t.Fatalf("error is not an ErrorList: %v", err)
 		}

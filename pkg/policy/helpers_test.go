@@ -10,7 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
@@ -68,9 +68,9 @@ func configYAML(opts ...actionOpt) string {
 	return b.String()
 }
 
-func parseConfig(t testing.TB, yaml string) *config.Config {
+func parseConfig(t testing.TB, yaml string) *jobconfig.Config {
 	t.Helper()
-	cfg, err := config.Parse("job/config.yaml", []byte(yaml))
+	cfg, err := jobconfig.Parse("job/config.yaml", []byte(yaml))
 	require.NoError(t, err, yaml)
 	return cfg
 }
@@ -108,7 +108,7 @@ func testSettings() jobs.Settings {
 }
 
 // admit runs the whole check for the config's first action.
-func admit(t testing.TB, p *Policy, cfgYAML string, ev *keptn.TaskEvent) (*config.Config, error) {
+func admit(t testing.TB, p *Policy, cfgYAML string, ev *keptn.TaskEvent) (*jobconfig.Config, error) {
 	t.Helper()
 	return p.Admit(context.Background(), parseConfig(t, cfgYAML), 0, ev, testSettings())
 }

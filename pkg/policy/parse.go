@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
@@ -34,7 +34,7 @@ func Load(path string, opts ...Option) (*Policy, error) {
 }
 
 // Parse reads a policy. Every problem is reported, each with file, line and
-// field path, as a config.ErrorList. A policy that does not parse must stop
+// field path, as a jobconfig.ErrorList. A policy that does not parse must stop
 // the function from starting: running with half a policy would be running
 // without one.
 func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
@@ -43,11 +43,11 @@ func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
 		// yaml.v3 is fed the operator's file; a panic in it must be an
 		// error, as FuzzParse checks.
 		if r := recover(); r != nil {
-			p, err = nil, config.ErrorList{{File: file, Line: 1, Message: fmt.Sprintf("internal error: %v", r)}}
+			p, err = nil, jobconfig.ErrorList{{File: file, Line: 1, Message: fmt.Sprintf("internal error: %v", r)}}
 		}
 	}()
 	if len(data) > MaxBytes {
-		return nil, config.ErrorList{{File: file, Line: 1, Message: fmt.Sprintf("policy is %d bytes, at most %d", len(data), MaxBytes)}}
+		return nil, jobconfig.ErrorList{{File: file, Line: 1, Message: fmt.Sprintf("policy is %d bytes, at most %d", len(data), MaxBytes)}}
 	}
 	p = Default()
 	p.file = file
@@ -58,7 +58,7 @@ func Parse(file string, data []byte, opts ...Option) (p *Policy, err error) {
 		d.errorf(nil, "", "the policy is empty: apiVersion must be %s", APIVersion)
 	case err != nil:
 		line, msg := yamlnode.SyntaxError(err)
-		d.errs = append(d.errs, &config.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg})
+		d.errs = append(d.errs, &jobconfig.FieldError{File: file, Line: line, Message: "invalid YAML: " + msg})
 	default:
 		var extra yaml.Node
 		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 func TestExamplePolicyParses(t *testing.T) {
@@ -38,7 +38,7 @@ func TestExamplePolicyParses(t *testing.T) {
 	assert.Equal(t, "job-executor.keptn.sh/job-env", p.secretLabel.Key)
 	assert.Equal(t, "true", p.secretLabel.Value)
 	assert.Equal(t, resource.MustParse("2Gi"), p.resources.max["memory"])
-	assert.Equal(t, config.Limits{MaxBytes: 131072, MaxActions: 32, MaxEventsPerAction: 16, MaxTasksPerAction: 16, MaxEnvPerTask: 64, MaxFilesPerTask: 128}, p.ConfigLimits())
+	assert.Equal(t, jobconfig.Limits{MaxBytes: 131072, MaxActions: 32, MaxEventsPerAction: 16, MaxTasksPerAction: 16, MaxEnvPerTask: 64, MaxFilesPerTask: 128}, p.ConfigLimits())
 	assert.Equal(t, 65536, p.limits.EventBytes)
 }
 
@@ -88,7 +88,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("policy.yaml", []byte(tt.yaml), WithSecrets(&secretStore{}))
-			var list config.ErrorList
+			var list jobconfig.ErrorList
 			require.ErrorAs(t, err, &list)
 			var found []string
 			for _, e := range list {

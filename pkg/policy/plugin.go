@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
@@ -190,8 +190,8 @@ func (p *Policy) Plugins() map[string]*Plugin { return p.plugins }
 // defines: its image, entrypoint and fixed env, the task's `with` passed as
 // the declared variables, and the task's own files, resources and security
 // context. The task's position is kept so later errors still name its line.
-func (p *Policy) resolvePlugin(cfg *config.Config, t config.Task) (config.Task, config.ErrorList) {
-	var errs config.ErrorList
+func (p *Policy) resolvePlugin(cfg *jobconfig.Config, t jobconfig.Task) (jobconfig.Task, jobconfig.ErrorList) {
+	var errs jobconfig.ErrorList
 	pl, ok := p.plugins[t.Plugin]
 	if !ok {
 		known := slices.Sorted(maps.Keys(p.plugins))
@@ -222,7 +222,7 @@ func (p *Policy) resolvePlugin(cfg *config.Config, t config.Task) (config.Task, 
 			return
 		}
 		taken[name] = true
-		out.Env = append(out.Env, config.Env{Pos: config.Pos{Line: t.Pos.Line, Column: t.Pos.Column, Path: yamlnode.JoinPath(t.Pos.Path, path)}, Name: name, Value: value, ValueFrom: config.EnvFromString})
+		out.Env = append(out.Env, jobconfig.Env{Pos: jobconfig.Pos{Line: t.Pos.Line, Column: t.Pos.Column, Path: yamlnode.JoinPath(t.Pos.Path, path)}, Name: name, Value: value, ValueFrom: jobconfig.EnvFromString})
 	}
 	for _, e := range pl.Env {
 		add(e.Name, e.Value, "plugin")

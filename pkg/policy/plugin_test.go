@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
@@ -61,9 +61,9 @@ func TestSeedPluginExamplesRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data, err := os.ReadFile("../config/testdata/" + tt.file)
+			data, err := os.ReadFile("../jobconfig/testdata/" + tt.file)
 			require.NoError(t, err)
-			cfg, err := config.Parse(tt.file, data)
+			cfg, err := jobconfig.Parse(tt.file, data)
 			require.NoError(t, err)
 			ev := testEvent()
 			ev.Type = tt.event

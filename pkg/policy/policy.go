@@ -20,7 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // Policy is a parsed policy file plus what it needs at event time.
@@ -158,7 +158,7 @@ type resourceRules struct {
 }
 
 // Limits are the policy's bounds on configs and events. Zero means the
-// built-in default (config.DefaultLimits) or, for EventBytes, no bound
+// built-in default (jobconfig.DefaultLimits) or, for EventBytes, no bound
 // beyond the HTTP server's.
 type Limits struct {
 	ConfigBytes     int
@@ -172,8 +172,8 @@ type Limits struct {
 }
 
 // ConfigLimits are the limits to parse job configs with.
-func (p *Policy) ConfigLimits() config.Limits {
-	return config.Limits{
+func (p *Policy) ConfigLimits() jobconfig.Limits {
+	return jobconfig.Limits{
 		MaxBytes:           p.limits.ConfigBytes,
 		MaxActions:         p.limits.Actions,
 		MaxEventsPerAction: p.limits.EventsPerAction,

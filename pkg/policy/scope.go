@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 )
 
 // SecretReader reads the labels of a Secret; only its metadata is needed,
@@ -21,8 +21,8 @@ type SecretReader interface {
 
 // checkScope checks the action's namespace and service account. An action
 // that names none runs in the operator's defaults, which are always allowed.
-func (p *Policy) checkScope(cfg *config.Config, a *config.Action, defNamespace, defAccount string) config.ErrorList {
-	var errs config.ErrorList
+func (p *Policy) checkScope(cfg *jobconfig.Config, a *jobconfig.Action, defNamespace, defAccount string) jobconfig.ErrorList {
+	var errs jobconfig.ErrorList
 	if a.Namespace != "" && a.Namespace != defNamespace && p.namespaces != nil && !anyGlob(p.namespaces, a.Namespace) {
 		errs = append(errs, cfg.Errorf(a.Pos, "namespace", "namespace %q is refused by the operator's policy, rule %s: allowed are %s",
 			a.Namespace, p.cite(rule{Path: "namespaces", Line: lineOf(p.namespaces)}), namesOr(p.namespaces, defNamespace)))
@@ -69,8 +69,8 @@ var controlPlaneKeys = map[string]bool{
 // toleration without a key tolerates every taint (NoExecute included) and
 // is never allowed; selecting or tolerating control-plane nodes, where the
 // API server's credentials live, needs pods.allowControlPlane.
-func (p *Policy) checkPlacement(cfg *config.Config, a *config.Action) config.ErrorList {
-	var errs config.ErrorList
+func (p *Policy) checkPlacement(cfg *jobconfig.Config, a *jobconfig.Action) jobconfig.ErrorList {
+	var errs jobconfig.ErrorList
 	for i, t := range a.Tolerations {
 		field := fmt.Sprintf("tolerations[%d]", i)
 		switch {
@@ -111,11 +111,11 @@ func (p *Policy) checkPlacement(cfg *config.Config, a *config.Action) config.Err
 // checkCapabilities refuses added capabilities: the job builder lets
 // NET_BIND_SERVICE through (Pod Security "restricted" does), the policy
 // only when the operator says so.
-func (p *Policy) checkCapabilities(cfg *config.Config, t *config.Task) config.ErrorList {
+func (p *Policy) checkCapabilities(cfg *jobconfig.Config, t *jobconfig.Task) jobconfig.ErrorList {
 	if t.SecurityContext == nil || t.SecurityContext.Capabilities == nil {
 		return nil
 	}
-	var errs config.ErrorList
+	var errs jobconfig.ErrorList
 	for _, c := range t.SecurityContext.Capabilities.Add {
 		if c == "NET_BIND_SERVICE" && p.allowNetBindService {
 			continue
@@ -129,11 +129,11 @@ func (p *Policy) checkCapabilities(cfg *config.Config, t *config.Task) config.Er
 // ceiling. Extended resources (say nvidia.com/gpu) must be listed in
 // resources.max once it is set; cpu, memory and ephemeral-storage are
 // bounded only if listed.
-func (p *Policy) checkResources(cfg *config.Config, t *config.Task) config.ErrorList {
+func (p *Policy) checkResources(cfg *jobconfig.Config, t *jobconfig.Task) jobconfig.ErrorList {
 	if p.resources.max == nil || t.Resources == nil {
 		return nil
 	}
-	var errs config.ErrorList
+	var errs jobconfig.ErrorList
 	for _, kind := range []struct {
 		name string
 		list corev1.ResourceList
@@ -161,17 +161,17 @@ var standardResources = map[corev1.ResourceName]bool{
 // reads, with the entry that reads it.
 type secretRef struct {
 	name  string
-	pos   config.Pos
+	pos   jobconfig.Pos
 	field string
 }
 
-func secretRefs(t *config.Task) []secretRef {
+func secretRefs(t *jobconfig.Task) []secretRef {
 	var out []secretRef
 	for _, e := range t.Env {
 		switch {
-		case e.ValueFrom == config.EnvFromSecret:
+		case e.ValueFrom == jobconfig.EnvFromSecret:
 			out = append(out, secretRef{name: e.Name, pos: e.Pos})
-		case e.ValueFrom == config.EnvFromSecretKey && e.SecretKeyRef != nil:
+		case e.ValueFrom == jobconfig.EnvFromSecretKey && e.SecretKeyRef != nil:
 			out = append(out, secretRef{name: e.SecretKeyRef.Name, pos: e.Pos})
 		}
 	}
@@ -180,7 +180,7 @@ func secretRefs(t *config.Task) []secretRef {
 
 // pullSecretRefs are the action's imagePullSecrets: the kubelet reads them
 // for the pod, so they opt in by the same label as env Secrets.
-func pullSecretRefs(a *config.Action) []secretRef {
+func pullSecretRefs(a *jobconfig.Action) []secretRef {
 	out := make([]secretRef, 0, len(a.ImagePullSecrets))
 	for i, name := range a.ImagePullSecrets {
 		out = append(out, secretRef{name: name, pos: a.Pos, field: fmt.Sprintf("imagePullSecrets[%d]", i)})
@@ -191,8 +191,8 @@ func pullSecretRefs(a *config.Action) []secretRef {
 // checkTokenSecret is a hard rule, whatever the policy or a Secret's labels
 // say: the Secret that holds the fetcher's Keptn API token is read by the
 // fetcher and by nothing a config writes.
-func checkTokenSecret(cfg *config.Config, refs []secretRef, token string) config.ErrorList {
-	var errs config.ErrorList
+func checkTokenSecret(cfg *jobconfig.Config, refs []secretRef, token string) jobconfig.ErrorList {
+	var errs jobconfig.ErrorList
 	for _, r := range refs {
 		if token != "" && r.name == token {
 			errs = append(errs, cfg.Errorf(r.pos, r.field, "Secret %q holds the Keptn API token (KEPTN_API_TOKEN_SECRET): only the file fetcher may read it, never a task", r.name))
@@ -205,7 +205,7 @@ func checkTokenSecret(cfg *config.Config, refs []secretRef, token string) config
 // opt-in label. A pod reads Secrets of its own namespace only, so the
 // label is looked up there: a Secret that opted in for one namespace's jobs
 // does not open another's.
-func (p *Policy) checkSecrets(ctx context.Context, cfg *config.Config, refs []secretRef, namespace string) (errs, warns config.ErrorList, err error) {
+func (p *Policy) checkSecrets(ctx context.Context, cfg *jobconfig.Config, refs []secretRef, namespace string) (errs, warns jobconfig.ErrorList, err error) {
 	if p.secretLabel == nil || len(refs) == 0 {
 		return nil, nil, nil
 	}

@@ -7,7 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
@@ -16,11 +16,11 @@ import (
 // and field path, in the same format as job config errors.
 type decoder struct {
 	file string
-	errs config.ErrorList
+	errs jobconfig.ErrorList
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	e := &config.FieldError{File: d.file, Line: 1, Path: path, Message: fmt.Sprintf(format, args...)}
+	e := &jobconfig.FieldError{File: d.file, Line: 1, Path: path, Message: fmt.Sprintf(format, args...)}
 	if n != nil && n.Line > 0 {
 		e.Line, e.Column = n.Line, n.Column
 	}
@@ -65,7 +65,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) []field {
 		}
 		seen[k.Value] = k
 		if known != nil && !contains(known, k.Value) {
-			if s := config.Suggest(k.Value, known); s != "" {
+			if s := jobconfig.Suggest(k.Value, known); s != "" {
 				d.errorf(k, fp, "unknown field (did you mean %q?)", s)
 			} else {
 				d.errorf(k, fp, "unknown field (known: %s)", strings.Join(sorted(known), ", "))

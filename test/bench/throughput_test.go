@@ -20,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
@@ -248,7 +248,7 @@ func (w *world) runBatch(b *testing.B, ctx context.Context, tr *tracker, m mode,
 // baseline turns events into Jobs with raw client-go calls.
 type baseline struct {
 	w         *world
-	cfg       *config.Config
+	cfg       *jobconfig.Config
 	settings  jobs.Settings
 	client    *http.Client
 	kube      batchJobs

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/config"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
@@ -102,7 +102,7 @@ func newWorld(tb testing.TB, image string, opts ...worldOption) *world {
 		w.keptn, w.keptnURL = k, srv.URL
 	}
 	w.commit = w.keptn.Commit(map[string][]byte{
-		fmt.Sprintf("project/%s/stage/%s/service/%s/resource/%s", project, stage, service, config.ResourceURI): []byte(benchConfig(image)),
+		fmt.Sprintf("project/%s/stage/%s/service/%s/resource/%s", project, stage, service, jobconfig.ResourceURI): []byte(benchConfig(image)),
 	})
 	ctx := context.Background()
 	no := false
@@ -202,8 +202,8 @@ func (w *world) settings() jobs.Settings {
 }
 
 // config is the committed config, parsed.
-func (w *world) config() *config.Config {
-	cfg, err := config.Parse(config.ResourceURI, []byte(benchConfig(w.image)))
+func (w *world) config() *jobconfig.Config {
+	cfg, err := jobconfig.Parse(jobconfig.ResourceURI, []byte(benchConfig(w.image)))
 	must(w.tb, err)
 	return cfg
 }

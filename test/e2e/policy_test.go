@@ -31,7 +31,7 @@ import (
 const (
 	pluginDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	optInLabel   = "job-executor.keptn.sh/job-env"
-	seedLocust   = "../../pkg/config/testdata/seed-plugin-locust.yaml"
+	seedLocust   = "../../pkg/jobconfig/testdata/seed-plugin-locust.yaml"
 )
 
 // withPolicy writes policy to a file and makes the replicas started after

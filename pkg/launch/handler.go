@@ -1,0 +1,335 @@
+// Package trigger handles a Keptn task's .triggered event: find the config,
+// match actions, create one Job per matching action and send .started. It is
+// written so that the broker's at-least-once delivery has an exactly-once
+// effect: Job names are deterministic and every response is claimed on the
+// Job before it is sent.
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+)
+
+// JobClient is the part of client-go's JobInterface this package uses.
+type JobClient interface {
+	claim.JobClient
+	Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
+}
+
+// errRefused marks a Job the API server will never accept.
+var errRefused = errors.New("refused by the Kubernetes API")
+
+// ConfigLoader finds the config of an event.
+type ConfigLoader interface {
+	Load(ctx context.Context, ev *keptn.TaskEvent) (*jobconfig.Config, error)
+}
+
+// Handler handles triggered events.
+type Handler struct {
+	Configs  ConfigLoader
+	Jobs     func(namespace string) JobClient
+	Settings jobs.Settings
+	// Policy is the operator's policy; every action passes it before its
+	// Job is built. There is no way around it: nil is policy.Default, the
+	// hard rules alone (and no Secret reader, so a Secret's opt-in label
+	// cannot be checked and such an action waits).
+	Policy *policy.Policy
+	// Responses sends .started/.finished exactly once.
+	Responses *report.Sender
+	// Sink receives sh.keptn.log.error events, which have no Job to claim on.
+	Sink sink.Sender
+	// Integration names us in log.error events.
+	Integration string
+	Log         *slog.Logger
+	// BusyWait is how long a redelivery waits for another replica's
+	// in-flight .started before answering "retry later".
+	BusyWait time.Duration
+	// Observer, if set, hears about each Job created (metrics, Kubernetes
+	// Events).
+	Observer CreateObserver
+	// Settle, if set, reports a Job of this event that may have ended
+	// while its .finished waited for a sibling's .started (the
+	// Reconciler's Reconcile). Without it the watch or sweep does.
+	Settle func(ctx context.Context, job *batchv1.Job) error
+	// RetryWindow bounds how long a failure that may pass is retried,
+	// counted from the triggered event's time (wait.go); default
+	// DefaultRetryWindow.
+	RetryWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// CreateObserver hears about each Job this handler created. Created is
+// called on the request path and must not block.
+type CreateObserver interface {
+	Created(ctx context.Context, job *batchv1.Job)
+}
+
+// Outcome says what happened, for logs and metrics.
+type Outcome struct {
+	Matched int
+	Created int
+	// Existing counts Jobs that a previous delivery had already created.
+	Existing int
+	Invalid  int
+}
+
+// Handle processes a triggered event. The error, if any, is Retryable
+// (answer 5xx: the broker redelivers, and redelivery completes the work
+// without duplicates) or not (answer 400).
+func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, error) {
+	var out Outcome
+	if ev.Kind != keptn.KindTriggered {
+		return out, nil
+	}
+	if rec, err := h.givenUp(ctx, ev); err != nil || rec != nil {
+		// Its errored .finished may still be owed.
+		if rec != nil {
+			err = h.settle(ctx, []*batchv1.Job{rec}, nil)
+		}
+		return out, err
+	}
+	cfg, err := h.Configs.Load(ctx, ev)
+	var invalid jobconfig.ErrorList
+	switch {
+	case errors.Is(err, ErrNoConfig):
+		h.Log.InfoContext(ctx, "no job config; ignoring event", "reason", err.Error())
+		return out, nil
+	case errors.As(err, &invalid):
+		return h.invalidConfig(ctx, ev, cfg, invalid)
+	case err != nil && h.expired(ev):
+		return h.giveUpEvent(ctx, ev, err)
+	case err != nil:
+		return out, Retryable(err)
+	}
+
+	matches, unread := cfg.MatchEvent(ev.Type, jobconfig.NewEventReader(ctx, ev.Document()))
+	if len(unread) > 0 {
+		// A filter over its budget does not match; the config's author
+		// reads why in the log.
+		h.Log.WarnContext(ctx, "jsonpath filters not evaluated", "errors", unread.Error())
+	}
+	out.Matched = len(matches)
+	if len(matches) == 0 {
+		h.Log.InfoContext(ctx, "no action matches", "config", cfg.File)
+		return out, nil
+	}
+	sibs, err := siblingsAnnotation(cfg, matches, ev, h.Settings)
+	if err != nil {
+		return out, err
+	}
+	// Every .started goes out before any .finished of this event
+	// (report.AnnotationSiblings): records of actions that cannot run are
+	// created and started here, and finished in settle once no action is
+	// left to start.
+	var errs []error
+	var pending, started []*batchv1.Job
+	for _, i := range matches {
+		r := h.action(ctx, cfg, i, ev, sibs)
+		pending = appendJob(pending, r.pending)
+		started = appendJob(started, r.started)
+		out.Created += b2i(r.created)
+		out.Existing += b2i(r.existing)
+		out.Invalid += b2i(r.invalid)
+		errs = append(errs, r.err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	return out, h.settle(ctx, pending, started)
+}
+
+func appendJob(list []*batchv1.Job, job *batchv1.Job) []*batchv1.Job {
+	if job == nil {
+		return list
+	}
+	return append(list, job)
+}
+
+// build admits action i under the policy, builds its Job from the
+// admitted config (plugins resolved, verified images pinned) and checks the
+// Job against the hard rules.
+func (h *Handler) build(ctx context.Context, cfg *jobconfig.Config, i int, ev *keptn.TaskEvent) (*batchv1.Job, error) {
+	return h.policy().Build(ctx, cfg, i, ev, h.Settings)
+}
+
+// defaultPolicy is what a Handler without a Policy applies.
+var defaultPolicy = policy.Default()
+
+func (h *Handler) policy() *policy.Policy {
+	if h.Policy == nil {
+		return defaultPolicy
+	}
+	return h.Policy
+}
+
+// invalidConfig tells Keptn about a config that does not validate: a
+// log.error always (Keptn's UI shows it), and for each action that would have
+// matched, a .started and an errored .finished with that action's errors,
+// so the sequence does not hang waiting for us.
+func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *jobconfig.Config, list jobconfig.ErrorList) (Outcome, error) {
+	var out Outcome
+	h.Log.WarnContext(ctx, "invalid job config", "errors", list.Error())
+	msg := "invalid job config:\n" + list.Error()
+	logEv, err := keptn.LogErrorEvent(h.Responses.Source, report.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
+	if err != nil {
+		return out, err
+	}
+	var errs []error
+	if err := h.Sink.Send(ctx, logEv); err != nil && sink.IsRetryable(err) {
+		errs = append(errs, Retryable(err))
+	}
+	if cfg == nil {
+		return out, errors.Join(errs...)
+	}
+	matches := cfg.Match(ev.Type, ev.Document())
+	sibs, err := siblingsAnnotation(cfg, matches, ev, h.Settings)
+	if err != nil {
+		return out, errors.Join(append(errs, err)...)
+	}
+	var pending []*batchv1.Job
+	for _, i := range matches {
+		out.Matched++
+		out.Invalid++
+		actionErrs := list.ForAction(i)
+		if len(actionErrs) == 0 {
+			actionErrs = list
+		}
+		r := h.refuse(ctx, ev, i, cfg.Actions[i].Name, actionNamespace(cfg, i, h.Settings), "invalid job config:\n"+actionErrs.Error(), sibs)
+		pending = appendJob(pending, r.pending)
+		errs = append(errs, r.err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	return out, h.settle(ctx, pending, nil)
+}
+
+// fail records an action that cannot run as a suspended record Job and
+// sends its .started, exactly once. Its errored .finished is sent by
+// settle (finishRecord), once every sibling's .started is out.
+func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int, actionName, message, sibs string) (*batchv1.Job, error) {
+	rec, err := jobs.Record(ev, actionIndex, actionName, message, h.Settings)
+	if err != nil {
+		return nil, err
+	}
+	ctx = logctx.With(ctx, "job", rec.Namespace+"/"+rec.Name)
+	if _, err := h.run(ctx, withSiblings(rec, sibs)); err != nil {
+		if errors.Is(err, errRefused) {
+			// The record carries nothing but bounded fields, so this is
+			// the operator's setup (say, our own namespace is gone): no
+			// redelivery can change it, and a 400 keeps the event from
+			// cycling to the dead letter.
+			return nil, Permanent(err)
+		}
+		return nil, Retryable(err)
+	}
+	return rec, nil
+}
+
+// run creates job (tolerating AlreadyExists) and makes sure its .started
+// went out. It reports whether this call created the Job.
+func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
+	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name)
+	silent := job.Annotations[jobs.AnnotationSilent] == "true"
+	holder := h.Responses.NewHolder()
+	if !silent {
+		// The creator holds the .started claim from the first instant, so a
+		// concurrent duplicate delivery never sends a second .started.
+		job.Annotations[jobs.AnnotationStartClaim] = claim.Value(holder, time.Now().Add(h.Responses.ClaimTTL))
+	}
+	client := h.Jobs(job.Namespace)
+	created, err := client.Create(ctx, job, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		h.Log.InfoContext(ctx, "created job")
+		if h.Observer != nil {
+			h.Observer.Created(ctx, created)
+		}
+		_, err = h.Responses.StartedHolding(ctx, created, holder)
+		return true, h.responseErr(ctx, err)
+	case apierrors.IsAlreadyExists(err):
+		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
+		}
+		if existing.Annotations[jobs.AnnotationWaiting] != "" {
+			// An earlier delivery left a placeholder: the caller resumes.
+			return false, &waitingError{job: existing}
+		}
+		return false, h.ensureStarted(ctx, existing)
+	case refusedForGood(err):
+		// The API server refuses this Job for good (a bad field, a namespace
+		// we may not use, too large to store): say so to Keptn rather than
+		// retry forever.
+		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
+	default:
+		return false, Retryable(fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err))
+	}
+}
+
+// ensureStarted handles a redelivery: the Job exists, and its .started was
+// sent, is being sent by another replica (wait a little), or was never sent
+// because its creator crashed (claim expired: take it and send).
+func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
+	if job.Annotations[jobs.AnnotationSilent] == "true" {
+		return nil
+	}
+	deadline := time.Now().Add(h.BusyWait)
+	for {
+		_, err := h.Responses.Started(ctx, job)
+		if !errors.Is(err, report.ErrBusy) || time.Now().After(deadline) {
+			return h.responseErr(ctx, err)
+		}
+		select {
+		case <-ctx.Done():
+			return Retryable(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		fresh, gerr := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return Retryable(gerr)
+		}
+		job = fresh
+	}
+}
+
+// responseErr classifies a failure to send a response. Busy and
+// send failures are worth a broker retry; a refusal by Keptn (4xx) is not
+// made better by retrying the triggered event, but the response is still
+// owed, so it is retried too and logged loudly.
+func (h *Handler) responseErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !sink.IsRetryable(err) && !errors.Is(err, report.ErrBusy) {
+		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
+	}
+	return Retryable(err)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func isUnavailable(err error) bool { return policy.IsUnavailable(err) }

@@ -1,0 +1,99 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+)
+
+// siblingsAnnotation lists the Jobs of every action in matches, as each of
+// them will be named whether it runs (its own namespace) or is recorded as
+// failed (the job namespace). Names are deterministic (jobs.Name), so the
+// list is known before any Job exists and is the same on every delivery.
+func siblingsAnnotation(cfg *jobconfig.Config, matches []int, ev *keptn.TaskEvent, s jobs.Settings) (string, error) {
+	sibs := make([]report.Sibling, 0, len(matches))
+	for _, i := range matches {
+		a := cfg.Actions[i]
+		nss := []string{s.Namespace}
+		if a.Namespace != "" && a.Namespace != s.Namespace {
+			nss = []string{a.Namespace, s.Namespace}
+		}
+		sibs = append(sibs, report.Sibling{Name: jobs.Name(ev.Source, ev.ID, i, a.Name), Namespaces: nss})
+	}
+	return report.EncodeSiblings(sibs)
+}
+
+// withSiblings adds the sibling list to job before it is created.
+func withSiblings(job *batchv1.Job, sibs string) *batchv1.Job {
+	if sibs == "" {
+		return job
+	}
+	if job.Annotations == nil {
+		job.Annotations = map[string]string{}
+	}
+	job.Annotations[report.AnnotationSiblings] = sibs
+	return job
+}
+
+// settle runs once every matched action's .started is out: it sends the
+// errored .finished of the actions that could not run, and lets the Jobs
+// that ended meanwhile report (their .finished waited for the last
+// .started; without this they would wait for the next sweep).
+func (h *Handler) settle(ctx context.Context, pending []*batchv1.Job, created []*batchv1.Job) error {
+	var errs []error
+	for _, rec := range pending {
+		if h.Settle == nil {
+			errs = append(errs, h.finishRecord(ctx, rec))
+			continue
+		}
+		// The reconciler fits the record's .finished to the event size
+		// budget and makes it smaller if Keptn refuses it. A failure is
+		// the broker's to retry: the record's .finished is this event's.
+		if err := h.settleOne(ctx, rec); err != nil {
+			errs = append(errs, Retryable(err))
+		}
+	}
+	if h.Settle == nil {
+		return errors.Join(errs...)
+	}
+	for _, job := range created {
+		if err := h.settleOne(ctx, job); err != nil {
+			// The watch and the sweep report it later; the triggered
+			// event itself is done.
+			h.Log.WarnContext(ctx, "reporting a sibling job", "job", job.Namespace+"/"+job.Name, "error", err.Error())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// settleOne reconciles job as it is now: it may have ended since it was
+// created.
+func (h *Handler) settleOne(ctx context.Context, job *batchv1.Job) error {
+	fresh, err := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	return h.Settle(ctx, fresh)
+}
+
+// finishRecord sends the errored .finished of a record Job.
+func (h *Handler) finishRecord(ctx context.Context, rec *batchv1.Job) error {
+	job, err := h.Jobs(rec.Namespace).Get(ctx, rec.Name, metav1.GetOptions{})
+	if err != nil {
+		return Retryable(fmt.Errorf("reading record job %s/%s: %w", rec.Namespace, rec.Name, err))
+	}
+	_, err = h.Responses.Finished(ctx, job, keptn.Finished{
+		Status:  keptn.StatusErrored,
+		Result:  keptn.ResultFail,
+		Message: job.Annotations[jobs.AnnotationInvalid],
+	})
+	return h.responseErr(ctx, err)
+}
