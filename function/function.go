@@ -16,20 +16,20 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 
 // Function handles Keptn task events and Job status events.
 type Function struct {
-	log     *slog.Logger
+	log      *slog.Logger
 	launcher *launch.Handler
-	report  *report.Reconciler
-	metrics *telemetry.Metrics
-	events  *telemetry.JobEvents
+	report   *report.Reconciler
+	metrics  *telemetry.Metrics
+	events   *telemetry.JobEvents
 	// wake arms and disarms the sweep's PingSource (nil: not ours to).
 	wake  *wake.Switch
 	ready atomic.Bool

@@ -24,12 +24,12 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
 

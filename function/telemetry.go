@@ -10,8 +10,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 )
 
 // Outcomes of handled events, the "outcome" label of

@@ -9,8 +9,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/stretchr/testify/assert"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 )
 
 func TestTriggeredOutcome(t *testing.T) {

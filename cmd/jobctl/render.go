@@ -17,8 +17,8 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 )
 
 type renderOptions struct {

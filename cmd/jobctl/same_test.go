@@ -23,9 +23,9 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 )
 
 // notDefault is a value other than the default for every setting; a
