@@ -29,18 +29,21 @@ var floors = map[string]int{
 	"pkg/sink":                    2,
 	"pkg/jobs":                    3,
 	"pkg/policy":                  4,
-	"pkg/report":                  4,
+	"pkg/verdict":                 4,
+	"pkg/verdict/verdicttest":     4,
+	"pkg/finished":                5,
+	"pkg/reporter":                6,
 	"pkg/telemetry":               4,
-	"pkg/launch":                  5,
-	"function":                    6,
-	"initcontainer":               7,
-	"cmd/function":                7,
-	"cmd/jobctl":                  7,
+	"pkg/launch":                  7,
+	"function":                    8,
+	"initcontainer":               9,
+	"cmd/function":                9,
+	"cmd/jobctl":                  9,
 }
 
 // pure packages do no I/O of their own: the same input gives the same
 // output, which is what makes a redelivered event harmless.
-var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs"}
+var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "pkg/verdict", "pkg/finished"}
 
 // io are the imports a pure package may not have.
 var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}

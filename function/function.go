@@ -18,7 +18,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
 )
@@ -27,7 +27,7 @@ import (
 type Function struct {
 	log      *slog.Logger
 	launcher *launch.Handler
-	report   *report.Reconciler
+	reporter *reporter.Reconciler
 	metrics  *telemetry.Metrics
 	events   *telemetry.JobEvents
 	// wake arms and disarms the sweep's PingSource (nil: not ours to).
@@ -69,7 +69,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		f.metrics.Event(ctx, e.Type(), triggeredOutcome(out, err))
 		return nil, answer(err)
 	case strings.HasPrefix(e.Type(), "dev.knative.apiserver.resource."):
-		err := f.report.HandleEvent(ctx, e)
+		err := f.reporter.HandleEvent(ctx, e)
 		if err != nil {
 			log.WarnContext(ctx, "job status event", "subject", logctx.Value(e.Subject()), "error", errString(err))
 		}
@@ -77,7 +77,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		f.metrics.Event(ctx, e.Type(), errorOutcome(res))
 		return nil, res
 	case e.Type() == "dev.knative.sources.ping":
-		st, err := f.report.Sweep(ctx)
+		st, err := f.reporter.Sweep(ctx)
 		idle, werr := f.settleSweep(ctx, st, err)
 		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,
 			"reported", st.Reported, "busy", st.Busy, "deleted", st.Deleted, "errors", st.Errors,
@@ -106,7 +106,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // settleSweep arms the sweep while Jobs are unreported and disarms it once
 // none are. A sweep that failed or was skipped knows nothing and changes
 // nothing. It reports whether the sweep is idle now.
-func (f *Function) settleSweep(ctx context.Context, st report.SweepStats, err error) (bool, error) {
+func (f *Function) settleSweep(ctx context.Context, st reporter.SweepStats, err error) (bool, error) {
 	if f.wake == nil || err != nil || st.Skipped {
 		// The sweep's own error is answered by the caller; here it only
 		// means the switch must not move.
@@ -116,16 +116,16 @@ func (f *Function) settleSweep(ctx context.Context, st report.SweepStats, err er
 		_, err := f.wake.EnsureArmed(ctx)
 		return false, err
 	}
-	return f.wake.Disarm(ctx, f.report.Unreported)
+	return f.wake.Disarm(ctx, f.reporter.Unreported)
 }
 
 func reportAnswer(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, report.ErrBadEvent):
+	case errors.Is(err, reporter.ErrBadEvent):
 		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
-	case report.IsRetryable(err):
+	case reporter.IsRetryable(err):
 		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
 	default:
 		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))

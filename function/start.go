@@ -21,13 +21,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
@@ -66,7 +67,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	responses := &report.Sender{
+	responses := &reporter.Sender{
 		Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
 		Sink:     out,
 		Source:   lookup(cfg, "EVENT_SOURCE"),
@@ -94,8 +95,8 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Observer:    obs,
 		RetryWindow: set.retryWindow,
 	}
-	f.report, err = report.NewReconciler(kube, responses, report.Config{
-		MaxEventBytes: report.MaxEventBytesFor(set.maxEventKB),
+	f.reporter, err = reporter.NewReconciler(kube, responses, reporter.Config{
+		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
 		ManagedBy:     set.jobs.ManagedBy,
 		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
 		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
@@ -106,9 +107,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	// A Job whose .finished waited for a sibling's .started reports as
-	// soon as the last .started is out (report.AnnotationSiblings).
+	// soon as the last .started is out (reporter.AnnotationSiblings).
 	f.launcher.Settle = func(ctx context.Context, job *batchv1.Job) error {
-		_, err := f.report.Reconcile(ctx, job)
+		_, err := f.reporter.Reconcile(ctx, job)
 		return err
 	}
 	f.ready.Store(true)

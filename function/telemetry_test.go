@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 )
 
 func TestTriggeredOutcome(t *testing.T) {
@@ -42,7 +42,7 @@ func TestErrorOutcome(t *testing.T) {
 		{cehttp.NewResult(http.StatusServiceUnavailable, "later"), outcomeRetry},
 		{cehttp.NewResult(http.StatusInternalServerError, "boom"), outcomeError},
 		{errors.New("not a result"), outcomeError},
-		{reportAnswer(fmt.Errorf("%w: kind Secret", report.ErrBadEvent)), outcomeMalformed},
+		{reportAnswer(fmt.Errorf("%w: kind Secret", reporter.ErrBadEvent)), outcomeMalformed},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, errorOutcome(tt.answer), "%v", tt.answer)

@@ -24,7 +24,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -152,7 +152,7 @@ func functionJob(t *testing.T, s jobs.Settings, ev *keptn.TaskEvent) *batchv1.Jo
 		Jobs:     func(ns string) launch.JobClient { return kube.BatchV1().Jobs(ns) },
 		Settings: s,
 		Policy:   pol,
-		Responses: &report.Sender{
+		Responses: &reporter.Sender{
 			Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
 			Sink:     out,
 			Source:   "job-executor-knative",

@@ -1,6 +1,14 @@
 package jobs
 
-import "github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
+import (
+	"encoding/json"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+)
 
 // Labels select our Jobs (the ApiServerSource, the sweep, RBAC-scoped lists);
 // annotations carry everything a report needs, so the function keeps no state.
@@ -75,4 +83,17 @@ type TaskRef struct {
 	Container string `json:"container"`
 	// OnError is "warn" when a failure of this task only warns.
 	OnError string `json:"onError,omitempty"`
+}
+
+// OriginOf reads the Origin annotation.
+func OriginOf(job *batchv1.Job) (keptn.Origin, error) {
+	var o keptn.Origin
+	raw := job.Annotations[AnnotationOrigin]
+	if raw == "" {
+		return o, fmt.Errorf("job %s/%s has no %s annotation", job.Namespace, job.Name, AnnotationOrigin)
+	}
+	if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		return o, fmt.Errorf("job %s/%s: annotation %s: %w", job.Namespace, job.Name, AnnotationOrigin, err)
+	}
+	return o, nil
 }

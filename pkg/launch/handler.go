@@ -22,7 +22,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -52,7 +52,7 @@ type Handler struct {
 	// cannot be checked and such an action waits).
 	Policy *policy.Policy
 	// Responses sends .started/.finished exactly once.
-	Responses *report.Sender
+	Responses *reporter.Sender
 	// Sink receives sh.keptn.log.error events, which have no Job to claim on.
 	Sink sink.Sender
 	// Integration names us in log.error events.
@@ -136,7 +136,7 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		return out, err
 	}
 	// Every .started goes out before any .finished of this event
-	// (report.AnnotationSiblings): records of actions that cannot run are
+	// (reporter.AnnotationSiblings): records of actions that cannot run are
 	// created and started here, and finished in settle once no action is
 	// left to start.
 	var errs []error
@@ -188,7 +188,7 @@ func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *j
 	var out Outcome
 	h.Log.WarnContext(ctx, "invalid job config", "errors", list.Error())
 	msg := "invalid job config:\n" + list.Error()
-	logEv, err := keptn.LogErrorEvent(h.Responses.Source, report.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
+	logEv, err := keptn.LogErrorEvent(h.Responses.Source, reporter.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
 	if err != nil {
 		return out, err
 	}
@@ -295,7 +295,7 @@ func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
 	deadline := time.Now().Add(h.BusyWait)
 	for {
 		_, err := h.Responses.Started(ctx, job)
-		if !errors.Is(err, report.ErrBusy) || time.Now().After(deadline) {
+		if !errors.Is(err, reporter.ErrBusy) || time.Now().After(deadline) {
 			return h.responseErr(ctx, err)
 		}
 		select {
@@ -319,7 +319,7 @@ func (h *Handler) responseErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if !sink.IsRetryable(err) && !errors.Is(err, report.ErrBusy) {
+	if !sink.IsRetryable(err) && !errors.Is(err, reporter.ErrBusy) {
 		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
 	}
 	return Retryable(err)

@@ -20,7 +20,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -81,7 +81,7 @@ func newHandler(t *testing.T, config string, rec *recorder, opts ...handlerOptio
 		Configs:  &Configs{Resources: dir},
 		Jobs:     func(ns string) JobClient { return kube.BatchV1().Jobs(ns) },
 		Settings: s,
-		Responses: &report.Sender{
+		Responses: &reporter.Sender{
 			Jobs:     func(ns string) claim.JobClient { return kube.BatchV1().Jobs(ns) },
 			Sink:     rec,
 			Source:   "job-executor-knative",

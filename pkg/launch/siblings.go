@@ -11,7 +11,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 )
 
 // siblingsAnnotation lists the Jobs of every action in matches, as each of
@@ -19,16 +19,16 @@ import (
 // failed (the job namespace). Names are deterministic (jobs.Name), so the
 // list is known before any Job exists and is the same on every delivery.
 func siblingsAnnotation(cfg *jobconfig.Config, matches []int, ev *keptn.TaskEvent, s jobs.Settings) (string, error) {
-	sibs := make([]report.Sibling, 0, len(matches))
+	sibs := make([]reporter.Sibling, 0, len(matches))
 	for _, i := range matches {
 		a := cfg.Actions[i]
 		nss := []string{s.Namespace}
 		if a.Namespace != "" && a.Namespace != s.Namespace {
 			nss = []string{a.Namespace, s.Namespace}
 		}
-		sibs = append(sibs, report.Sibling{Name: jobs.Name(ev.Source, ev.ID, i, a.Name), Namespaces: nss})
+		sibs = append(sibs, reporter.Sibling{Name: jobs.Name(ev.Source, ev.ID, i, a.Name), Namespaces: nss})
 	}
-	return report.EncodeSiblings(sibs)
+	return reporter.EncodeSiblings(sibs)
 }
 
 // withSiblings adds the sibling list to job before it is created.
@@ -39,7 +39,7 @@ func withSiblings(job *batchv1.Job, sibs string) *batchv1.Job {
 	if job.Annotations == nil {
 		job.Annotations = map[string]string{}
 	}
-	job.Annotations[report.AnnotationSiblings] = sibs
+	job.Annotations[reporter.AnnotationSiblings] = sibs
 	return job
 }
 

@@ -18,7 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 )
 
 const twoActions = `apiVersion: v2
@@ -86,7 +86,7 @@ func TestHandleSendsEveryStartedBeforeAnyFinished(t *testing.T) {
 			list, err := kube.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
 			require.NoError(t, err)
 			for _, j := range list.Items {
-				sibs, err := report.SiblingsOf(&j)
+				sibs, err := reporter.SiblingsOf(&j)
 				require.NoError(t, err)
 				assert.Len(t, sibs, 2, "every Job names both actions' Jobs")
 			}

@@ -17,7 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 )
 
 // failCreates makes the first n creates of the action's real Job (not its
@@ -109,7 +109,7 @@ func TestHandleWaitingAction(t *testing.T) {
 			var now time.Time
 			h.Now = func() time.Time { return now }
 			h.Responses.Now = h.Now
-			r, err := report.NewReconciler(kube, h.Responses, report.Config{ManagedBy: h.Settings.ManagedBy, Namespaces: []string{"ns"}, RetryWindow: DefaultRetryWindow})
+			r, err := reporter.NewReconciler(kube, h.Responses, reporter.Config{ManagedBy: h.Settings.ManagedBy, Namespaces: []string{"ns"}, RetryWindow: DefaultRetryWindow})
 			require.NoError(t, err)
 			h.Settle = func(ctx context.Context, job *batchv1.Job) error {
 				_, err := r.Reconcile(ctx, job)

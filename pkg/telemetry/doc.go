@@ -2,6 +2,6 @@
 // OpenTelemetry metrics exported for Prometheus (Metrics), the Kubernetes
 // API calls it makes (Metrics.Transport), and Kubernetes Events on each Job
 // for its main transitions (JobEvents). Observer connects both to the
-// hooks of pkg/launch and pkg/report. docs/observability.md lists every
+// hooks of pkg/launch and pkg/reporter. docs/observability.md lists every
 // metric and event.
 package telemetry

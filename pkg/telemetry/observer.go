@@ -15,7 +15,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
 
-// Observer turns what pkg/launch and pkg/report did to a Job into metrics
+// Observer turns what pkg/launch and pkg/reporter did to a Job into metrics
 // and Kubernetes Events. Either part may be nil. Its methods do not block:
 // metrics are in memory and Events are written in the background.
 type Observer struct {

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry/telemetrytest"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -71,7 +71,7 @@ func sweep(b testing.TB, ctx context.Context, client httpDoer, fn *process) time
 	ce := event.New()
 	ce.SetID(uuid.NewString())
 	ce.SetSource("/apis/v1/namespaces/keptn/pingsources/job-executor-sweep")
-	ce.SetType(report.EventPing)
+	ce.SetType(reporter.EventPing)
 	must(b, ce.SetData(event.ApplicationJSON, map[string]string{}))
 	begin := time.Now()
 	if _, err := post(ctx, client, fn.url, ce); err != nil {

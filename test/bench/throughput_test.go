@@ -23,7 +23,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/report"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry/telemetrytest"
@@ -299,7 +299,7 @@ func (bl *baseline) sameWrites(ctx context.Context, ce event.Event) error {
 	if err != nil {
 		return err
 	}
-	started, err := keptn.StartedEvent("job-executor-knative", report.ResponseID(created, keptn.KindStarted), keptn.OriginOf(ev), time.Now())
+	started, err := keptn.StartedEvent("job-executor-knative", reporter.ResponseID(created, keptn.KindStarted), keptn.OriginOf(ev), time.Now())
 	if err != nil {
 		return err
 	}

@@ -180,7 +180,7 @@ func TestCloudEventJSONIsNotKeptnJSON(t *testing.T) {
 }
 
 // TestProductFinishedDataFitsGoUtils sends .finished events the way
-// pkg/report builds them (test start, end and gitCommit, a task's
+// pkg/verdict builds them (test start, end and gitCommit, a task's
 // structured result under its name) through the product's sender: Keptn's
 // go-utils types must hold them, so the contract records no violation.
 func TestProductFinishedDataFitsGoUtils(t *testing.T) {

@@ -1,0 +1,143 @@
+package reporter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
+)
+
+// Event types this package handles: an ApiServerSource in Resource mode,
+// and PingSource ticks (answer those with Sweep).
+const (
+	EventPrefix = "dev.knative.apiserver.resource."
+	EventAdd    = EventPrefix + "add"
+	EventUpdate = EventPrefix + "update"
+	EventDelete = EventPrefix + "delete"
+	EventPing   = "dev.knative.sources.ping"
+)
+
+// legacyJobNameLabel is the pod label Job controllers before 1.27 set.
+const legacyJobNameLabel = "job-name"
+
+// HandleEvent handles an ApiServerSource event whose data is one of our
+// Jobs or their pods. Job add/update: reconcile it. Pod add/update: a pod
+// stuck in ImagePullBackOff and the like does not change its Job's status,
+// so such a pod reconciles its Job (which stops it and reports). Job delete:
+// a Job deleted before it was reported is reported from the deleted object.
+//
+// The error is nil when another replica is already sending (the sweep is
+// the safety net); IsRetryable tells whether to answer 5xx; ErrBadEvent
+// marks an event to refuse with 400.
+func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
+	switch ce.Type() {
+	case EventAdd, EventUpdate, EventDelete:
+	default:
+		if strings.HasPrefix(ce.Type(), "dev.knative.apiserver.ref.") {
+			return fmt.Errorf("%w: %s carries only a reference; set the ApiServerSource's mode to Resource", ErrBadEvent, ce.Type())
+		}
+		return fmt.Errorf("%w: type %q", ErrBadEvent, ce.Type())
+	}
+	var head metav1.TypeMeta
+	if err := json.Unmarshal(ce.Data(), &head); err != nil {
+		return fmt.Errorf("%w: data is not a Kubernetes object: %w", ErrBadEvent, err)
+	}
+	kind := head.Kind
+	if kind == "" {
+		kind, _ = ce.Extensions()["kind"].(string)
+	}
+	var err error
+	switch kind {
+	case "Job":
+		var job batchv1.Job
+		if err := json.Unmarshal(ce.Data(), &job); err != nil {
+			return fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err)
+		}
+		_, err = r.jobHint(ctx, &job, ce.Type() == EventDelete)
+	case "Pod":
+		if ce.Type() == EventDelete {
+			return nil
+		}
+		var pod corev1.Pod
+		if err := json.Unmarshal(ce.Data(), &pod); err != nil {
+			return fmt.Errorf("%w: data is not a Pod: %w", ErrBadEvent, err)
+		}
+		_, err = r.PodChanged(ctx, &pod)
+	default:
+		return fmt.Errorf("%w: kind %q: want Job or Pod", ErrBadEvent, kind)
+	}
+	return err
+}
+
+// jobHint handles a Job event as what it is, a hint from an unauthenticated
+// caller: anyone who reaches the function can POST a Job with a made-up
+// Complete condition. The Job is read from the API server and judged from
+// there; an event whose Job is not the live one (another UID) is ignored,
+// since the live Job gets events of its own and the sweep covers it.
+//
+// A delete hint is believed only when the API server has no Job of that
+// name. Its payload cannot be checked any more, so it never reports a pass:
+// the report says the Job was deleted before it was reported (a record
+// Job's own error is kept), as errored.
+func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted bool) (Outcome, error) {
+	if !r.ours(hint) || hint.Name == "" {
+		return Outcome{}, nil
+	}
+	live, err := r.Jobs(hint.Namespace).Get(ctx, hint.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err) && deleted:
+		return r.Deleted(ctx, unverified(hint))
+	case apierrors.IsNotFound(err):
+		return Outcome{}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("reading job %s/%s: %w", hint.Namespace, hint.Name, err)
+	case live.UID != hint.UID:
+		r.Config.Log.WarnContext(ctx, "ignoring a job event that does not match the live job", "job", hint.Namespace+"/"+hint.Name, "event_uid", string(hint.UID), "live_uid", string(live.UID))
+		return Outcome{}, nil
+	}
+	return r.Reconcile(ctx, live)
+}
+
+// unverified is a deleted Job's payload without what only the API server
+// could vouch for: its status and a stop record.
+func unverified(hint *batchv1.Job) *batchv1.Job {
+	job := hint.DeepCopy()
+	job.Status = batchv1.JobStatus{}
+	delete(job.Annotations, jobs.AnnotationStopped)
+	return job
+}
+
+// PodChanged reconciles the Job of pod when pod shows it can never run.
+// Other pod changes are left to the Job's own events.
+func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, error) {
+	if pod.Labels[jobs.LabelManagedBy] != r.Config.ManagedBy {
+		return Outcome{}, nil
+	}
+	name := pod.Labels[batchv1.JobNameLabel]
+	if name == "" {
+		name = pod.Labels[legacyJobNameLabel]
+	}
+	if name == "" {
+		return Outcome{}, nil
+	}
+	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) {
+		return Outcome{}, nil
+	}
+	job, err := r.Jobs(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Outcome{}, nil
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
+	}
+	return r.Reconcile(ctx, job)
+}
