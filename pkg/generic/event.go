@@ -7,11 +7,13 @@
 package generic
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -67,6 +69,11 @@ func Parse(ce event.Event) (*keptn.TaskEvent, error) {
 		if len(a.v) > keptn.MaxAttributeBytes {
 			return nil, fmt.Errorf("%w: attribute %s is %d bytes; at most %d are accepted", keptn.ErrMalformed, a.name, len(a.v), keptn.MaxAttributeBytes)
 		}
+		if !utf8.ValidString(a.v) {
+			// JSON would replace the bad bytes: the Job's annotations and
+			// the event file would name another event.
+			return nil, fmt.Errorf("%w: attribute %s is not UTF-8", keptn.ErrMalformed, a.name)
+		}
 	}
 	raw, err := json.Marshal(ce)
 	if err != nil {
@@ -101,6 +108,13 @@ func document(raw []byte) (map[string]any, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("%w: decoding the event: %w", keptn.ErrMalformed, err)
+	}
+	// The SDK writes text as data_base64; filters want to read it.
+	ct, _ := doc["datacontenttype"].(string)
+	if b64, ok := doc["data_base64"].(string); ok && strings.HasPrefix(ct, "text/") {
+		if text, err := base64.StdEncoding.DecodeString(b64); err == nil && utf8.Valid(text) {
+			doc["data"] = string(text)
+		}
 	}
 	return doc, nil
 }

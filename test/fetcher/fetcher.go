@@ -88,7 +88,10 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 	}
 	var env []string
 	for _, e := range c.Env {
-		v := e.Value
+		// The kubelet reads $$ as $: values the function took from an
+		// event are escaped that way (jobs.EscapeExpansion), and none of
+		// ours references another variable with $(...).
+		v := strings.ReplaceAll(e.Value, "$$", "$")
 		if e.ValueFrom != nil {
 			ref := e.ValueFrom.SecretKeyRef
 			if ref == nil {
