@@ -7,6 +7,7 @@
 package generic
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -142,7 +143,7 @@ type Result struct {
 func ResultEvent(r Result) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(r.ID)
-	ev.SetType(cmpOr(r.Type, DefaultResultType))
+	ev.SetType(cmp.Or(r.Type, DefaultResultType))
 	ev.SetSource(r.Source)
 	ev.SetSubject(r.Subject)
 	ev.SetTime(r.Time.UTC())
@@ -179,12 +180,5 @@ func ResultEvent(r Result) (event.Event, error) {
 // "{type}.finished" answers com.example.build with
 // com.example.build.finished).
 func ResultType(setting, trigger string) string {
-	return strings.ReplaceAll(cmpOr(setting, DefaultResultType), "{type}", trigger)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return strings.ReplaceAll(cmp.Or(setting, DefaultResultType), "{type}", trigger)
 }

@@ -89,6 +89,9 @@ func newGeneric(data map[string]any) event.Event {
 	ce.SetType("com.example.build.requested")
 	ce.SetSubject("commit/4f2a")
 	ce.SetTime(time.Now())
+	if _, ok := data["repo"]; !ok {
+		data["repo"] = "shop"
+	}
 	_ = ce.SetData(event.ApplicationJSON, data)
 	return ce
 }
