@@ -44,6 +44,8 @@ type Binaries struct {
 	Scheduler         string
 	Kwok              string
 	Adapter           string
+	// Kubelet runs the real-node lane's containers (Options.RealNode).
+	Kubelet string
 	// BrokerIngress and BrokerFilter are Knative's MTChannelBasedBroker
 	// data plane (cmd/broker-ingress, cmd/broker-filter).
 	BrokerIngress string
@@ -115,6 +117,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		ControllerManager: paths["kube-controller-manager"],
 		Scheduler:         paths["kube-scheduler"],
 		Kwok:              paths["kwok"],
+		Kubelet:           paths["kubelet"],
 		Adapter:           paths["apiserver-receive-adapter"],
 		BrokerIngress:     paths["broker-ingress"],
 		BrokerFilter:      paths["broker-filter"],
@@ -251,7 +254,9 @@ func components(ctx context.Context, src string) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
-	kubeMains := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+	// The kubelet is the real-node lane's; it shares most packages with
+	// the control plane, so building it alongside costs little.
+	kubeMains := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"}
 	kubeInputs := []string{filepath.Join(kubeDir, "go.mod"), filepath.Join(kubeDir, "go.sum")}
 	for _, m := range kubeMains {
 		kubeInputs = append(kubeInputs, filepath.Join(kubeDir, "cmd", m, "main.go"))
