@@ -69,6 +69,10 @@ func (r *registry) bundles(ctx context.Context, d name.Digest) ([][]byte, error)
 func (r *registry) bundleLayer(ctx context.Context, ref name.Digest) ([]byte, error) {
 	img, err := remote.Image(ref, r.options(ctx)...)
 	if err != nil {
+		if isNotFound(err) {
+			// Listed but gone (deleted since the listing was written).
+			return nil, nil
+		}
 		return nil, registryErr(fmt.Sprintf("fetching the signature %s", ref), err)
 	}
 	m, err := img.Manifest()

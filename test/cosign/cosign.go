@@ -12,10 +12,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -23,9 +25,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
@@ -112,13 +120,15 @@ func (c *CLI) SignLegacy(k *KeyPair, ref string) {
 }
 
 // SignBundle signs ref (by digest) with k as cosign v3 does by default; a
-// certificate and chain (PEM files) make it a keyless-style signature
-// whose identity is the certificate's.
-func (c *CLI) SignBundle(k *KeyPair, ref string, certAndChain ...string) {
+// certificate (a PEM file) makes it a keyless-style signature whose
+// identity is the certificate's. No --certificate-chain: cosign would put
+// the chain into the bundle, which a v0.3 bundle may not carry (sigstore
+// refuses it), and Fulcio's certificates come without one.
+func (c *CLI) SignBundle(k *KeyPair, ref string, cert ...string) {
 	c.t.Helper()
 	args := append([]string{"sign", "--key", k.Private, "--use-signing-config=false"}, offline...)
-	if len(certAndChain) == 2 {
-		args = append(args, "--certificate", certAndChain[0], "--certificate-chain", certAndChain[1])
+	if len(cert) == 1 {
+		args = append(args, "--certificate", cert[0])
 	}
 	c.Run(append(args, ref)...)
 }
@@ -130,8 +140,6 @@ type CA struct {
 	t    testing.TB
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
-	// ChainPEM is the file holding the CA certificate.
-	ChainPEM string
 }
 
 // fulcioIssuerV2 is Fulcio's extension for the OIDC issuer (a DER
@@ -162,9 +170,7 @@ func NewCA(t testing.TB) *CA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := &CA{t: t, cert: cert, key: key, ChainPEM: filepath.Join(t.TempDir(), "chain.pem")}
-	writePEM(t, ca.ChainPEM, der)
-	return ca
+	return &CA{t: t, cert: cert, key: key}
 }
 
 // Issue certifies k's public key for subject (an email) as issued by the
@@ -233,6 +239,150 @@ func (ca *CA) TrustedRootFile() string {
 func writePEM(t testing.TB, path string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// RewriteBundles replaces every bundle referrer of d by one whose bundle
+// is edit(bundle) and whose subject is subject (d itself when nil): the
+// tampered signature and the signature moved to another image, in the
+// layout cosign wrote, so only the edited part differs.
+func RewriteBundles(t testing.TB, d name.Digest, subject *name.Digest, edit func([]byte) []byte) {
+	t.Helper()
+	idx, err := remote.Referrers(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) == 0 {
+		t.Fatalf("%s has no referrers", d)
+	}
+	for _, desc := range m.Manifests {
+		old := d.Context().Digest(desc.Digest.String())
+		rewriteOne(t, old, subject, edit)
+		if subject == nil {
+			if err := remote.Delete(old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func rewriteOne(t testing.TB, ref name.Digest, subject *name.Digest, edit func([]byte) []byte) {
+	t.Helper()
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := m["layers"].([]any)
+	layer, _ := layers[0].(map[string]any)
+	h, err := v1.NewHash(layer["digest"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := img.LayerByDigest(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = edit(body)
+	nl := static.NewLayer(body, types.MediaType(layer["mediaType"].(string)))
+	if err := remote.WriteLayer(ref.Context(), nl); err != nil {
+		t.Fatal(err)
+	}
+	nd, _ := nl.Digest()
+	layer["digest"], layer["size"] = nd.String(), len(body)
+	target := ref
+	if subject != nil {
+		desc, err := remote.Head(*subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["subject"] = map[string]any{"mediaType": desc.MediaType, "digest": desc.Digest.String(), "size": desc.Size}
+		target = *subject
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(out)
+	dst := target.Context().Digest("sha256:" + hex.EncodeToString(sum[:]))
+	if err := remote.Put(dst, rawManifest{body: out, mediaType: types.MediaType(m["mediaType"].(string))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawManifest puts manifest bytes as they are (go-containerregistry would
+// drop the artifactType it does not model).
+type rawManifest struct {
+	body      []byte
+	mediaType types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.body, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
+
+// TamperSignature flips a bit of the DSSE signature in a bundle.
+func TamperSignature(t testing.TB) func([]byte) []byte {
+	return func(b []byte) []byte {
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		env, _ := doc["dsseEnvelope"].(map[string]any)
+		sigs, _ := env["signatures"].([]any)
+		if len(sigs) == 0 {
+			t.Fatalf("no DSSE signature in the bundle: %s", b)
+		}
+		s0, _ := sigs[0].(map[string]any)
+		raw, err := base64.StdEncoding.DecodeString(s0["sig"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[len(raw)/2] ^= 1
+		s0["sig"] = base64.StdEncoding.EncodeToString(raw)
+		out, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
+// Same leaves a bundle as it is.
+func Same(b []byte) []byte { return b }
+
+// CopyLegacy copies from's legacy signature image (sha256-<hex>.sig) to
+// the tag where to's would be.
+func CopyLegacy(t testing.TB, from, to name.Digest) {
+	t.Helper()
+	tag := func(d name.Digest) name.Tag {
+		return d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
+	}
+	img, err := remote.Image(tag(from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag(to), img); err != nil {
 		t.Fatal(err)
 	}
 }

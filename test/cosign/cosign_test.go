@@ -132,3 +132,151 @@ func TestCosignKeyLegacy(t *testing.T) {
 
 	refused(t, parse(t, rule(reg, keys(v2.GenerateKeyPair()))), d.String(), "legacy layout", "is a valid signature of this digest")
 }
+
+// keyless is a rule accepting the identity (subject, issuer) under the
+// test CA's trusted root, with log entries optional (the tests upload to
+// no log).
+func keyless(reg *policytest.Registry, trustedRoot string, identity ...string) string {
+	if identity == nil {
+		identity = []string{fmt.Sprintf("- {issuer: %q, subject: %q}", issuer, subject)}
+	}
+	lines := []string{"identities:"}
+	for _, id := range identity {
+		lines = append(lines, "  "+id)
+	}
+	lines = append(lines, trustedRoot, "transparencyLog: optional")
+	return rule(reg, lines...)
+}
+
+// TestCosignKeyless: a bundle whose certificate a CA standing in for
+// Fulcio issued verifies under a trusted root naming that CA, for the
+// identity the rule names (exact or by regular expression), and not for
+// another identity, another CA, or without a log entry when the rule
+// requires one (the default for identities).
+func TestCosignKeyless(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	ca := NewCA(t)
+	key := v3.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	fromFile := "trustedRoot: {file: " + ca.TrustedRootFile() + "}"
+	image := reg.Host() + "/acme/app:v1"
+
+	for _, tt := range []struct {
+		name string
+		ids  []string
+	}{
+		{"exact", nil},
+		{"regexp", []string{`- {issuerRegExp: 'https://oidc\.acme\.example', subjectRegExp: '.*@acme\.example'}`}},
+		{"second of two", []string{`- {issuer: "https://other.example", subject: "x@other.example"}`, fmt.Sprintf("- {issuer: %q, subject: %q}", issuer, subject)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := parse(t, keyless(reg, fromFile, tt.ids...))
+			pinned, err := jobImage(t, p, image)
+			require.NoError(t, err)
+			assert.Equal(t, d.String(), pinned)
+			assert.Contains(t, verified(t, p, image).How, "keyless identity")
+		})
+	}
+	t.Run("another subject", func(t *testing.T) {
+		refused(t, parse(t, keyless(reg, fromFile, `- {issuer: "https://oidc.acme.example", subject: "intern@acme.example"}`)), image, "bundle 1:")
+	})
+	t.Run("a regexp matches whole values only", func(t *testing.T) {
+		refused(t, parse(t, keyless(reg, fromFile, `- {issuerRegExp: 'https://oidc\.acme\.example', subjectRegExp: 'release@acme'}`)), image, "bundle 1:")
+	})
+	t.Run("another CA", func(t *testing.T) {
+		refused(t, parse(t, keyless(reg, "trustedRoot: {file: "+NewCA(t).TrustedRootFile()+"}")), image, "bundle 1:")
+	})
+	t.Run("log entry required by default", func(t *testing.T) {
+		p := parse(t, rule(reg, "identities:", fmt.Sprintf("  - {issuer: %q, subject: %q}", issuer, subject), fromFile))
+		refused(t, p, image, "no transparency-log entry", "transparencyLog: required")
+	})
+	t.Run("a key rule does not accept a certificate", func(t *testing.T) {
+		refused(t, parse(t, rule(reg, keys(key))), image, "signed with a certificate")
+	})
+}
+
+// configMaps serves one trusted root as a ConfigMap.
+type configMaps map[string]map[string]string
+
+func (c configMaps) ConfigMapData(_ context.Context, namespace, name string) (map[string]string, error) {
+	if d, ok := c[namespace+"/"+name]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("configmaps %q not found", name)
+}
+
+// TestCosignTrustedRootConfigMap: the trusted root read from a ConfigMap
+// the operator supplies (air-gapped clusters) verifies the same bundle.
+func TestCosignTrustedRootConfigMap(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	ca := NewCA(t)
+	key := v3.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	cms := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(ca.TrustedRoot())}}
+	p := parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(cms))
+	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
+	require.NoError(t, err)
+	assert.Equal(t, d.String(), pinned)
+
+	wrong := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(NewCA(t).TrustedRoot())}}
+	refused(t, parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(wrong)), d.String(), "bundle 1:")
+}
+
+// TestCosignTampered: a bundle whose signature was altered is refused
+// (and is a refusal, not a retry).
+func TestCosignTampered(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	key := v3.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	v3.SignBundle(key, d.String())
+	RewriteBundles(t, d, nil, TamperSignature(t))
+	refused(t, parse(t, rule(reg, keys(key))), reg.Host()+"/acme/app:v1", d.String(), "bundle 1:")
+}
+
+// TestCosignOtherImage: a valid signature of one image, attached to
+// another (as a referrer, or copied to its legacy .sig tag), does not
+// vouch for it.
+func TestCosignOtherImage(t *testing.T) {
+	v3, v2 := V3(t), V2(t)
+	reg := policytest.NewRegistry(t)
+	key := v3.GenerateKeyPair()
+	signed, other := reg.Push("acme/app", "v1"), reg.Push("acme/app", "v2")
+	v3.SignBundle(key, signed.String())
+	RewriteBundles(t, signed, &other, Same)
+	p := parse(t, rule(reg, keys(key)))
+	refused(t, p, reg.Host()+"/acme/app:v2", other.String(), "bundle 1:")
+	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
+	require.NoError(t, err, "the signed image itself still runs")
+	assert.Equal(t, signed.String(), pinned)
+
+	legacySigned, legacyOther := reg.Push("acme/old", "v1"), reg.Push("acme/old", "v2")
+	v2.SignLegacy(key, legacySigned.String())
+	CopyLegacy(t, legacySigned, legacyOther)
+	refused(t, p, reg.Host()+"/acme/old:v2", legacyOther.String(), "legacy layout")
+}
+
+// TestCosignTagMoved: the Job runs the digest verified when the event
+// arrived; a tag moved to unsigned content after signing is refused on
+// the next event.
+func TestCosignTagMoved(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	key := v3.GenerateKeyPair()
+	first := reg.Push("acme/app", "stable")
+	v3.SignBundle(key, first.String())
+	p := parse(t, rule(reg, keys(key)))
+	image := reg.Host() + "/acme/app:stable"
+
+	pinned, err := jobImage(t, p, image)
+	require.NoError(t, err)
+	assert.Equal(t, first.String(), pinned)
+
+	moved := reg.Push("acme/app", "stable")
+	require.NotEqual(t, first.String(), moved.String())
+	refused(t, p, image, moved.String(), "has no signature")
+}
