@@ -36,6 +36,10 @@ const funcCheckBuildEstimate = "4-5 minutes"
 // idle cores (see README.md).
 const lintBuildEstimate = "2-3 minutes"
 
+// cosignBuildEstimate is what the first build of one cosign CLI takes on 2
+// cores (see README.md).
+const cosignBuildEstimate = "5-8 minutes"
+
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
 	Etcd              string
@@ -155,6 +159,33 @@ func GolangciLint(ctx context.Context, log io.Writer) (string, error) {
 		ldflags: func(version string) string {
 			return "-X main.version=" + strings.TrimPrefix(version, "v") + " -X main.commit=go-module -X main.date=unknown"
 		},
+	})
+}
+
+// Cosign3 returns the path of the cosign v3 CLI (tools/cosign3), which
+// signs as cosign does today: a sigstore bundle stored as an OCI referrer.
+// Built into the binary cache on first use.
+func Cosign3(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "cosign",
+		dir:      "cosign3",
+		module:   "github.com/sigstore/cosign/v3",
+		pkg:      "github.com/sigstore/cosign/v3/cmd/cosign",
+		inputs:   []string{"go.mod", "go.sum"},
+		estimate: cosignBuildEstimate,
+	})
+}
+
+// Cosign2 returns the path of the cosign v2 CLI (tools/cosign2), which
+// signs in cosign's legacy layout (a sha256-<digest>.sig tag).
+func Cosign2(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "cosign",
+		dir:      "cosign2",
+		module:   "github.com/sigstore/cosign/v2",
+		pkg:      "github.com/sigstore/cosign/v2/cmd/cosign",
+		inputs:   []string{"go.mod", "go.sum"},
+		estimate: cosignBuildEstimate,
 	})
 }
 
