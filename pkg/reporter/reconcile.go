@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"fmt"
@@ -132,7 +134,7 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 	}
 	origin, err := jobs.OriginOf(job)
 	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
+		return out, permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
