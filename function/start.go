@@ -106,6 +106,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.wireGeneric(cfg, pol); err != nil {
+		return err
+	}
 	// A Job whose .finished waited for a sibling's .started reports as
 	// soon as the last .started is out (reporter.AnnotationSiblings).
 	f.launcher.Settle = func(ctx context.Context, job *batchv1.Job) error {
