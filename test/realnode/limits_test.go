@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -66,10 +67,11 @@ func TestRealNodeRootImageRefused(t *testing.T) {
 	assert.Contains(t, msg, "exit code 1")
 }
 
-// TestRealNodeFetcherWrongToken gives the fetcher a token Keptn refuses:
-// its exit code (7) and message come from the real container.
+// TestRealNodeFetcherWrongToken gives the fetcher a token Keptn refuses
+// (behind the api-gateway, which checks x-token on resources too): its exit
+// code (7) and message come from the real container.
 func TestRealNodeFetcherWrongToken(t *testing.T) {
-	w := newWorld(t, "not-the-token")
+	w := newWorld(t, "not-the-token", keptnstandin.WithGateway(true))
 	w.commit(oneTask(testbed.RealToolsImage, `        files: [small.file]
         cmd: [cat, /keptn/small.file]
 `), map[string]string{"small.file": "small\n"})

@@ -37,11 +37,13 @@ type world struct {
 // Generous: a bound on a missing .finished, not a speed claim.
 const finishWithin = 3 * time.Minute
 
-func newWorld(t *testing.T, fnToken string) *world {
+// newWorld starts the world; fnToken, if set, is the token the job
+// namespace's Secret gives the fetcher instead of the right one.
+func newWorld(t *testing.T, fnToken string, opts ...keptnstandin.Option) *world {
 	t.Helper()
 	bed := testbed.Get(t)
 	w := &world{t: t, bed: bed, ns: bed.Namespace(t, testbed.Restricted())}
-	w.keptn = keptnstandin.NewStarted(t, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))
+	w.keptn = keptnstandin.NewStarted(t, append(opts, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))...)
 	ctx := context.Background()
 	// The Secret the fetcher reads; a wrong one shows the fetcher refused.
 	if fnToken == "" {
