@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,6 +73,25 @@ func jobImage(t *testing.T, p *policy.Policy, image string) (string, error) {
 	return job.Spec.Template.Spec.Containers[0].Image, nil
 }
 
+// signedApp is acme/app:v1 in a fresh registry, signed by a new key pair
+// of c with sign (c.SignBundle or c.SignLegacy, certificate-less).
+func signedApp(t *testing.T, c *CLI, sign func(*KeyPair, string, ...string)) (*policytest.Registry, *KeyPair, name.Digest) {
+	t.Helper()
+	reg := policytest.NewRegistry(t)
+	key := c.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	sign(key, d.String())
+	return reg, key, d
+}
+
+// pinned requires image to be admitted under p, its Job running d.
+func pinned(t *testing.T, p *policy.Policy, image string, d name.Digest) {
+	t.Helper()
+	got, err := jobImage(t, p, image)
+	require.NoError(t, err)
+	assert.Equal(t, d.String(), got, "the Job runs the verified digest")
+}
+
 func verified(t *testing.T, p *policy.Policy, image string) policy.ImageVerification {
 	t.Helper()
 	v, err := p.VerifyImage(context.Background(), image)
@@ -96,15 +116,9 @@ func refused(t *testing.T, p *policy.Policy, image string, want ...string) {
 // sigstore-go, and the Job runs the verified digest.
 func TestCosignKeyBundle(t *testing.T) {
 	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String())
-
+	reg, key, d := signedApp(t, v3, v3.SignBundle)
 	p := parse(t, rule(reg, keys(key)))
-	image, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), image, "the Job runs the verified digest")
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 	v := verified(t, p, reg.Host()+"/acme/app:v1")
 	assert.Equal(t, d.String(), v.Digest)
 	assert.Contains(t, v.How, "sigstore bundle (OCI referrer)")
@@ -118,15 +132,9 @@ func TestCosignKeyBundle(t *testing.T) {
 // tag) still verifies, and a key-based bundle rule accepts either.
 func TestCosignKeyLegacy(t *testing.T) {
 	v2 := V2(t)
-	reg := policytest.NewRegistry(t)
-	key := v2.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v2.SignLegacy(key, d.String())
-
+	reg, key, d := signedApp(t, v2, func(k *KeyPair, ref string, _ ...string) { v2.SignLegacy(k, ref) })
 	p := parse(t, rule(reg, keys(key)))
-	image, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), image)
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 	v := verified(t, p, d.String())
 	assert.Contains(t, v.How, "cosign's legacy layout")
 
@@ -173,9 +181,7 @@ func TestCosignKeyless(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := parse(t, keyless(reg, fromFile, tt.ids...))
-			pinned, err := jobImage(t, p, image)
-			require.NoError(t, err)
-			assert.Equal(t, d.String(), pinned)
+			pinned(t, p, image, d)
 			assert.Contains(t, verified(t, p, image).How, "keyless identity")
 		})
 	}
@@ -218,9 +224,7 @@ func TestCosignTrustedRootConfigMap(t *testing.T) {
 	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
 	cms := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(ca.TrustedRoot())}}
 	p := parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(cms))
-	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), pinned)
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 
 	wrong := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(NewCA(t).TrustedRoot())}}
 	refused(t, parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(wrong)), d.String(), "bundle 1:")
@@ -230,10 +234,7 @@ func TestCosignTrustedRootConfigMap(t *testing.T) {
 // (and is a refusal, not a retry).
 func TestCosignTampered(t *testing.T) {
 	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String())
+	reg, key, d := signedApp(t, v3, v3.SignBundle)
 	RewriteBundles(t, d, nil, TamperSignature(t))
 	refused(t, parse(t, rule(reg, keys(key))), reg.Host()+"/acme/app:v1", d.String(), "bundle 1:")
 }
@@ -250,9 +251,7 @@ func TestCosignOtherImage(t *testing.T) {
 	RewriteBundles(t, signed, &other, Same)
 	p := parse(t, rule(reg, keys(key)))
 	refused(t, p, reg.Host()+"/acme/app:v2", other.String(), "bundle 1:")
-	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err, "the signed image itself still runs")
-	assert.Equal(t, signed.String(), pinned)
+	pinned(t, p, reg.Host()+"/acme/app:v1", signed)
 
 	legacySigned, legacyOther := reg.Push("acme/old", "v1"), reg.Push("acme/old", "v2")
 	v2.SignLegacy(key, legacySigned.String())
@@ -272,9 +271,7 @@ func TestCosignTagMoved(t *testing.T) {
 	p := parse(t, rule(reg, keys(key)))
 	image := reg.Host() + "/acme/app:stable"
 
-	pinned, err := jobImage(t, p, image)
-	require.NoError(t, err)
-	assert.Equal(t, first.String(), pinned)
+	pinned(t, p, image, first)
 
 	moved := reg.Push("acme/app", "stable")
 	require.NotEqual(t, first.String(), moved.String())
