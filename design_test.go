@@ -18,6 +18,7 @@ const module = "github.com/keptn-sandbox/job-executor-knative"
 // the page.
 var floors = map[string]int{
 	"pkg/yamlnode":                0,
+	"pkg/permanent":               0,
 	"pkg/logctx":                  0,
 	"pkg/claim":                   0,
 	"pkg/serve":                   0,
@@ -25,6 +26,7 @@ var floors = map[string]int{
 	"pkg/policy/policytest":       0,
 	"pkg/telemetry/telemetrytest": 0,
 	"pkg/keptn":                   1,
+	"pkg/generic":                 2,
 	"pkg/jobconfig":               2,
 	"pkg/sink":                    2,
 	"pkg/jobs":                    3,
@@ -43,7 +45,7 @@ var floors = map[string]int{
 
 // pure packages do no I/O of their own: the same input gives the same
 // output, which is what makes a redelivered event harmless.
-var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "pkg/verdict", "pkg/finished"}
+var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "pkg/verdict", "pkg/finished", "pkg/generic"}
 
 // io are the imports a pure package may not have.
 var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}

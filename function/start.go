@@ -106,6 +106,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.wireGeneric(cfg, pol); err != nil {
+		return err
+	}
 	// A Job whose .finished waited for a sibling's .started reports as
 	// soon as the last .started is out (reporter.AnnotationSiblings).
 	f.launcher.Settle = func(ctx context.Context, job *batchv1.Job) error {
@@ -118,7 +121,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 }
 
 // armedJobs sets up the sweep's switch and returns the Job clients the
-// trigger creates through: every create arms the sweep before the Job exists
+// launcher creates through: every create arms the sweep before the Job exists
 // (docs/completion.md, Scale to zero).
 func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) launch.JobClient, error) {
 	var err error

@@ -21,6 +21,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
@@ -43,9 +44,12 @@ type ConfigLoader interface {
 
 // Handler handles triggered events.
 type Handler struct {
-	Configs  ConfigLoader
-	Jobs     func(namespace string) JobClient
-	Settings jobs.Settings
+	Configs ConfigLoader
+	// GenericConfigs is the config of generic events (pkg/generic); nil
+	// when the mode is off.
+	GenericConfigs ConfigLoader
+	Jobs           func(namespace string) JobClient
+	Settings       jobs.Settings
 	// Policy is the operator's policy; every action passes it before its
 	// Job is built. There is no way around it: nil is policy.Default, the
 	// hard rules alone (and no Secret reader, so a Secret's opt-in label
@@ -91,9 +95,9 @@ type Outcome struct {
 	Invalid  int
 }
 
-// Handle processes a triggered event. The error, if any, is Retryable
-// (answer 5xx: the broker redelivers, and redelivery completes the work
-// without duplicates) or not (answer 400).
+// Handle processes a triggered event. The error, if any, is retried (answer
+// 5xx: the broker redelivers, and redelivery completes the work without
+// duplicates) unless pkg/permanent says it is final (answer 400).
 func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, error) {
 	var out Outcome
 	if ev.Kind != keptn.KindTriggered {
@@ -106,7 +110,11 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		}
 		return out, err
 	}
-	cfg, err := h.Configs.Load(ctx, ev)
+	loader := h.loader(ev)
+	if loader == nil {
+		return out, nil
+	}
+	cfg, err := loader.Load(ctx, ev)
 	var invalid jobconfig.ErrorList
 	switch {
 	case errors.Is(err, ErrNoConfig):
@@ -117,7 +125,9 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	case err != nil && h.expired(ev):
 		return h.giveUpEvent(ctx, ev, err)
 	case err != nil:
-		return out, Retryable(err)
+		// Whatever Keptn answered, the task still waits for us; past
+		// RETRY_WINDOW it is given up above (docs/design.md, "Retry").
+		return out, owed(err)
 	}
 
 	matches, unread := cfg.MatchEvent(ev.Type, jobconfig.NewEventReader(ctx, ev.Document()))
@@ -187,14 +197,13 @@ func (h *Handler) policy() *policy.Policy {
 func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *jobconfig.Config, list jobconfig.ErrorList) (Outcome, error) {
 	var out Outcome
 	h.Log.WarnContext(ctx, "invalid job config", "errors", list.Error())
-	msg := "invalid job config:\n" + list.Error()
-	logEv, err := keptn.LogErrorEvent(h.Responses.Source, reporter.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
-	if err != nil {
-		return out, err
-	}
 	var errs []error
-	if err := h.Sink.Send(ctx, logEv); err != nil && sink.IsRetryable(err) {
-		errs = append(errs, Retryable(err))
+	if !ev.Generic {
+		// Keptn shows log.error in its UI; a generic event's sender hears
+		// of the config in the errored result of each action that matches.
+		if err := h.logError(ctx, ev, list); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg == nil {
 		return out, errors.Join(errs...)
@@ -222,6 +231,20 @@ func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *j
 	return out, h.settle(ctx, pending, nil)
 }
 
+// logError sends Keptn a log.error about ev's invalid config; only a
+// failure worth a retry is returned.
+func (h *Handler) logError(ctx context.Context, ev *keptn.TaskEvent, list jobconfig.ErrorList) error {
+	msg := "invalid job config:\n" + list.Error()
+	logEv, err := keptn.LogErrorEvent(h.Responses.Source, reporter.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := h.Sink.Send(ctx, logEv); err != nil && !permanent.Is(err) {
+		return err
+	}
+	return nil
+}
+
 // fail records an action that cannot run as a suspended record Job and
 // sends its .started, exactly once. Its errored .finished is sent by
 // settle (finishRecord), once every sibling's .started is out.
@@ -237,9 +260,9 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 			// the operator's setup (say, our own namespace is gone): no
 			// redelivery can change it, and a 400 keeps the event from
 			// cycling to the dead letter.
-			return nil, Permanent(err)
+			return nil, permanent.New(err)
 		}
-		return nil, Retryable(err)
+		return nil, err
 	}
 	return rec, nil
 }
@@ -268,20 +291,20 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
+			return false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		if existing.Annotations[jobs.AnnotationWaiting] != "" {
 			// An earlier delivery left a placeholder: the caller resumes.
 			return false, &waitingError{job: existing}
 		}
 		return false, h.ensureStarted(ctx, existing)
-	case refusedForGood(err):
+	case jobs.RefusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
 		// we may not use, too large to store): say so to Keptn rather than
 		// retry forever.
 		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
-		return false, Retryable(fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err))
+		return false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
 	}
 }
 
@@ -300,12 +323,12 @@ func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
 		}
 		select {
 		case <-ctx.Done():
-			return Retryable(ctx.Err())
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		fresh, gerr := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return Retryable(gerr)
+			return gerr
 		}
 		job = fresh
 	}
@@ -319,10 +342,10 @@ func (h *Handler) responseErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if !sink.IsRetryable(err) && !errors.Is(err, reporter.ErrBusy) {
+	if permanent.Is(err) {
 		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
 	}
-	return Retryable(err)
+	return owed(err)
 }
 
 func b2i(b bool) int {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
@@ -37,9 +38,13 @@ const legacyJobNameLabel = "job-name"
 // a Job deleted before it was reported is reported from the deleted object.
 //
 // The error is nil when another replica is already sending (the sweep is
-// the safety net); IsRetryable tells whether to answer 5xx; ErrBadEvent
-// marks an event to refuse with 400.
+// the safety net); pkg/permanent tells whether it is final (ErrBadEvent, a
+// Job that cannot be reported, the API server's refusal) or worth a retry.
 func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
+	return final(r.handleEvent(ctx, ce))
+}
+
+func (r *Reconciler) handleEvent(ctx context.Context, ce event.Event) error {
 	switch ce.Type() {
 	case EventAdd, EventUpdate, EventDelete:
 	default:
@@ -50,7 +55,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 	}
 	var head metav1.TypeMeta
 	if err := json.Unmarshal(ce.Data(), &head); err != nil {
-		return fmt.Errorf("%w: data is not a Kubernetes object: %w", ErrBadEvent, err)
+		return permanent.New(fmt.Errorf("%w: data is not a Kubernetes object: %w", ErrBadEvent, err))
 	}
 	kind := head.Kind
 	if kind == "" {
@@ -61,7 +66,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 	case "Job":
 		var job batchv1.Job
 		if err := json.Unmarshal(ce.Data(), &job); err != nil {
-			return fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err)
+			return permanent.New(fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err))
 		}
 		_, err = r.jobHint(ctx, &job, ce.Type() == EventDelete)
 	case "Pod":
@@ -70,7 +75,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 		}
 		var pod corev1.Pod
 		if err := json.Unmarshal(ce.Data(), &pod); err != nil {
-			return fmt.Errorf("%w: data is not a Pod: %w", ErrBadEvent, err)
+			return permanent.New(fmt.Errorf("%w: data is not a Pod: %w", ErrBadEvent, err))
 		}
 		_, err = r.PodChanged(ctx, &pod)
 	default:

@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"strconv"
 	"testing"
@@ -127,7 +129,7 @@ func TestHandleRefusesUnusableEvents(t *testing.T) {
 	} {
 		err := r.HandleEvent(context.Background(), ev)
 		require.ErrorIs(t, err, ErrBadEvent, name)
-		assert.False(t, IsRetryable(err), name)
+		assert.True(t, permanent.Is(err), name)
 	}
 	assert.Contains(t, r.HandleEvent(context.Background(), ref).Error(), "mode to Resource")
 }
@@ -216,5 +218,5 @@ func TestSweepReportsListFailures(t *testing.T) {
 	})
 	_, err := b.reconciler(t, "a").Sweep(context.Background())
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 }

@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +24,6 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	// MaxEventBytes bounds the marshalled .finished; default
 	// finished.KeptnMaxEventBytes less 1 KiB for what the sink adds (its clock).
 	MaxEventBytes int
+	// GenericMaxEventBytes bounds a generic Job's result event as
+	// structured JSON; default MaxEventBytes.
+	GenericMaxEventBytes int
 	// LogReadLimit bounds the bytes read of one log; default
 	// DefaultLogReadLimit.
 	LogReadLimit int64
@@ -132,7 +136,7 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 	}
 	origin, err := jobs.OriginOf(job)
 	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
+		return out, permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
@@ -210,8 +214,8 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 
 // send composes and sends the .finished of v under holder's claim.
 func (r *Reconciler) send(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder, stopped string, out Outcome) (Outcome, error) {
-	logs := r.fetchLogs(ctx, job.Namespace, v)
-	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(), r.sizer(job))
+	logs := r.fetchLogs(ctx, job, v)
+	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(job), r.sizer(job, v.Lines))
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -331,10 +335,10 @@ func stop(job *batchv1.Job, record string) {
 
 // finishedAs sends .finished under the claim holder took in claimReport
 // (Sender.Finished would start a new attempt, which our claim blocks).
-func (r *Reconciler) finishedAs(ctx context.Context, job *batchv1.Job, f keptn.Finished, holder string) (*batchv1.Job, error) {
+func (r *Reconciler) finishedAs(ctx context.Context, job *batchv1.Job, f keptn.Finished, lines []verdict.Line, holder string) (*batchv1.Job, error) {
 	s := r.Sender
 	return s.once(ctx, job, FinishedKeys, holder, func(o keptn.Origin) (event.Event, error) {
-		return keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, f, s.now())
+		return s.finishedEvent(job, o, f, lines)
 	})
 }
 
@@ -346,10 +350,10 @@ func (r *Reconciler) release(ctx context.Context, job *batchv1.Job, holder strin
 }
 
 // fetchLogs reads the logs v names; a log that cannot be read says why.
-func (r *Reconciler) fetchLogs(ctx context.Context, namespace string, v verdict.Verdict) []finished.Log {
+func (r *Reconciler) fetchLogs(ctx context.Context, job *batchv1.Job, v verdict.Verdict) []finished.Log {
 	var logs []finished.Log
 	for _, l := range v.LogLines() {
-		lg := FetchLog(ctx, r.Logs, namespace, v.Pod, l.Container, r.maxEventBytes(), r.logReadLimit())
+		lg := FetchLog(ctx, r.Logs, job.Namespace, v.Pod, l.Container, r.maxEventBytes(job), r.logReadLimit())
 		if lg.Err == "" && lg.Head == "" && lg.Tail == "" {
 			continue
 		}
@@ -362,23 +366,23 @@ func (r *Reconciler) fetchLogs(ctx context.Context, namespace string, v verdict.
 // sizer measures .finished for job as Keptn's api-service, which enforces
 // the limit, receives it: its API body. A CloudEvents sink in binary mode
 // sends less (the data alone is the body).
-func (r *Reconciler) sizer(job *batchv1.Job) func(keptn.Finished) (int, error) {
+func (r *Reconciler) sizer(job *batchv1.Job, lines []verdict.Line) func(keptn.Finished) (int, error) {
 	o, _ := jobs.OriginOf(job)
-	id := ResponseID(job, keptn.KindFinished)
 	return func(f keptn.Finished) (int, error) {
-		ev, err := keptn.FinishedEvent(r.Sender.Source, id, o, f, r.Sender.now())
+		ev, err := r.Sender.finishedEvent(job, o, f, lines)
 		if err != nil {
 			return 0, err
 		}
-		body, err := sink.KeptnBody(ev)
-		if err != nil {
-			return 0, fmt.Errorf("measuring .finished: %w", err)
-		}
-		return len(body), nil
+		return eventSize(job, ev)
 	}
 }
 
-func (r *Reconciler) maxEventBytes() int {
+// maxEventBytes is job's report budget: Keptn's limit, or the generic
+// result's (GENERIC_RESULT_MAX_KB).
+func (r *Reconciler) maxEventBytes(job *batchv1.Job) int {
+	if jobs.IsGeneric(job) && r.Config.GenericMaxEventBytes > 0 {
+		return r.Config.GenericMaxEventBytes
+	}
 	if r.Config.MaxEventBytes > 0 {
 		return r.Config.MaxEventBytes
 	}
