@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPercentile(t *testing.T) {
@@ -106,4 +112,20 @@ func TestCompareRates(t *testing.T) {
 		assert.Greater(t, iv.High, iv.Value)
 	}
 	assert.Equal(t, "0.75 [0.50, 1.00]", Interval{0.75, 0.5, 1}.String())
+}
+
+func TestDrawPanels(t *testing.T) {
+	red := color.RGBA{200, 0, 0, 255}
+	img := DrawPanels(Panel{XMax: 10, YMax: 10, XTicks: []float64{0, 5, 10}, YTicks: []float64{0, 2.5},
+		Lines: []Series{{Color: red, X: []float64{0, 10}, Y: []float64{0, 10}}}}, Panel{XMax: 1, YMax: 1})
+	assert.Equal(t, image.Rect(0, 0, 2*panelW, panelH), img.Bounds())
+	assert.Equal(t, red, img.RGBAAt(margin, panelH-margin), "the line starts at the origin")
+	path := filepath.Join(t.TempDir(), "p.png")
+	require.NoError(t, WritePNG(path, img))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	back, err := png.Decode(f)
+	require.NoError(t, err)
+	assert.Equal(t, img.Bounds(), back.Bounds())
 }
