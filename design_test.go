@@ -18,6 +18,7 @@ const module = "github.com/keptn-sandbox/job-executor-knative"
 // the page.
 var floors = map[string]int{
 	"pkg/yamlnode":                0,
+	"pkg/permanent":               0,
 	"pkg/logctx":                  0,
 	"pkg/claim":                   0,
 	"pkg/serve":                   0,

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
@@ -38,6 +38,10 @@ type Function struct {
 	ready   atomic.Bool
 }
 
+// errNotStarted answers events that arrive before Start finished: a
+// redelivery finds the function ready.
+var errNotStarted = errors.New("function is not started")
+
 // New returns an unstarted Function; Start wires it from the environment.
 func New() *Function {
 	return &Function{log: slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, nil)))}
@@ -47,7 +51,7 @@ func New() *Function {
 // the server answers with: 400 is final, 5xx makes the broker retry.
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	if !f.ready.Load() {
-		return nil, cehttp.NewResult(http.StatusServiceUnavailable, "function is not started")
+		return nil, answer(errNotStarted)
 	}
 	// Every line logged while handling e names it (pkg/logctx).
 	ctx = logctx.With(ctx, "event_id", logctx.Value(e.ID()), "event_type", logctx.Value(e.Type()), "event_source", logctx.Value(e.Source()))
@@ -64,7 +68,8 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		if err != nil {
 			log.WarnContext(ctx, "refusing malformed event", "error", errString(err))
 			f.metrics.Event(ctx, e.Type(), outcomeMalformed)
-			return nil, cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
+			// No redelivery makes a malformed event well-formed.
+			return nil, answer(permanent.New(err))
 		}
 		ctx = logctx.With(ctx, "shkeptncontext", ev.Context, "project", ev.Project, "stage", ev.Stage, "service", ev.Service)
 		out, err := f.launcher.Handle(ctx, ev)
@@ -76,7 +81,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		if err != nil {
 			log.WarnContext(ctx, "job status event", "subject", logctx.Value(e.Subject()), "error", errString(err))
 		}
-		res := reportAnswer(err)
+		res := answer(err)
 		f.metrics.Event(ctx, e.Type(), errorOutcome(res))
 		return nil, res
 	case e.Type() == "dev.knative.sources.ping":
@@ -91,7 +96,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			// Listing failed; the next tick tries again, but a 5xx makes
 			// the broker retry this one sooner.
 			f.metrics.Event(ctx, e.Type(), outcomeRetry)
-			return nil, cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
+			return nil, answer(err)
 		case st.Skipped:
 			f.metrics.Event(ctx, e.Type(), outcomeSkipped)
 		default:
@@ -124,32 +129,15 @@ func (f *Function) settleSweep(ctx context.Context, st reporter.SweepStats, err 
 	return f.wake.Disarm(ctx, f.reporter.Unreported)
 }
 
-func reportAnswer(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, reporter.ErrBadEvent):
-		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
-	case reporter.IsRetryable(err):
-		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
-	default:
-		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))
-	}
-}
-
-// answer maps a handler error to the broker's status: retryable → 503,
-// anything else → 500 (still retried: a task must never be dropped silently).
+// answer is the one mapping from a handler's error to what the Broker or a
+// source hears (pkg/permanent.Status): nil → 2xx, permanent → 400 (final),
+// any other → 503 (redelivered with back-off; an error nobody marked is
+// retried, because a lost .finished hangs a sequence).
 func answer(err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case launch.IsRetryable(err):
-		return cehttp.NewResult(http.StatusServiceUnavailable, "%s", errString(err))
-	case errors.Is(err, keptn.ErrMalformed), launch.IsPermanent(err):
-		return cehttp.NewResult(http.StatusBadRequest, "%s", errString(err))
-	default:
-		return cehttp.NewResult(http.StatusInternalServerError, "%s", errString(err))
 	}
+	return cehttp.NewResult(permanent.Status(err), "%s", errString(err))
 }
 
 // errString bounds an error in a log line or an answer: it may quote an

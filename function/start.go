@@ -52,7 +52,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc)
+	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc, policy.KubeConfigMaps{Client: kube, Namespace: lookup(cfg, "POD_NAMESPACE")})
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 }
 
 // armedJobs sets up the sweep's switch and returns the Job clients the
-// trigger creates through: every create arms the sweep before the Job exists
+// launcher creates through: every create arms the sweep before the Job exists
 // (docs/completion.md, Scale to zero).
 func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) launch.JobClient, error) {
 	var err error
@@ -201,7 +201,7 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 
 // loadPolicy reads the operator's policy (docs/security.md); without one
 // only the hard rules apply. A policy that does not parse stops the start.
-func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
+func loadPolicy(path string, rc *rest.Config, cms policy.ConfigMapReader) (*policy.Policy, error) {
 	meta, err := metadata.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes metadata client: %w", err)
@@ -210,7 +210,7 @@ func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
 	if path == "" {
 		return policy.Default(secrets), nil
 	}
-	p, err := policy.Load(path, secrets)
+	p, err := policy.Load(path, secrets, policy.WithConfigMaps(cms))
 	if err != nil {
 		return nil, fmt.Errorf("POLICY_FILE %s:\n%w", path, err)
 	}

@@ -23,7 +23,7 @@ const (
 	outcomeInvalid   = "invalid"   // an action could not run; Keptn was told
 	outcomeMalformed = "malformed" // answered 400
 	outcomeRetry     = "retry"     // answered 503: the broker retries
-	outcomeError     = "error"     // answered 500
+	outcomeError     = "error"     // an answer that is not a status (the one mapping gives 400 or 503)
 	outcomeHandled   = "handled"   // a Job status event or a sweep did its work
 	outcomeSkipped   = "skipped"   // a sweep found this replica still sweeping
 )

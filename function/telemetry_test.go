@@ -1,6 +1,8 @@
 package function
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,8 +26,8 @@ func TestTriggeredOutcome(t *testing.T) {
 		{launch.Outcome{Matched: 2, Created: 1, Existing: 1}, nil, outcomeCreated},
 		{launch.Outcome{Matched: 1, Existing: 1}, nil, outcomeDuplicate},
 		{launch.Outcome{Matched: 2, Created: 1, Invalid: 1}, nil, outcomeInvalid},
-		{launch.Outcome{Matched: 1}, launch.Retryable(errors.New("api server down")), outcomeRetry},
-		{launch.Outcome{Matched: 1}, errors.New("unexpected"), outcomeError},
+		{launch.Outcome{Matched: 1}, errors.New("api server down"), outcomeRetry},
+		{launch.Outcome{Matched: 1}, permanent.New(errors.New("record refused")), outcomeMalformed},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, triggeredOutcome(tt.out, tt.err), "%+v %v", tt.out, tt.err)
@@ -42,7 +44,7 @@ func TestErrorOutcome(t *testing.T) {
 		{cehttp.NewResult(http.StatusServiceUnavailable, "later"), outcomeRetry},
 		{cehttp.NewResult(http.StatusInternalServerError, "boom"), outcomeError},
 		{errors.New("not a result"), outcomeError},
-		{reportAnswer(fmt.Errorf("%w: kind Secret", reporter.ErrBadEvent)), outcomeMalformed},
+		{answer(fmt.Errorf("%w: kind Secret", reporter.ErrBadEvent)), outcomeMalformed},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, errorOutcome(tt.answer), "%v", tt.answer)

@@ -55,7 +55,7 @@ func exitCode(err error) int {
 		return exitUnsafePath
 	case keptn.IsAuthError(err):
 		return exitAuth
-	case keptn.IsRetryable(err), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, new(*keptn.RetryableError)), errors.Is(err, context.DeadlineExceeded):
 		return exitUnreachable
 	case errors.Is(err, keptn.ErrNotFound):
 		return exitNotFound

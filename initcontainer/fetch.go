@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
 
 // entry is one PATH argument: a file or a folder of the tasks' files.
@@ -154,8 +155,8 @@ type backoff struct {
 	initial, max time.Duration
 }
 
-// retry calls op until it succeeds, fails for good, or ctx ends. Only
-// keptn.IsRetryable errors are retried.
+// retry calls op until it succeeds, fails for good (pkg/permanent: Keptn's
+// not-found, auth and unexpected answers), or ctx ends.
 func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op func(context.Context) (T, error)) (T, error) {
 	delay := b.initial
 	// cause is the last failure that says why Keptn could not be reached:
@@ -164,7 +165,7 @@ func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op
 	var cause error
 	for attempt := 1; ; attempt++ {
 		v, err := op(ctx)
-		if err == nil || !keptn.IsRetryable(err) {
+		if err == nil || permanent.Is(err) {
 			return v, err
 		}
 		if cause == nil || ctx.Err() == nil || !errors.Is(err, context.DeadlineExceeded) {

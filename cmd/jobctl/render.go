@@ -162,6 +162,9 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 	for _, u := range out.unchecked {
 		fmt.Fprintf(stderr, "jobctl: action %q (actions[%d]) not checked against the policy, no Job printed: %s\n", u.action, u.index, u.message)
 	}
+	for _, v := range out.verified {
+		fmt.Fprintln(stderr, "jobctl:", v)
+	}
 	if out.matched == 0 {
 		fmt.Fprintf(stderr, "jobctl: no action of %s matches %s; the function would ignore the event\n", out.file, ev.Type)
 	}
@@ -198,6 +201,8 @@ type rendered struct {
 	failed    []failedAction
 	unchecked []failedAction
 	warnings  jobconfig.ErrorList
+	// verified says which signature rule verified which image.
+	verified []string
 }
 
 // renderJobs mirrors launch.Handler.Handle without a cluster: load the
@@ -235,6 +240,9 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 			continue
 		}
 		out.jobs = append(out.jobs, job)
+		for _, c := range job.Spec.Template.Spec.Containers {
+			out.verified = append(out.verified, verifications(ctx, pol, fmt.Sprintf("Job %s container %s", job.Name, c.Name), c.Image)...)
+		}
 	}
 	return out, nil
 }

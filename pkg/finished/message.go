@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
@@ -29,7 +30,8 @@ type Log struct {
 }
 
 // ErrTooLarge means even a message without logs does not fit the limit.
-var ErrTooLarge = errors.New("the .finished event does not fit the size limit")
+// It is permanent (pkg/permanent): the same Job gives the same message.
+var ErrTooLarge = permanent.New(errors.New("the .finished event does not fit the size limit"))
 
 // Compose appends logs to f's message, cutting the middle out of long logs
 // so that the event, as measured by size, stays within limit bytes. size

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
 
 // Scope names the level of Keptn's configuration repository a resource is
@@ -91,7 +93,8 @@ type Resource struct {
 var (
 	// ErrNotFound is wrapped by every "no such resource" answer (HTTP 404,
 	// also for an unknown project, stage or service). Test with errors.Is.
-	ErrNotFound = errors.New("keptn resource not found")
+	// It is permanent (pkg/permanent): asking again finds nothing either.
+	ErrNotFound = permanent.New(errors.New("keptn resource not found"))
 	// ErrInvalidScope is wrapped when a Scope cannot name a level.
 	ErrInvalidScope = errors.New("invalid keptn scope")
 )

@@ -1,6 +1,8 @@
 package keptn
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +111,7 @@ func TestCacheDoesNotKeepOtherErrors(t *testing.T) {
 	c := NewCachedGetter(g, 10, time.Hour)
 	for range 2 {
 		_, err := c.GetResource(context.Background(), svcScope, "a", "c1")
-		assert.True(t, IsRetryable(err))
+		assert.False(t, permanent.Is(err))
 	}
 	assert.Equal(t, int32(2), g.calls.Load())
 	assert.Equal(t, 0, c.Len())

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
 
 // ResourceClient reads resources from Keptn's resource-service over plain
@@ -178,7 +180,7 @@ func (c *ResourceClient) GetResource(ctx context.Context, s Scope, uri, gitCommi
 	}
 	content, err := base64.StdEncoding.DecodeString(body.ResourceContent)
 	if err != nil {
-		return nil, &StatusError{StatusCode: http.StatusOK, Op: op, Message: "resourceContent is not base64", Err: err}
+		return nil, permanent.New(&StatusError{StatusCode: http.StatusOK, Op: op, Message: "resourceContent is not base64", Err: err})
 	}
 	r := &Resource{URI: clean, Content: content}
 	if body.Metadata != nil {
@@ -210,7 +212,7 @@ func (c *ResourceClient) ListResources(ctx context.Context, s Scope, gitCommitID
 	next := ""
 	for page := 0; ; page++ {
 		if page == maxListPages {
-			return nil, &StatusError{Op: op, Message: fmt.Sprintf("more than %d pages", maxListPages)}
+			return nil, permanent.New(&StatusError{Op: op, Message: fmt.Sprintf("more than %d pages", maxListPages)})
 		}
 		q := url.Values{}
 		if gitCommitID != "" {
@@ -235,7 +237,7 @@ func (c *ResourceClient) ListResources(ctx context.Context, s Scope, gitCommitID
 			return out, nil
 		}
 		if seen[body.NextPageKey] {
-			return nil, &StatusError{Op: op, Message: fmt.Sprintf("nextPageKey %q repeats", body.NextPageKey)}
+			return nil, permanent.New(&StatusError{Op: op, Message: fmt.Sprintf("nextPageKey %q repeats", body.NextPageKey)})
 		}
 		seen[body.NextPageKey] = true
 		next = body.NextPageKey
@@ -243,13 +245,17 @@ func (c *ResourceClient) ListResources(ctx context.Context, s Scope, gitCommitID
 }
 
 // getJSON performs one GET and classifies the outcome: ErrNotFound,
-// *AuthError, *RetryableError or *StatusError.
+// *AuthError or *StatusError (all permanent: pkg/permanent), or
+// *RetryableError. A TLS failure (an unknown authority, a name mismatch)
+// is permanent here: the fetcher stops at once and names it; the function,
+// which owes Keptn an answer, still retries the event (docs/design.md,
+// "Retry").
 func (c *ResourceClient) getJSON(ctx context.Context, op, u string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return &StatusError{Op: op, Message: "building request", Err: err}
+		return permanent.New(&StatusError{Op: op, Message: "building request", Err: err})
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.token != "" {
@@ -258,7 +264,7 @@ func (c *ResourceClient) getJSON(ctx context.Context, op, u string, v any) error
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if isTLSFailure(err) {
-			return &StatusError{Op: op, Message: "TLS: " + err.Error(), Err: err}
+			return permanent.New(&StatusError{Op: op, Message: "TLS: " + err.Error(), Err: err})
 		}
 		return &RetryableError{Err: fmt.Errorf("%s: %w", op, err)}
 	}
@@ -270,14 +276,14 @@ func (c *ResourceClient) getJSON(ctx context.Context, op, u string, v any) error
 		case code == http.StatusNotFound:
 			return fmt.Errorf("%s: %w (%s)", op, ErrNotFound, msg)
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
-			return &AuthError{StatusCode: code, Op: op, Message: msg}
+			return permanent.New(&AuthError{StatusCode: code, Op: op, Message: msg})
 		case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 			// Keptn's gateway answers 429 after failed authentications
 			// from this address, even to valid requests: back off.
 			return &RetryableError{StatusCode: code, RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 				Err: fmt.Errorf("%s: HTTP %d from Keptn: %s", op, code, msg)}
 		default:
-			return &StatusError{StatusCode: code, Op: op, Message: msg}
+			return permanent.New(&StatusError{StatusCode: code, Op: op, Message: msg})
 		}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.maxResponseBytes+1))
@@ -285,10 +291,10 @@ func (c *ResourceClient) getJSON(ctx context.Context, op, u string, v any) error
 		return &RetryableError{StatusCode: resp.StatusCode, Err: fmt.Errorf("%s: reading response: %w", op, err)}
 	}
 	if int64(len(data)) > c.cfg.maxResponseBytes {
-		return &StatusError{StatusCode: resp.StatusCode, Op: op, Message: fmt.Sprintf("response larger than %d bytes", c.cfg.maxResponseBytes)}
+		return permanent.New(&StatusError{StatusCode: resp.StatusCode, Op: op, Message: fmt.Sprintf("response larger than %d bytes", c.cfg.maxResponseBytes)})
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return &StatusError{StatusCode: resp.StatusCode, Op: op, Message: "response is not the expected JSON", Err: err}
+		return permanent.New(&StatusError{StatusCode: resp.StatusCode, Op: op, Message: "response is not the expected JSON", Err: err})
 	}
 	return nil
 }

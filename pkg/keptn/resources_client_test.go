@@ -1,6 +1,8 @@
 package keptn
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -183,7 +185,7 @@ func TestGetResourceErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tt.notFound, errors.Is(err, ErrNotFound), "ErrNotFound: %v", err)
 			assert.Equal(t, tt.auth, IsAuthError(err), "AuthError: %v", err)
-			assert.Equal(t, tt.retryable, IsRetryable(err), "retryable: %v", err)
+			assert.Equal(t, tt.retryable, !permanent.Is(err), "retryable: %v", err)
 			if !tt.notFound && !tt.auth && !tt.retryable {
 				var se *StatusError
 				assert.ErrorAs(t, err, &se)
@@ -205,7 +207,7 @@ func TestGetResourceTransportErrorsAreRetryable(t *testing.T) {
 		c, err := NewResourceClient("http://" + addr)
 		require.NoError(t, err)
 		_, err = c.GetResource(context.Background(), svcScope, "a", "")
-		assert.True(t, IsRetryable(err), "%v", err)
+		assert.False(t, permanent.Is(err), "%v", err)
 		assert.False(t, errors.Is(err, ErrNotFound))
 	})
 	t.Run("per-request timeout", func(t *testing.T) {
@@ -220,7 +222,7 @@ func TestGetResourceTransportErrorsAreRetryable(t *testing.T) {
 		c, err := NewResourceClient(srv.URL, WithTimeout(20*time.Millisecond))
 		require.NoError(t, err)
 		_, err = c.GetResource(context.Background(), svcScope, "a", "")
-		assert.True(t, IsRetryable(err), "%v", err)
+		assert.False(t, permanent.Is(err), "%v", err)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 }
@@ -265,7 +267,7 @@ func TestGetResourceResponseBound(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.GetResource(context.Background(), svcScope, "big", "")
 	assert.ErrorContains(t, err, "response larger than 1024 bytes")
-	assert.False(t, IsRetryable(err))
+	assert.True(t, permanent.Is(err))
 }
 
 func TestListResourcesPagination(t *testing.T) {
@@ -325,7 +327,7 @@ func TestTLS(t *testing.T) {
 		_, err = c.GetResource(context.Background(), svcScope, "a", "")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "TLS")
-		assert.False(t, IsRetryable(err), "a certificate problem does not heal by retrying")
+		assert.True(t, permanent.Is(err), "a certificate problem does not heal by retrying")
 	})
 	t.Run("accepted with the CA", func(t *testing.T) {
 		c, err := NewResourceClient(srv.URL, WithCAPEM(caPEM))

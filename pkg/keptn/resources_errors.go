@@ -7,7 +7,8 @@ import (
 )
 
 // AuthError is a 401 or 403 from Keptn: the token is missing, wrong or lacks
-// rights. Retrying does not help; the operator has to fix the Secret.
+// rights. Retrying does not help (the client marks it permanent); the
+// operator has to fix the Secret.
 type AuthError struct {
 	StatusCode int
 	Op         string // what was attempted, without credentials
@@ -24,9 +25,10 @@ func IsAuthError(err error) bool {
 	return errors.As(err, &a)
 }
 
-// RetryableError marks a failure that may go away by itself: a 5xx, 408, 429,
-// a timeout or a refused connection. Callers answer 5xx so the broker
-// redelivers, or retry with backoff.
+// RetryableError is a failure that may go away by itself: a 5xx, 408, 429,
+// a timeout or a refused connection. Like every error not marked by
+// pkg/permanent it is retried; the type carries what a retry needs (the
+// status, the server's Retry-After).
 type RetryableError struct {
 	StatusCode int // 0 when no HTTP answer arrived
 	// RetryAfter is the server's Retry-After (429, 503), 0 if it gave none.
@@ -37,14 +39,9 @@ type RetryableError struct {
 func (e *RetryableError) Error() string { return e.Err.Error() }
 func (e *RetryableError) Unwrap() error { return e.Err }
 
-// IsRetryable reports whether err is or wraps a *RetryableError.
-func IsRetryable(err error) bool {
-	var r *RetryableError
-	return errors.As(err, &r)
-}
-
 // StatusError is any other unexpected answer (400, 424, 3xx, a malformed or
-// oversized body). It is neither "not found" nor worth retrying.
+// oversized body, a TLS failure). It is neither "not found" nor worth
+// retrying (the client marks it permanent).
 type StatusError struct {
 	StatusCode int
 	Op         string

@@ -1,6 +1,8 @@
 package keptn
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +82,7 @@ func TestFindWithFallback(t *testing.T) {
 			scope: svcScope, files: map[string]string{"project@/" + uri: "proj"},
 			errs:      map[string]error{"service@c1/" + uri: &RetryableError{StatusCode: 503, Err: errors.New("down")}},
 			wantCalls: []string{"service@c1/" + uri},
-			wantErr:   IsRetryable,
+			wantErr:   func(err error) bool { return err != nil && !permanent.Is(err) },
 		},
 		{
 			name:  "auth refused at the stage level stops the search",

@@ -1,6 +1,8 @@
 package keptn
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"errors"
 	"fmt"
 	"net/url"
@@ -29,7 +31,7 @@ var ErrInvalidURI = errors.New("invalid resource URI")
 func CleanURI(uri string) (string, error) {
 	u := strings.TrimPrefix(uri, "/")
 	if err := checkRelative(u); err != nil {
-		return "", fmt.Errorf("%w %q: %w", ErrInvalidURI, uri, err)
+		return "", permanent.New(fmt.Errorf("%w %q: %w", ErrInvalidURI, uri, err))
 	}
 	return u, nil
 }

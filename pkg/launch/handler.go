@@ -21,6 +21,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
@@ -94,9 +95,9 @@ type Outcome struct {
 	Invalid  int
 }
 
-// Handle processes a triggered event. The error, if any, is Retryable
-// (answer 5xx: the broker redelivers, and redelivery completes the work
-// without duplicates) or not (answer 400).
+// Handle processes a triggered event. The error, if any, is retried (answer
+// 5xx: the broker redelivers, and redelivery completes the work without
+// duplicates) unless pkg/permanent says it is final (answer 400).
 func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, error) {
 	var out Outcome
 	if ev.Kind != keptn.KindTriggered {
@@ -124,7 +125,9 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	case err != nil && h.expired(ev):
 		return h.giveUpEvent(ctx, ev, err)
 	case err != nil:
-		return out, Retryable(err)
+		// Whatever Keptn answered, the task still waits for us; past
+		// RETRY_WINDOW it is given up above (docs/design.md, "Retry").
+		return out, owed(err)
 	}
 
 	matches, unread := cfg.MatchEvent(ev.Type, jobconfig.NewEventReader(ctx, ev.Document()))
@@ -236,8 +239,8 @@ func (h *Handler) logError(ctx context.Context, ev *keptn.TaskEvent, list jobcon
 	if err != nil {
 		return err
 	}
-	if err := h.Sink.Send(ctx, logEv); err != nil && sink.IsRetryable(err) {
-		return Retryable(err)
+	if err := h.Sink.Send(ctx, logEv); err != nil && !permanent.Is(err) {
+		return err
 	}
 	return nil
 }
@@ -257,9 +260,9 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 			// the operator's setup (say, our own namespace is gone): no
 			// redelivery can change it, and a 400 keeps the event from
 			// cycling to the dead letter.
-			return nil, Permanent(err)
+			return nil, permanent.New(err)
 		}
-		return nil, Retryable(err)
+		return nil, err
 	}
 	return rec, nil
 }
@@ -288,20 +291,20 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, Retryable(fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err))
+			return false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		if existing.Annotations[jobs.AnnotationWaiting] != "" {
 			// An earlier delivery left a placeholder: the caller resumes.
 			return false, &waitingError{job: existing}
 		}
 		return false, h.ensureStarted(ctx, existing)
-	case refusedForGood(err):
+	case jobs.RefusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
 		// we may not use, too large to store): say so to Keptn rather than
 		// retry forever.
 		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
-		return false, Retryable(fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err))
+		return false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
 	}
 }
 
@@ -320,12 +323,12 @@ func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
 		}
 		select {
 		case <-ctx.Done():
-			return Retryable(ctx.Err())
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		fresh, gerr := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return Retryable(gerr)
+			return gerr
 		}
 		job = fresh
 	}
@@ -339,10 +342,10 @@ func (h *Handler) responseErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if !sink.IsRetryable(err) && !errors.Is(err, reporter.ErrBusy) {
+	if permanent.Is(err) {
 		h.Log.ErrorContext(ctx, "Keptn refused a response; it will be retried", "error", err.Error())
 	}
-	return Retryable(err)
+	return owed(err)
 }
 
 func b2i(b bool) int {

@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"io"
@@ -163,16 +165,16 @@ func TestHandleKeptnUnreachableIsRetryable(t *testing.T) {
 	h, _ := newHandler(t, hello, &recorder{}, withResources(failing{}))
 	_, err := h.Handle(context.Background(), triggered(t, "sh.keptn.event.deployment.triggered"))
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 }
 
 func TestHandleSendFailureIsRetryableAndTheRetryCompletes(t *testing.T) {
-	rec := &recorder{err: &sink.SendError{Retryable: true, Err: errors.New("503")}}
+	rec := &recorder{err: &sink.SendError{Err: errors.New("503")}}
 	h, _ := newHandler(t, hello, rec)
 	ev := triggered(t, "sh.keptn.event.deployment.triggered")
 	_, err := h.Handle(context.Background(), ev)
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 
 	rec.mu.Lock()
 	rec.err = nil
@@ -198,11 +200,16 @@ func TestHandleInvalidConfigFailsMatchingActionOnce(t *testing.T) {
 	}, rec.types(), "one .started and one .finished; the log.error repeats with the same id")
 }
 
-func TestRetryableSurvivesJoin(t *testing.T) {
-	err := errors.Join(nil, errors.New("x"), Retryable(errors.New("y")))
-	assert.True(t, IsRetryable(err))
-	assert.False(t, IsRetryable(errors.New("plain")))
-	assert.NoError(t, Retryable(nil))
+// TestOwedOverridesAPermanentCause: Keptn's refusal is final for that
+// request, not for the event, which still owes a response.
+func TestOwedOverridesAPermanentCause(t *testing.T) {
+	refused := permanent.New(errors.New("HTTP 400 from Keptn"))
+	assert.True(t, permanent.Is(refused))
+	assert.False(t, permanent.Is(owed(refused)))
+	assert.Equal(t, refused.Error(), owed(refused).Error(), "reads as its cause")
+	assert.ErrorIs(t, owed(refused), errOwed)
+	assert.False(t, permanent.Is(errors.Join(nil, errors.New("x"), owed(errors.New("y")))))
+	assert.NoError(t, owed(nil))
 }
 
 // TestHandleWithoutPolicyStillAppliesIt: a Handler given no Policy applies
@@ -215,7 +222,7 @@ func TestHandleWithoutPolicyStillAppliesIt(t *testing.T) {
 	require.Nil(t, h.Policy)
 	_, err := h.Handle(context.Background(), triggered(t, "sh.keptn.event.deployment.triggered"))
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err), "the action waits for the check: %v", err)
+	assert.False(t, permanent.Is(err), "the action waits for the check: %v", err)
 	list, err := kube.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	for _, job := range list.Items {

@@ -1,10 +1,11 @@
 package launch
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,34 +29,6 @@ func tooLargeForEtcd() error {
 
 func jobsResource() schema.GroupResource {
 	return schema.GroupResource{Group: "batch", Resource: "jobs"}
-}
-
-func TestRefusedForGood(t *testing.T) {
-	gk := schema.GroupKind{Group: "batch", Kind: "Job"}
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"invalid (422)", apierrors.NewInvalid(gk, "j", field.ErrorList{field.TooLong(field.NewPath("metadata", "annotations"), "", 262144)}), true},
-		{"request entity too large (413)", apierrors.NewRequestEntityTooLargeError("limit is 3145728"), true},
-		{"etcd request too large (500)", tooLargeForEtcd(), true},
-		{"etcd request too large, wrapped", fmt.Errorf("creating job: %w", tooLargeForEtcd()), true},
-		{"bad request", apierrors.NewBadRequest("nope"), true},
-		{"forbidden namespace", apierrors.NewForbidden(jobsResource(), "j", errors.New("no")), true},
-		{"quota", apierrors.NewForbidden(jobsResource(), "j", errors.New("exceeded quota: q")), false},
-		{"other 500", apierrors.NewInternalError(errors.New("etcd leader changed")), false},
-		{"timeout", apierrors.NewServerTimeout(jobsResource(), "create", 1), false},
-		{"too many requests", apierrors.NewTooManyRequests("slow down", 1), false},
-		{"unavailable", apierrors.NewServiceUnavailable("down"), false},
-		{"connection refused", errors.New("dial tcp: connection refused"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, refusedForGood(tt.err))
-		})
-	}
 }
 
 // refuseJobs makes the API server refuse every Job that would run with
@@ -104,7 +77,6 @@ func TestHandleRecordRefusedIsPermanent(t *testing.T) {
 	refuseJobs(kube, apierrors.NewForbidden(jobsResource(), "j", errors.New("namespace is gone")), true)
 	_, err := h.Handle(context.Background(), triggered(t, "sh.keptn.event.deployment.triggered"))
 	require.Error(t, err)
-	assert.False(t, IsRetryable(err))
-	assert.True(t, IsPermanent(err), "answered 400: no redelivery can help")
-	assert.False(t, IsPermanent(errors.Join(err, Retryable(errors.New("503")))), "retryable wins when joined")
+	assert.True(t, permanent.Is(err), "answered 400: no redelivery can help")
+	assert.False(t, permanent.Is(errors.Join(err, errors.New("503"))), "an error that may pass wins when joined")
 }

@@ -58,7 +58,7 @@ func (h *Handler) settle(ctx context.Context, pending []*batchv1.Job, created []
 		// budget and makes it smaller if Keptn refuses it. A failure is
 		// the broker's to retry: the record's .finished is this event's.
 		if err := h.settleOne(ctx, rec); err != nil {
-			errs = append(errs, Retryable(err))
+			errs = append(errs, owed(err))
 		}
 	}
 	if h.Settle == nil {
@@ -88,7 +88,7 @@ func (h *Handler) settleOne(ctx context.Context, job *batchv1.Job) error {
 func (h *Handler) finishRecord(ctx context.Context, rec *batchv1.Job) error {
 	job, err := h.Jobs(rec.Namespace).Get(ctx, rec.Name, metav1.GetOptions{})
 	if err != nil {
-		return Retryable(fmt.Errorf("reading record job %s/%s: %w", rec.Namespace, rec.Name, err))
+		return fmt.Errorf("reading record job %s/%s: %w", rec.Namespace, rec.Name, err)
 	}
 	_, err = h.Responses.Finished(ctx, job, keptn.Finished{
 		Status:  keptn.StatusErrored,

@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"strings"
@@ -73,7 +75,7 @@ func TestHandleSendsEveryStartedBeforeAnyFinished(t *testing.T) {
 				_, err = h.Handle(context.Background(), ev)
 			}
 			if tc.secondFails >= int32(tc.deliveries) {
-				assert.True(t, IsRetryable(err))
+				assert.False(t, permanent.Is(err))
 			} else {
 				require.NoError(t, err)
 			}

@@ -123,7 +123,7 @@ func actionNamespace(cfg *jobconfig.Config, i int, s jobs.Settings) string {
 // after it.
 func (h *Handler) refuse(ctx context.Context, ev *keptn.TaskEvent, i int, name, ns, message, sibs string) actionResult {
 	if p, err := h.placeholder(ctx, ns, jobs.Name(ev.Source, ev.ID, i, name)); err != nil {
-		return actionResult{err: Retryable(err)}
+		return actionResult{err: owed(err)}
 	} else if p != nil {
 		return h.resume(ctx, ev, i, name, p, nil, message, sibs)
 	}
@@ -182,14 +182,14 @@ func (h *Handler) wait(ctx context.Context, cfg *jobconfig.Config, i int, ev *ke
 		if err := h.ensureStarted(ctx, w.job); err != nil {
 			return actionResult{err: err}
 		}
-		return actionResult{existing: true, err: Retryable(cause)}
+		return actionResult{existing: true, err: owed(cause)}
 	case err != nil:
 		// Not even the placeholder could be created: nothing can be sent
 		// exactly once, so the Broker keeps the event.
-		return actionResult{err: Retryable(errors.Join(cause, err))}
+		return actionResult{err: owed(errors.Join(cause, err))}
 	case created:
 		h.Log.InfoContext(ctx, "action waits; Keptn has its .started", "job", p.Namespace+"/"+p.Name, "cause", cause.Error())
-		return actionResult{created: true, err: Retryable(cause)}
+		return actionResult{created: true, err: owed(cause)}
 	}
 	// The real Job was there: another delivery could build it.
 	return actionResult{started: p, existing: true}
@@ -208,11 +208,11 @@ func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name s
 	}
 	p, err := h.Jobs(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 	if err != nil {
-		return actionResult{err: Retryable(fmt.Errorf("reading placeholder job: %w", err))}
+		return actionResult{err: owed(fmt.Errorf("reading placeholder job: %w", err))}
 	}
 	startedAt := p.Annotations[jobs.AnnotationStarted]
 	if startedAt == "" {
-		return actionResult{err: Retryable(fmt.Errorf("placeholder job %s/%s has no .started yet", p.Namespace, p.Name))}
+		return actionResult{err: owed(fmt.Errorf("placeholder job %s/%s has no .started yet", p.Namespace, p.Name))}
 	}
 	if job != nil {
 		next := withSiblings(job, sibs)
@@ -231,12 +231,12 @@ func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name s
 		case apierrors.IsAlreadyExists(err):
 			h.handedOver(ctx, p)
 			return h.taken(ctx, next)
-		case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err):
+		case jobs.RefusedForGood(err):
 			message = fmt.Sprintf("%v: creating job %s/%s: %v", errRefused, next.Namespace, next.Name, err)
 		case h.expired(ev):
 			message = h.giveUpMessage(err)
 		default:
-			return actionResult{err: Retryable(fmt.Errorf("creating job %s/%s: %w", next.Namespace, next.Name, err))}
+			return actionResult{err: owed(fmt.Errorf("creating job %s/%s: %w", next.Namespace, next.Name, err))}
 		}
 	}
 	rec, err := jobs.Record(ev, i, name, message, h.Settings)
@@ -255,7 +255,7 @@ func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name s
 		h.handedOver(ctx, p)
 		return h.taken(ctx, rec)
 	default:
-		return actionResult{err: Retryable(fmt.Errorf("creating record job %s/%s: %w", rec.Namespace, rec.Name, err))}
+		return actionResult{err: owed(fmt.Errorf("creating record job %s/%s: %w", rec.Namespace, rec.Name, err))}
 	}
 }
 
@@ -278,7 +278,7 @@ func (h *Handler) handedOver(ctx context.Context, p *batchv1.Job) {
 func (h *Handler) taken(ctx context.Context, want *batchv1.Job) actionResult {
 	got, err := h.Jobs(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
 	if err != nil {
-		return actionResult{err: Retryable(fmt.Errorf("reading job %s/%s: %w", want.Namespace, want.Name, err))}
+		return actionResult{err: owed(fmt.Errorf("reading job %s/%s: %w", want.Namespace, want.Name, err))}
 	}
 	if got.Annotations[jobs.AnnotationInvalid] != "" {
 		return actionResult{pending: got, existing: true, invalid: true}
@@ -306,7 +306,7 @@ func (h *Handler) givenUp(ctx context.Context, ev *keptn.TaskEvent) (*batchv1.Jo
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, Retryable(fmt.Errorf("reading job %s/%s: %w", h.Settings.Namespace, eventRecordName(ev), err))
+		return nil, owed(fmt.Errorf("reading job %s/%s: %w", h.Settings.Namespace, eventRecordName(ev), err))
 	}
 	return job, nil
 }
@@ -320,7 +320,7 @@ func (h *Handler) giveUpEvent(ctx context.Context, ev *keptn.TaskEvent, cause er
 		// An earlier delivery read the config and created the actions'
 		// Jobs: they answer for themselves (the sweep sends what is owed),
 		// and a record now would add a failure to a task that may pass.
-		return out, Retryable(errors.Join(cause, err))
+		return out, owed(errors.Join(cause, err))
 	}
 	out.Invalid = 1
 	h.Log.WarnContext(ctx, "giving the event up", "error", cause.Error())
@@ -330,7 +330,7 @@ func (h *Handler) giveUpEvent(ctx context.Context, ev *keptn.TaskEvent, cause er
 	}
 	created, err := h.run(ctx, rec)
 	if err != nil {
-		return out, Retryable(err)
+		return out, owed(err)
 	}
 	if created {
 		out.Created++

@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"strings"
@@ -127,7 +129,7 @@ func TestHandleWaitingAction(t *testing.T) {
 				_, err = h.Handle(context.Background(), ev)
 			}
 			if tc.wantRetry {
-				assert.True(t, IsRetryable(err), "%v", err)
+				assert.False(t, permanent.Is(err), "%v", err)
 			} else {
 				require.NoError(t, err)
 			}
@@ -177,7 +179,7 @@ func TestHandleConfigUnreadableGivesUp(t *testing.T) {
 	ev.Time = t0
 
 	_, err := h.Handle(context.Background(), ev)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 	assert.Empty(t, rec.types())
 
 	now = t0.Add(time.Minute)
@@ -206,7 +208,7 @@ func TestHandleConfigUnreadableGivesUp(t *testing.T) {
 	ev2.ID = "id-2"
 	h.Configs = &Configs{Resources: failing{}}
 	_, err = h.Handle(context.Background(), ev2)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 }
 
 // When an earlier delivery read the config and created the actions' Jobs,
@@ -226,7 +228,7 @@ func TestHandleConfigUnreadableAfterJobsExist(t *testing.T) {
 	now = t0.Add(time.Minute)
 	h.Configs = &Configs{Resources: failing{}}
 	_, err = h.Handle(context.Background(), ev)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 	assert.Equal(t, []string{"started"}, kinds(rec))
 	list, err := kube.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)

@@ -84,6 +84,17 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"namespaces without value", "apiVersion: v1\nnamespaces:\n", 2, "namespaces", "has no value"},
 		{"serviceAccounts without value", "apiVersion: v1\nserviceAccounts: null\n", 2, "serviceAccounts", "has no value"},
 		{"signature rule with keys: []", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: []\n", 4, "images.signatures[0].keys", "at least one PEM public key"},
+		{"identities without trustedRoot", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s@x}]\n", 4, "images.signatures[0].trustedRoot", "required with identities"},
+		{"identity with issuer and issuerRegExp", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, issuerRegExp: x, subject: s}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].issuer", "exactly one of issuer or issuerRegExp"},
+		{"identity without subject", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].subject", "exactly one of subject or subjectRegExp"},
+		{"identity regexp invalid", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subjectRegExp: \"a(\"}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].subjectRegExp", "not a regular expression"},
+		{"identities: []", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: []\n      trustedRoot: {configMap: {name: r}}\n", 4, "images.signatures[0].identities", "at least one identity"},
+		{"trustedRoot with two sources", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: [nope]\n      trustedRoot: {file: a, configMap: {name: r}}\n", 6, "images.signatures[0].trustedRoot", "exactly one of file, configMap or tuf"},
+		{"trustedRoot file missing", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {file: testdata/nonexistent.json}\n", 6, "images.signatures[0].trustedRoot.file", "nonexistent.json"},
+		{"trustedRoot file not a trusted root", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {file: testdata/example.yaml}\n", 6, "images.signatures[0].trustedRoot.file", "is not a sigstore trusted root"},
+		{"trustedRoot configMap without name", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {configMap: {key: k}}\n", 6, "images.signatures[0].trustedRoot.configMap.name", "required"},
+		{"trustedRoot tuf without root", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {tuf: {mirror: https://tuf.example}}\n", 6, "images.signatures[0].trustedRoot.tuf.root", "initial root.json"},
+		{"transparencyLog misspelt", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: [nope]\n      transparencyLog: always\n", 6, "images.signatures[0].transparencyLog", "required or optional"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"fmt"
 
@@ -35,7 +37,7 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 		return out, nil
 	}
 	if _, err := jobs.OriginOf(job); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
+		return out, permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	if job.Annotations[jobs.AnnotationStarted] == "" {
 		// Without a claim, a .started sent here could go out twice (a
@@ -73,7 +75,7 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 func (s *Sender) sendGone(ctx context.Context, job *batchv1.Job, f *keptn.Finished, lines []verdict.Line) error {
 	o, err := jobs.OriginOf(job)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadJob, err)
+		return permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	ev, err := s.finishedEvent(job, o, *f, lines)
 	if err != nil {

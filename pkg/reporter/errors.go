@@ -1,48 +1,29 @@
 package reporter
 
 import (
-	"context"
 	"errors"
-	"net/http"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
-	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
 
 // ErrBadEvent marks an event that no retry can make usable (answer 400).
-var ErrBadEvent = errors.New("not a usable ApiServerSource Resource-mode event")
+var ErrBadEvent = permanent.New(errors.New("not a usable ApiServerSource Resource-mode event"))
 
 // ErrBadJob marks a Job of ours whose annotations cannot be reported from
 // (edited by hand, or corrupted): retrying does not help, so it is logged.
-var ErrBadJob = errors.New("job cannot be reported")
+var ErrBadJob = permanent.New(errors.New("job cannot be reported"))
 
 // IsRetryable reports whether err may go away if the same work is tried
-// again: Kubernetes or Keptn unreachable, overloaded or failing. Callers
-// answer such errors with a 5xx so the event is delivered again. An error
-// of unknown kind counts as retryable: a lost .finished hangs a sequence.
-func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, ErrBadEvent) || errors.Is(err, ErrBadJob) || errors.Is(err, finished.ErrTooLarge) {
-		return false
+// again: pkg/permanent's one rule, for the sweep's log line.
+func IsRetryable(err error) bool { return err != nil && !permanent.Is(err) }
+
+// final marks a refusal by the API server that repeats on every attempt
+// (RBAC, an invalid request) permanent: a redelivery fails the same way,
+// and the sweep tries again anyway.
+func final(err error) error {
+	if jobs.RefusedForGood(err) {
+		return permanent.New(err)
 	}
-	var se *sink.SendError
-	if errors.As(err, &se) {
-		return se.Retryable
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		switch status.Status().Code {
-		case http.StatusBadRequest, http.StatusForbidden, http.StatusMethodNotAllowed,
-			http.StatusNotAcceptable, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
-			// RBAC or a request the API server will never accept: a
-			// redelivery fails the same way (the sweep retries anyway).
-			return false
-		}
-		return true
-	}
-	return true
+	return err
 }

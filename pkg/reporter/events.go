@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
@@ -32,13 +33,18 @@ const legacyJobNameLabel = "job-name"
 // HandleEvent handles an ApiServerSource event whose data is one of our
 // Jobs or their pods. Job add/update: reconcile it. Pod add/update: a pod
 // stuck in ImagePullBackOff and the like does not change its Job's status,
-// so such a pod reconciles its Job (which stops it and reports). Job delete:
+// so such a pod reconciles its Job (which stops it and reports); so does a
+// pod that has ended (the early verdict). Job delete:
 // a Job deleted before it was reported is reported from the deleted object.
 //
 // The error is nil when another replica is already sending (the sweep is
-// the safety net); IsRetryable tells whether to answer 5xx; ErrBadEvent
-// marks an event to refuse with 400.
+// the safety net); pkg/permanent tells whether it is final (ErrBadEvent, a
+// Job that cannot be reported, the API server's refusal) or worth a retry.
 func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
+	return final(r.handleEvent(ctx, ce))
+}
+
+func (r *Reconciler) handleEvent(ctx context.Context, ce event.Event) error {
 	switch ce.Type() {
 	case EventAdd, EventUpdate, EventDelete:
 	default:
@@ -49,7 +55,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 	}
 	var head metav1.TypeMeta
 	if err := json.Unmarshal(ce.Data(), &head); err != nil {
-		return fmt.Errorf("%w: data is not a Kubernetes object: %w", ErrBadEvent, err)
+		return permanent.New(fmt.Errorf("%w: data is not a Kubernetes object: %w", ErrBadEvent, err))
 	}
 	kind := head.Kind
 	if kind == "" {
@@ -60,7 +66,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 	case "Job":
 		var job batchv1.Job
 		if err := json.Unmarshal(ce.Data(), &job); err != nil {
-			return fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err)
+			return permanent.New(fmt.Errorf("%w: data is not a Job: %w", ErrBadEvent, err))
 		}
 		_, err = r.jobHint(ctx, &job, ce.Type() == EventDelete)
 	case "Pod":
@@ -69,7 +75,7 @@ func (r *Reconciler) HandleEvent(ctx context.Context, ce event.Event) error {
 		}
 		var pod corev1.Pod
 		if err := json.Unmarshal(ce.Data(), &pod); err != nil {
-			return fmt.Errorf("%w: data is not a Pod: %w", ErrBadEvent, err)
+			return permanent.New(fmt.Errorf("%w: data is not a Pod: %w", ErrBadEvent, err))
 		}
 		_, err = r.PodChanged(ctx, &pod)
 	default:
@@ -116,20 +122,28 @@ func unverified(hint *batchv1.Job) *batchv1.Job {
 	return job
 }
 
-// PodChanged reconciles the Job of pod when pod shows it can never run.
-// Other pod changes are left to the Job's own events.
+// jobNameOf is the name of pod's Job, from the label the Job controller
+// sets.
+func jobNameOf(pod *corev1.Pod) string {
+	if name := pod.Labels[batchv1.JobNameLabel]; name != "" {
+		return name
+	}
+	return pod.Labels[legacyJobNameLabel]
+}
+
+// PodChanged reconciles the Job of pod when pod shows it can never run, or
+// has ended (a Job of one pod is decided by it, about a second before the
+// Job controller writes the condition). Other pod changes are left to the
+// Job's own events.
 func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, error) {
 	if pod.Labels[jobs.LabelManagedBy] != r.Config.ManagedBy {
 		return Outcome{}, nil
 	}
-	name := pod.Labels[batchv1.JobNameLabel]
-	if name == "" {
-		name = pod.Labels[legacyJobNameLabel]
-	}
+	name := jobNameOf(pod)
 	if name == "" {
 		return Outcome{}, nil
 	}
-	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) {
+	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) && !verdict.Ended(pod) {
 		return Outcome{}, nil
 	}
 	job, err := r.Jobs(pod.Namespace).Get(ctx, name, metav1.GetOptions{})

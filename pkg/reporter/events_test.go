@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"strconv"
 	"testing"
@@ -100,7 +102,8 @@ func TestHandleOrdinaryPodChangesWithoutAPICalls(t *testing.T) {
 	for _, p := range []*corev1.Pod{
 		podObj(verdicttest.OK(jobs.FetcherContainer), verdicttest.Running(verdicttest.C0)),
 		podObj(verdicttest.Phase(corev1.PodPending), verdicttest.Waiting(jobs.FetcherContainer, "ErrImagePull", "try again")),
-		podObj(verdicttest.Phase(corev1.PodFailed), verdicttest.Terminated(verdicttest.C0, 1, "Error", "")),
+		// Killed by the Job controller (its deadline): the condition decides.
+		podObj(verdicttest.Phase(corev1.PodFailed), verdicttest.Terminated(verdicttest.C0, 137, "Error", ""), deleting),
 	} {
 		require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, p, "Pod")))
 	}
@@ -126,7 +129,7 @@ func TestHandleRefusesUnusableEvents(t *testing.T) {
 	} {
 		err := r.HandleEvent(context.Background(), ev)
 		require.ErrorIs(t, err, ErrBadEvent, name)
-		assert.False(t, IsRetryable(err), name)
+		assert.True(t, permanent.Is(err), name)
 	}
 	assert.Contains(t, r.HandleEvent(context.Background(), ref).Error(), "mode to Resource")
 }
@@ -215,5 +218,5 @@ func TestSweepReportsListFailures(t *testing.T) {
 	})
 	_, err := b.reconciler(t, "a").Sweep(context.Background())
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 }

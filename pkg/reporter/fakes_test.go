@@ -96,7 +96,7 @@ func (r *recorder) Send(_ context.Context, ev event.Event) error {
 	if r.fail > 0 {
 		r.fail--
 		r.mu.Unlock()
-		return &sink.SendError{Status: 503, Retryable: true, Err: errors.New("keptn is down")}
+		return &sink.SendError{Status: 503, Err: errors.New("keptn is down")}
 	}
 	r.mu.Unlock()
 	if entered != nil {

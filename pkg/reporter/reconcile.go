@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"errors"
 	"fmt"
@@ -122,13 +124,19 @@ type Outcome struct {
 // run (then the Job is stopped first). Another replica sending at the same
 // time is not an error: Outcome.Busy is set.
 func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, error) {
+	return r.reconcileWith(ctx, job, nil, false)
+}
+
+// reconcileWith is Reconcile with job's pods already listed (listed), as
+// the sweep lists them for a whole namespace at once.
+func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, listed bool) (Outcome, error) {
 	var out Outcome
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
 		return out, nil
 	}
 	origin, err := jobs.OriginOf(job)
 	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrBadJob, err)
+		return out, permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
@@ -149,13 +157,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		// A placeholder never sends .finished (waiting.go).
 		return out, r.giveUpWaiting(ctx, job)
 	}
-	var pods []corev1.Pod
-	if job.Annotations[jobs.AnnotationInvalid] == "" {
-		var err error
+	if job.Annotations[jobs.AnnotationInvalid] == "" && !listed {
 		if pods, err = r.podsOf(ctx, job); err != nil {
 			return out, err
 		}
 	}
+	if job.Annotations[jobs.AnnotationInvalid] != "" {
+		pods = nil
+	}
+	return r.report(ctx, job, pods, out)
+}
+
+// report sends job's .finished if its verdict is due, under the report
+// claim.
+func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, out Outcome) (Outcome, error) {
 	v := verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 	if !v.Terminal {
 		return out, nil
@@ -168,6 +183,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	// not both send.
 	holder := r.Sender.NewHolder()
 	job, state, err := r.claimReport(ctx, job, v, holder)
+	if errors.Is(err, errDecidedMeanwhile) {
+		// The Job controller wrote the condition while an early verdict
+		// was being claimed: the condition decides.
+		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
+		job, state, err = r.claimReport(ctx, job, v, holder)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return out, nil
@@ -188,6 +209,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
+	return r.send(ctx, job, v, holder, stopped, out)
+}
+
+// send composes and sends the .finished of v under holder's claim.
+func (r *Reconciler) send(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder, stopped string, out Outcome) (Outcome, error) {
 	logs := r.fetchLogs(ctx, job, v)
 	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(job), r.sizer(job, v.Lines))
 	if err == nil {
@@ -207,7 +233,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		return out, err
 	}
 	out.Reported = true
-	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped)
+	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped, "early", v.Early)
 	return out, nil
 }
 
@@ -233,56 +259,73 @@ func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job) ([]corev1.Pod
 
 // claimReport takes the .finished claim. When v says the Job must be
 // stopped, the same write records why and stops it, so no replica can
-// report a Job that is not stopped, or stop one without reporting it.
+// report a Job that is not stopped, or stop one without reporting it. When
+// v is early (the pod has ended, the condition is not written yet), the
+// same write removes the Job's deadline, so the condition that follows
+// cannot be DeadlineExceeded; if the Job changed meanwhile and now has its
+// condition, errDecidedMeanwhile returns the Job to judge again.
 func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder string) (*batchv1.Job, claim.State, error) {
 	s := r.Sender
 	now := s.now()
 	client := r.Jobs(job.Namespace)
-	if v.Stop == "" {
+	var change func(*batchv1.Job)
+	switch {
+	case v.Stop != "":
+		record, err := v.StopAnnotation()
+		if err != nil {
+			return job, claim.Free, err
+		}
+		change = func(j *batchv1.Job) { stop(j, record) }
+	case v.Early:
+		change = func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = nil }
+	default:
 		j, won, err := claim.Take(ctx, client, job, FinishedKeys, holder, now, s.ClaimTTL)
 		if err != nil || won {
 			return j, claim.HeldByUs, err
 		}
 		return j, claim.Of(j.Annotations, FinishedKeys, holder, now), nil
 	}
-	record, err := v.StopAnnotation()
-	if err != nil {
-		return job, claim.Free, err
-	}
 	cur := job.DeepCopy()
 	for range maxConflicts {
 		if st := claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
 			return cur, st, nil
 		}
-		stop(cur, claim.Value(holder, now.Add(s.ClaimTTL)), record)
+		if v.Early && verdict.Decided(cur) {
+			return cur, claim.Free, errDecidedMeanwhile
+		}
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[FinishedKeys.Claim] = claim.Value(holder, now.Add(s.ClaimTTL))
+		change(cur)
 		updated, err := client.Update(ctx, cur, metav1.UpdateOptions{})
 		if err == nil {
 			return updated, claim.HeldByUs, nil
 		}
 		if !apierrors.IsConflict(err) {
-			return job, claim.Free, fmt.Errorf("stopping job %s/%s: %w", job.Namespace, job.Name, err)
+			return job, claim.Free, fmt.Errorf("claiming the report of job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		if cur, err = client.Get(ctx, job.Name, metav1.GetOptions{}); err != nil {
 			return job, claim.Free, fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
 		}
 	}
-	return job, claim.Free, fmt.Errorf("stopping job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
+	return job, claim.Free, fmt.Errorf("claiming the report of job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
 }
+
+// errDecidedMeanwhile: the Job got its condition or a stop record while an
+// early verdict was being claimed.
+var errDecidedMeanwhile = errors.New("the job's outcome was recorded meanwhile")
 
 // maxConflicts bounds re-reads on conflict, as in package claim.
 const maxConflicts = 8
 
-// stop claims job and stops it. The stop is activeDeadlineSeconds: 1, not
+// stop stops job (its claim is written beside). The stop is activeDeadlineSeconds: 1, not
 // suspend: the Job controller then kills the pods and marks the Job Failed
 // (DeadlineExceeded), so it is finished and ttlSecondsAfterFinished removes
 // it; a suspended Job never finishes and would stay forever. A stop record
 // already there (an earlier attempt) is kept, so every attempt reports the
 // same reason.
-func stop(job *batchv1.Job, claimValue, record string) {
-	if job.Annotations == nil {
-		job.Annotations = map[string]string{}
-	}
-	job.Annotations[FinishedKeys.Claim] = claimValue
+func stop(job *batchv1.Job, record string) {
 	if job.Annotations[jobs.AnnotationStopped] == "" {
 		job.Annotations[jobs.AnnotationStopped] = record
 	}

@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/json"
 	"strings"
@@ -93,7 +95,7 @@ func TestReconcileSkipsSilentForeignAndBrokenJobs(t *testing.T) {
 	broken.Annotations[jobs.AnnotationOrigin] = "{not json"
 	_, err := r.Reconcile(context.Background(), broken)
 	require.ErrorIs(t, err, ErrBadJob)
-	assert.False(t, IsRetryable(err), "a broken annotation does not heal")
+	assert.True(t, permanent.Is(err), "a broken annotation does not heal")
 	assert.Empty(t, b.sink.types())
 }
 
@@ -144,7 +146,7 @@ func TestSendFailureReleasesTheClaimAndTheSweepRetries(t *testing.T) {
 
 	_, err := r.Reconcile(ctx, failedJob())
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err), "Keptn down: answer 5xx")
+	assert.False(t, permanent.Is(err), "Keptn down: answer 5xx")
 	job := getJob(t, b.kube)
 	assert.NotContains(t, job.Annotations, jobs.AnnotationReportClaim, "released at once, not after the claim expires")
 	assert.NotContains(t, job.Annotations, jobs.AnnotationReported)

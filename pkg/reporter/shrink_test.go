@@ -80,7 +80,7 @@ func TestIsTooLarge(t *testing.T) {
 		"api-service":      {&sink.SendError{Status: 400, Err: errors.New(`parsing body body from "" failed, because http: request body too large`)}, true},
 		"proxy 413":        {&sink.SendError{Status: 413, Err: errors.New("Request Entity Too Large")}, true},
 		"another 400":      {&sink.SendError{Status: 400, Err: errors.New("result field is not set")}, false},
-		"503":              {&sink.SendError{Status: 503, Retryable: true, Err: errors.New("down")}, false},
+		"503":              {&sink.SendError{Status: 503, Err: errors.New("down")}, false},
 		"not a send error": {errors.New("request body too large"), false},
 		"nil":              {nil, false},
 	} {

@@ -1,6 +1,8 @@
 package reporter
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,7 +73,7 @@ func startedOrSilent(job *batchv1.Job) bool {
 func SiblingsStarted(ctx context.Context, get func(namespace string) JobGetter, job *batchv1.Job) (bool, error) {
 	sibs, err := SiblingsOf(job)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrBadJob, err)
+		return false, permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
 	for _, s := range sibs {
 		if s.Name == job.Name && slices.Contains(s.Namespaces, job.Namespace) {

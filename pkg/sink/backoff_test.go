@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -76,7 +78,7 @@ func TestSinksRideOutTooManyRequests(t *testing.T) {
 					require.NoError(t, err)
 				} else {
 					require.Error(t, err)
-					assert.True(t, IsRetryable(err), "429 is retryable: %v", err)
+					assert.False(t, permanent.Is(err), "429 is retryable: %v", err)
 				}
 				assert.Equal(t, tc.calls, calls.Load())
 				assert.GreaterOrEqual(t, time.Since(begin), tc.atLeast)

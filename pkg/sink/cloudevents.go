@@ -52,11 +52,9 @@ func (c *CloudEvents) send(ctx context.Context, ev event.Event) error {
 	}
 	var hr *cehttp.Result
 	if cloudevents.ResultAs(res, &hr) {
-		err := statusError(hr.StatusCode, res.Error())
 		box.mu.Lock()
-		err.RetryAfter = box.d
-		box.mu.Unlock()
-		return err
+		defer box.mu.Unlock()
+		return statusError(hr.StatusCode, res.Error(), box.d)
 	}
 	return transportError(res)
 }

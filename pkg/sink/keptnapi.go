@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -82,11 +84,11 @@ func (k *KeptnAPI) Send(ctx context.Context, ev event.Event) error {
 func (k *KeptnAPI) send(ctx context.Context, ev event.Event) error {
 	body, err := KeptnBody(ev)
 	if err != nil {
-		return &SendError{Err: fmt.Errorf("encoding %s: %w", ev.Type(), err)}
+		return permanent.New(&SendError{Err: fmt.Errorf("encoding %s: %w", ev.Type(), err)})
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.BaseURL+"/v1/event", bytes.NewReader(body))
 	if err != nil {
-		return &SendError{Err: err}
+		return permanent.New(&SendError{Err: err})
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-token", k.Token)
@@ -102,9 +104,7 @@ func (k *KeptnAPI) send(ctx context.Context, ev event.Event) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode/100 != 2 {
-		err := statusError(resp.StatusCode, strings.TrimSpace(string(msg)))
-		err.RetryAfter = keptn.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return err
+		return statusError(resp.StatusCode, strings.TrimSpace(string(msg)), keptn.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	return nil
 }

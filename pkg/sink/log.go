@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/json"
 	"io"
@@ -20,7 +22,7 @@ type Log struct {
 func (l *Log) Send(_ context.Context, ev event.Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
-		return &SendError{Err: err}
+		return permanent.New(&SendError{Err: err})
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
 
-// Sender delivers one event. Implementations return a *SendError that says
-// whether trying again can help.
+// Sender delivers one event. Implementations return a *SendError, marked
+// permanent (pkg/permanent) when trying again cannot help.
 type Sender interface {
 	Send(ctx context.Context, ev event.Event) error
 }
@@ -23,9 +25,6 @@ type Sender interface {
 type SendError struct {
 	// Status is the HTTP status answered, 0 when none was.
 	Status int
-	// Retryable is true when the same event may succeed later: the receiver
-	// was unreachable, overloaded or failed (5xx, 408, 429).
-	Retryable bool
 	// RetryAfter is the receiver's Retry-After, 0 if it gave none.
 	RetryAfter time.Duration
 	Err        error
@@ -40,29 +39,20 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
-// IsRetryable reports whether err is a delivery failure worth retrying. An
-// error of unknown kind counts as retryable: losing a Keptn event is worse
-// than sending a duplicate attempt that the receiver refuses.
-func IsRetryable(err error) bool {
-	var se *SendError
-	if errors.As(err, &se) {
-		return se.Retryable
+// statusError is permanent unless the receiver was overloaded or failed
+// (5xx, 408, 429): the same event may succeed later.
+func statusError(status int, body string, retryAfter time.Duration) error {
+	se := &SendError{Status: status, RetryAfter: retryAfter, Err: errors.New(body)}
+	if status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests {
+		return se
 	}
-	return err != nil
-}
-
-func statusError(status int, body string) *SendError {
-	return &SendError{
-		Status:    status,
-		Retryable: status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests,
-		Err:       errors.New(body),
-	}
+	return permanent.New(se)
 }
 
 // transportError: no answer at all (refused, reset, timed out) is always
 // worth another try.
 func transportError(err error) error {
-	return &SendError{Retryable: true, Err: err}
+	return &SendError{Err: err}
 }
 
 // defaultClient is bounded in time and keeps a connection per concurrent

@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -75,7 +77,7 @@ func TestKeptnAPIErrorsSayWhetherToRetry(t *testing.T) {
 		err := NewKeptnAPI(srv.URL, "t", nil).Send(context.Background(), finished())
 		srv.Close()
 		require.Error(t, err)
-		assert.Equal(t, tt.retryable, IsRetryable(err), "status %d", tt.status)
+		assert.Equal(t, tt.retryable, !permanent.Is(err), "status %d", tt.status)
 		assert.Contains(t, err.Error(), "nope")
 	}
 }
@@ -86,7 +88,7 @@ func TestKeptnAPIUnreachableIsRetryableAndHidesToken(t *testing.T) {
 	srv.Close()
 	err := NewKeptnAPI(url, "s3cret-token", nil).Send(context.Background(), finished())
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 	assert.NotContains(t, err.Error(), "s3cret-token")
 }
 
@@ -113,7 +115,7 @@ func TestCloudEventsStatus(t *testing.T) {
 	require.NoError(t, err)
 	err = c.Send(context.Background(), finished())
 	require.Error(t, err)
-	assert.True(t, IsRetryable(err))
+	assert.False(t, permanent.Is(err))
 }
 
 func TestLogWritesOneLinePerEvent(t *testing.T) {

@@ -4,15 +4,18 @@ package keptnstandin
 // stand-in, so the two cannot drift apart unnoticed.
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+
 	"context"
 	"encoding/json"
 	"errors"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -65,7 +68,7 @@ func TestProductResourceClient(t *testing.T) {
 		// An unknown commit is a 500 in Keptn: the product must not read it
 		// as "no config here" and fall back.
 		_, _, err = keptn.FindWithFallback(ctx, client, scopes[0], jobConfig, "0123456789abcdef0123456789abcdef01234567")
-		if !keptn.IsRetryable(err) {
+		if err == nil || permanent.Is(err) {
 			t.Errorf("gateway=%v: unknown commit gave %v, want a retryable error", gateway, err)
 		}
 	}
@@ -115,19 +118,19 @@ func TestProductSendsEvents(t *testing.T) {
 		// Keptn refuses a .finished without result: final, not retried.
 		err := api.Send(ctx, noResult)
 		var se *sink.SendError
-		if !errors.As(err, &se) || se.Status != 400 || sink.IsRetryable(err) {
+		if !errors.As(err, &se) || se.Status != 400 || !permanent.Is(err) {
 			t.Errorf("gateway=%v: a .finished without result gave %v, want a final 400", gateway, err)
 		}
 		if err := sink.NewKeptnAPI(s.APIURL(), "wrong", nil).Send(ctx, fin); !errors.As(err, &se) || se.Status != 401 || strings.Contains(err.Error(), "wrong") {
 			t.Errorf("gateway=%v: a wrong token gave %v, want a 401 that does not quote the token", gateway, err)
 		}
 		s.SetDown(true)
-		if err := api.Send(ctx, fin); !sink.IsRetryable(err) {
+		if err := api.Send(ctx, fin); err == nil || permanent.Is(err) {
 			t.Errorf("gateway=%v: Keptn down gave %v, want a retryable error", gateway, err)
 		}
 		s.SetDown(false)
 		s.SetHangUp(true)
-		if err := api.Send(ctx, fin); !sink.IsRetryable(err) {
+		if err := api.Send(ctx, fin); err == nil || permanent.Is(err) {
 			t.Errorf("gateway=%v: a hung-up connection gave %v, want a retryable error", gateway, err)
 		}
 		s.SetHangUp(false)

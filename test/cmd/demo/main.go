@@ -39,13 +39,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
-	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 	"github.com/keptn-sandbox/job-executor-knative/test/broker"
+	"github.com/keptn-sandbox/job-executor-knative/test/harness"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -76,9 +75,17 @@ project in test/cmd/demo/project (the seed's "Hello World" and a locust
 test), the function turns sh.keptn.event.test.triggered into a Job, and the
 Job's completion comes back as sh.keptn.event.test.finished.
 
-Containers are simulated by kwok on the local control plane, so the task
-logs shown are the ones the simulated kubelet serves. The file fetcher is
-the real initcontainer binary, run here with the Job's own arguments.`
+As root with containerd, runc, the CNI plugins and busybox-static
+installed (apt-get install -y containerd runc containernetworking-plugins
+busybox-static), the control plane gets a real node: a kubelet with
+containerd runs the Job's containers, the fetcher image fills /keptn from
+the stand-in over the pod network, and the log in .finished is the
+container's. The host is put back as it was when the demo ends.
+
+Otherwise containers are simulated by kwok (the demo says it fell back),
+so the task logs shown are the ones the simulated kubelet serves, and the
+file fetcher is the real initcontainer binary, run here with the Job's own
+arguments.`
 
 type printer struct{ start time.Time }
 
@@ -90,16 +97,15 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	p := printer{start: time.Now()}
 	var bed *testbed.Bed
 	if kubeconfig == "" {
-		p.say("starting the local control plane (the first run builds it from Go modules: 20-35 min on 2 cores)")
 		var err error
-		bed, err = testbed.Start(ctx, testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")})
-		if err != nil {
+		if bed, err = startBed(ctx, p); err != nil {
 			return err
 		}
-		defer bed.Stop()
+		defer stopBed(p, bed)
 		kubeconfig = bed.KubeconfigPath()
 		p.say("control plane up; KUBECONFIG=%s", kubeconfig)
 	}
+	realNode := bed != nil && bed.RealNode()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -107,7 +113,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	if err != nil {
 		return err
 	}
-	keptn, err := startKeptn(p)
+	keptn, err := startKeptn(p, realNode)
 	if err != nil {
 		return err
 	}
@@ -116,7 +122,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 		return err
 	}
 
-	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose)
+	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose, realNode)
 	if err != nil {
 		return err
 	}
@@ -124,10 +130,12 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	p.say("function listening on %s", fnURL)
 
 	if bed != nil {
-		if err := watchJobs(ctx, bed, kube, fnURL); err != nil {
+		if _, err := bed.StartAdapter(ctx, harness.JobsSource(namespace), fnURL); err != nil {
 			return err
 		}
 		p.say("ApiServerSource adapter watching Jobs and pods in %s", namespace)
+	}
+	if bed != nil && !realNode {
 		// What the simulated kubelet answers for the tasks' logs.
 		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(0, "Greet the world"), "Hello World")
 		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(1, "Run locust"),
@@ -156,8 +164,10 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	for _, c := range append(job.Spec.Template.Spec.InitContainers, job.Spec.Template.Spec.Containers...) {
 		fmt.Printf("           %-28s %s %s\n", c.Name, c.Image, strings.Join(append(c.Command, c.Args...), " "))
 	}
-	if err := runFetcher(ctx, p, job, keptn); err != nil {
-		return err
+	if !realNode {
+		if err := runFetcher(ctx, p, job, keptn); err != nil {
+			return err
+		}
 	}
 
 	finished, err := follow(ctx, p, keptn, kube, fnURL, ce.ID(), bed == nil)
@@ -173,9 +183,17 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	return nil
 }
 
-func startKeptn(p printer) (*keptnstandin.Server, error) {
+// startKeptn serves the example project. On the real node the stand-in
+// listens on the pods' bridge, where the fetcher in its pod reaches it, and
+// the job config uses the bed's tools image (realnode.yaml): the node pulls
+// nothing.
+func startKeptn(p printer, realNode bool) (*keptnstandin.Server, error) {
 	p.say("starting the Keptn stand-in with the example project")
-	k, err := keptnstandin.New()
+	var opts []keptnstandin.Option
+	if realNode {
+		opts = append(opts, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))
+	}
+	k, err := keptnstandin.New(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +204,38 @@ func startKeptn(p printer) (*keptnstandin.Server, error) {
 		k.Close()
 		return nil, err
 	}
+	if realNode {
+		config, err := os.ReadFile(filepath.Join(sourceDir(), "realnode.yaml"))
+		if err != nil {
+			k.Close()
+			return nil, err
+		}
+		k.Commit(map[string][]byte{"project/demo/stage/hardening/service/carts/resource/job/config.yaml": config})
+	}
 	return k, nil
+}
+
+// startBed starts the local control plane, with the real node when this
+// host can run it (root and the lane's packages), else with kwok, saying
+// why.
+func startBed(ctx context.Context, p printer) (*testbed.Bed, error) {
+	opts := testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")}
+	if missing := testbed.RealNodePrerequisites(); len(missing) == 0 {
+		opts.RealNode = true
+		p.say("starting the local control plane with a real node (kubelet + containerd: containers really run; the first run builds it from Go modules: 20-35 min on 2 cores)")
+	} else {
+		p.say("real node unavailable (%s): fell back to kwok, which simulates containers", strings.Join(missing, "; "))
+		p.say("starting the local control plane (the first run builds it from Go modules: 20-35 min on 2 cores)")
+	}
+	return testbed.Start(ctx, opts)
+}
+
+// stopBed stops the bed and says what the real node could not undo.
+func stopBed(p printer, bed *testbed.Bed) {
+	bed.Stop()
+	if err := bed.RealNodeErr(); err != nil {
+		p.say("%v", err)
+	}
 }
 
 // sourceDir is this file's directory, so the demo finds its example project
@@ -213,18 +262,7 @@ func prepareNamespace(ctx context.Context, kube kubernetes.Interface, token stri
 	if ignoreExists(err) != nil {
 		return err
 	}
-	_, err = kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
-		AutomountServiceAccountToken: ptr.To(false),
-	}, metav1.CreateOptions{})
-	if ignoreExists(err) != nil {
-		return err
-	}
-	_, err = kube.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
-		StringData: map[string]string{"token": token},
-	}, metav1.CreateOptions{})
-	return ignoreExists(err)
+	return harness.PrepareJobNamespace(ctx, kube, namespace, token)
 }
 
 func ignoreExists(err error) error {
@@ -234,7 +272,7 @@ func ignoreExists(err error) error {
 	return err
 }
 
-func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose bool) (string, func(), error) {
+func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose, realNode bool) (string, func(), error) {
 	fn := function.New()
 	env := map[string]string{
 		"KUBECONFIG":         kubeconfig,
@@ -248,6 +286,9 @@ func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.S
 	}
 	if verbose {
 		env["LOG_LEVEL"] = "debug"
+	}
+	if realNode {
+		env["FETCHER_IMAGE"] = testbed.RealFetcherImage
 	}
 	if err := fn.Start(ctx, env); err != nil {
 		return "", nil, err
@@ -263,22 +304,6 @@ func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.S
 		_ = serve.Run(sctx, l, fn, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second)
 	}()
 	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
-}
-
-func watchJobs(ctx context.Context, bed *testbed.Bed, kube kubernetes.Interface, sink string) error {
-	selector := &metav1.LabelSelector{MatchLabels: map[string]string{jobs.LabelManagedBy: "keptn-job-executor"}}
-	src := &sourcesv1.ApiServerSource{
-		ObjectMeta: metav1.ObjectMeta{Name: "keptn-jobs", Namespace: namespace},
-		Spec: sourcesv1.ApiServerSourceSpec{
-			EventMode: sourcesv1.ResourceMode,
-			Resources: []sourcesv1.APIVersionKindSelector{
-				{APIVersion: "batch/v1", Kind: "Job", LabelSelector: selector},
-				{APIVersion: "v1", Kind: "Pod", LabelSelector: selector},
-			},
-		},
-	}
-	_, err := bed.StartAdapter(ctx, src, sink)
-	return err
 }
 
 func triggered() event.Event {
