@@ -20,3 +20,16 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDemoGeneric runs `make demo-generic`: it fails unless the result
+// event arrives with result pass.
+func TestDemoGeneric(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own control plane")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	if err := runGeneric(ctx, "", 3*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+}
