@@ -17,7 +17,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -133,14 +132,8 @@ func prepareGeneric(ctx context.Context, p printer, kube kubernetes.Interface) (
 }
 
 func genericEvent() event.Event {
-	ce := event.New()
-	ce.SetID(uuid.NewString())
-	ce.SetSource("https://ci.example.com/pipelines/shop")
-	ce.SetType("com.example.build.requested")
-	ce.SetSubject("commit/4f2a9c1")
-	ce.SetTime(time.Now())
-	_ = ce.SetData(event.ApplicationJSON, map[string]any{"branch": "main", "repo": "shop"})
-	return ce
+	return harness.GenericEvent("com.example.build.requested", "https://ci.example.com/pipelines/shop", "commit/4f2a9c1",
+		map[string]any{"branch": "main", "repo": "shop"})
 }
 
 // resultSink receives the result events, as a Broker or any CloudEvents
