@@ -5,8 +5,13 @@ package design_test
 import (
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -147,4 +152,61 @@ func TestFetcherCarriesNoKubernetesClient(t *testing.T) {
 		return
 	}
 	t.Fatal("initcontainer not found")
+}
+
+// productFiles are the non-test Go files of the product module (test/ is
+// another module).
+func productFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (path == "test" || strings.HasPrefix(d.Name(), ".") && path != "."):
+			return filepath.SkipDir
+		case !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go"):
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no product files found")
+	}
+	return files
+}
+
+// eventTypeHomes is where each family of event type is spelled: one place
+// each, so a renamed type cannot leave a stale copy behind.
+var eventTypeHomes = map[string]string{
+	"sh.keptn.":    "pkg/keptn/",
+	"dev.knative.": "pkg/reporter/",
+}
+
+func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range productFiles(t) {
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			// A literal that starts with a type is one in use; help texts
+			// that name a type in prose are documentation.
+			v := strings.Trim(lit.Value, "`\"")
+			for family, home := range eventTypeHomes {
+				if strings.HasPrefix(v, family) && !strings.HasPrefix(filepath.ToSlash(path), home) {
+					t.Errorf("%s: %s spells an event type; use the constants of %s", fset.Position(lit.Pos()), lit.Value, home)
+				}
+			}
+			return true
+		})
+	}
 }
