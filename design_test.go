@@ -210,3 +210,37 @@ func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
 		})
 	}
 }
+
+// maxFuncLines bounds a product function, counted from `func` to its
+// closing brace: a longer one does several things, each of which deserves
+// a name.
+const maxFuncLines = 80
+
+func TestNoProductFunctionIsOver80Lines(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range productFiles(t) {
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var body *ast.BlockStmt
+			switch fn := n.(type) {
+			case *ast.FuncDecl:
+				body = fn.Body
+			case *ast.FuncLit:
+				body = fn.Body
+			default:
+				return true
+			}
+			if body == nil {
+				return true
+			}
+			from, to := fset.Position(n.Pos()), fset.Position(body.Rbrace)
+			if lines := to.Line - from.Line + 1; lines > maxFuncLines {
+				t.Errorf("%s: function is %d lines, at most %d", from, lines, maxFuncLines)
+			}
+			return true
+		})
+	}
+}

@@ -180,6 +180,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		out.Busy = true
 		return out, nil
 	}
+	// Not "return out, r.finish(…)": the order in which out is read and
+	// finish runs would be unspecified.
+	err = r.finish(ctx, job, v, pods, holder, &out)
+	return out, err
+}
+
+// finish sends job's .finished under holder's claim: it stops the Job first
+// if the verdict says so, then composes the message with the tasks' logs.
+func (r *Reconciler) finish(ctx context.Context, job *batchv1.Job, v verdict.Verdict, pods []corev1.Pod, holder string, out *Outcome) error {
 	stopped := v.Stop
 	if stopped != "" {
 		out.Stopped = true
@@ -195,20 +204,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	}
 	if err != nil {
 		r.release(ctx, job, holder)
-		return out, err
+		return err
 	}
 	f, err = r.sendFinished(ctx, job, v, logs, f, holder)
 	switch {
 	case errors.Is(err, ErrBusy):
 		// Our claim expired while logs were read, and another took it.
 		out.Busy = true
-		return out, nil
+		return nil
 	case err != nil:
-		return out, err
+		return err
 	}
 	out.Reported = true
 	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped)
-	return out, nil
+	return nil
 }
 
 func (r *Reconciler) ours(job *batchv1.Job) bool {
