@@ -54,6 +54,10 @@ var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "p
 // io are the imports a pure package may not have.
 var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}
 
+// noIO are the exceptions under ioImports: client-go's retry only calls
+// the caller's function again, after a pause, and does no I/O itself.
+var noIO = map[string]bool{"k8s.io/client-go/util/retry": true}
+
 type pkg struct {
 	ImportPath string
 	Imports    []string
@@ -125,6 +129,9 @@ func TestPurePackagesDoNoIO(t *testing.T) {
 			continue
 		}
 		for _, imp := range p.Imports {
+			if noIO[imp] {
+				continue
+			}
 			for _, bad := range ioImports {
 				if imp == bad || (strings.HasSuffix(bad, "/") && strings.HasPrefix(imp, bad)) {
 					t.Errorf("%s is pure (docs/design.md) but imports %s", name, imp)

@@ -258,28 +258,20 @@ func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdic
 	if err != nil {
 		return job, claim.Free, err
 	}
-	cur := job.DeepCopy()
-	for range maxConflicts {
-		if st := claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
-			return cur, st, nil
+	st := claim.Free
+	j, _, err := claim.Update(ctx, client, job, func(cur *batchv1.Job) (bool, bool) {
+		if st = claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
+			return false, false
 		}
+		st = claim.HeldByUs
 		stop(cur, claim.Value(holder, now.Add(s.ClaimTTL)), record)
-		updated, err := client.Update(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			return updated, claim.HeldByUs, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return job, claim.Free, fmt.Errorf("stopping job %s/%s: %w", job.Namespace, job.Name, err)
-		}
-		if cur, err = client.Get(ctx, job.Name, metav1.GetOptions{}); err != nil {
-			return job, claim.Free, fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
-		}
+		return true, true
+	})
+	if err != nil {
+		return job, claim.Free, fmt.Errorf("stopping job: %w", err)
 	}
-	return job, claim.Free, fmt.Errorf("stopping job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
+	return j, st, nil
 }
-
-// maxConflicts bounds re-reads on conflict, as in package claim.
-const maxConflicts = 8
 
 // stop claims job and stops it. The stop is activeDeadlineSeconds: 1, not
 // suspend: the Job controller then kills the pods and marks the Job Failed
