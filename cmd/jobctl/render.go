@@ -42,7 +42,10 @@ would create, as YAML documents separated by "---", in the order of the
 actions in the jobconfig. No cluster is needed.
 
 The event is a CloudEvent in structured JSON, as Keptn sends it (see
-'jobctl event'). Only sh.keptn.event.<task>.triggered events start tasks.
+'jobctl event'). Of Keptn's events only sh.keptn.event.<task>.triggered
+start tasks. An event of any type not Keptn's (see 'jobctl event generic')
+is rendered as the function's generic mode runs it: --config is then the
+operator's config.yaml (GENERIC_CONFIG_DIR) and --level does not apply.
 
 When the config is invalid, the errors are printed as the function reports
 them (to Keptn, as sh.keptn.log.error) and the exit code is 1. An action that
@@ -207,8 +210,7 @@ type rendered struct {
 // cannot be built is failed with the message the handler would send.
 func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
 	var out rendered
-	configs := &launch.Configs{Resources: src, Options: parseOptions(pol)}
-	cfg, err := configs.Load(ctx, ev)
+	cfg, err := loadConfig(ctx, pol, src, ev)
 	if cfg != nil {
 		out.file, out.warnings = cfg.File, cfg.Warnings
 	}
@@ -243,6 +245,16 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 		}
 	}
 	return out, nil
+}
+
+// loadConfig loads src as the function would for ev: job/config.yaml at
+// a level of Keptn's repository, or a generic event's config.yaml.
+func loadConfig(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent) (*jobconfig.Config, error) {
+	if ev.Generic {
+		return jobconfig.Parse(launch.GenericConfigFile, src.data, parseOptions(pol)...)
+	}
+	configs := &launch.Configs{Resources: src, Options: parseOptions(pol)}
+	return configs.Load(ctx, ev)
 }
 
 // invalidConfig says what the handler's invalidConfig sends: a log.error
