@@ -80,5 +80,5 @@ func TestRealNodeFetcherWrongToken(t *testing.T) {
 	msg, _ := fin.Data["message"].(string)
 	assert.Contains(t, msg, "fetch-files")
 	assert.Contains(t, msg, "exit code 7")
-	t.Logf("message: %s", msg)
+	assert.Contains(t, msg, "Keptn refused the credentials (HTTP 401)")
 }
