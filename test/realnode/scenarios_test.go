@@ -39,7 +39,7 @@ actions:
           - small.file
           - folder/file.py
           - helm
-        cmd: [sh, -c, 'cd /keptn && find . -type f | sort && cat small.file folder/file.py helm/values.yaml && md5sum helm/templates/big.yaml']
+        cmd: [sh, -c, 'cd /keptn && find . -type f | sort && cat small.file folder/file.py helm/values.yaml && sha256sum helm/templates/big.yaml']
 `
 	big := strings.Repeat("0123456789abcdef", 40<<10)
 	w.commit(config, map[string]string{
@@ -54,7 +54,7 @@ actions:
 	assert.Equal(t, "pass", fin.Data["result"], "%v", fin.Data)
 	msg, _ := fin.Data["message"].(string)
 	for _, want := range []string{"./small.file", "./folder/file.py", "./helm/values.yaml", "./helm/templates/big.yaml",
-		"small", "print('hello')", "replicas: 1", md5hex(big) + "  helm/templates/big.yaml"} {
+		"small", "print('hello')", "replicas: 1", sha256hex(big) + "  helm/templates/big.yaml"} {
 		assert.Contains(t, msg, want)
 	}
 	assert.NotContains(t, msg, "other.py")
