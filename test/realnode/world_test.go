@@ -119,3 +119,16 @@ func tools(config string) string {
 }
 
 func sha256hex(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// oneTask is a job config with a single task of the test event.
+func oneTask(image, extra string) string {
+	return `apiVersion: v2
+actions:
+  - name: "Run tests"
+    events:
+      - name: "sh.keptn.event.test.triggered"
+    tasks:
+      - name: "run"
+        image: "` + image + `"
+` + extra
+}
