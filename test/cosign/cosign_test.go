@@ -230,6 +230,24 @@ func TestCosignTrustedRootConfigMap(t *testing.T) {
 	refused(t, parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(wrong)), d.String(), "bundle 1:")
 }
 
+// TestCosignTrustedRootTUF: the trusted root fetched from a TUF mirror the
+// policy names (here one on loopback, signed with its own root.json)
+// verifies the same bundle.
+func TestCosignTrustedRootTUF(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	ca := NewCA(t)
+	key := v3.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	mirror, rootFile := ServeTUF(t, ca.TrustedRoot())
+	p := parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", mirror, rootFile)))
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
+
+	other, otherRoot := ServeTUF(t, NewCA(t).TrustedRoot())
+	refused(t, parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", other, otherRoot))), d.String(), "bundle 1:")
+}
+
 // TestCosignTampered: a bundle whose signature was altered is refused
 // (and is a refusal, not a retry).
 func TestCosignTampered(t *testing.T) {
