@@ -280,7 +280,8 @@ func (t *trustSource) load(ctx context.Context, cms ConfigMapReader) (root.Trust
 func (t *trustSource) fromConfigMap(ctx context.Context, cms ConfigMapReader) (root.TrustedMaterial, error) {
 	ref := *t.configMap
 	if cms == nil {
-		return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ref.Namespace, ref.Name, ErrNotChecked)
+		// jobctl: no cluster to read it from; the image is left unchecked.
+		return nil, fmt.Errorf("the trusted root is in ConfigMap %s/%s, which cannot be read here: %w: %w", ref.Namespace, ref.Name, ErrUnavailable, ErrNotChecked)
 	}
 	data, err := cms.ConfigMapData(ctx, ref.Namespace, ref.Name)
 	if err != nil {
