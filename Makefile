@@ -34,8 +34,16 @@ lint: ## golangci-lint on both modules (built from Go modules on first use)
 unit: ## unit tests of the product module (no cluster)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
+# The real-node lane (test/realnode: a kubelet with containerd runs the
+# Jobs' containers) changes the host, so it runs only when asked: as root
+# with REAL_NODE=1, or CI=true. Otherwise its tests skip, and this says so.
 e2e: ## end-to-end tests: builds the local control plane once, then each test package starts it
 	cd test && $(GO) run ./cmd/testbed build
+	@if [ "$$CI" = true ] || [ "$$REAL_NODE" = 1 ]; then \
+		echo "e2e: the real-node lane (test/realnode) runs: CI=true or REAL_NODE=1"; \
+	else \
+		echo "e2e: SKIPPING the real-node lane (test/realnode): run as root with REAL_NODE=1 to turn it on (CI runs it)"; \
+	fi
 	cd test && $(GO) test -count=1 -timeout 60m -p 1 ./...
 
 # Go benchmarks of the pure parts, then the function against the limits of

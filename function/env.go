@@ -20,7 +20,7 @@ type envVar struct {
 
 // Env is every environment variable the function reads: its own, then the
 // Job settings it shares with jobctl (jobs.SettingsTable).
-var Env = append(ownEnv, jobEnv()...)
+var Env = append(append(ownEnv, genericEnv...), jobEnv()...)
 
 // ownEnv are the variables of the function itself, not of the Jobs.
 var ownEnv = []envVar{

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/keptn-sandbox/job-executor-knative/pkg/generic"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
@@ -31,8 +32,10 @@ type Function struct {
 	metrics  *telemetry.Metrics
 	events   *telemetry.JobEvents
 	// wake arms and disarms the sweep's PingSource (nil: not ours to).
-	wake  *wake.Switch
-	ready atomic.Bool
+	wake *wake.Switch
+	// generic: GENERIC_CONFIG_DIR is set (generic.go).
+	generic bool
+	ready   atomic.Bool
 }
 
 // errNotStarted answers events that arrive before Start finished: a
@@ -101,6 +104,8 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			f.metrics.Sweep(ctx, st.Duration)
 		}
 		return nil, nil
+	case f.generic && generic.Accepts(e.Type(), e.Extensions()):
+		return nil, f.handleGeneric(ctx, e)
 	default:
 		log.DebugContext(ctx, "ignoring event type")
 		f.metrics.Event(ctx, e.Type(), outcomeIgnored)

@@ -95,15 +95,10 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Observer:    obs,
 		RetryWindow: set.retryWindow,
 	}
-	f.reporter, err = reporter.NewReconciler(kube, responses, reporter.Config{
-		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
-		ManagedBy:     set.jobs.ManagedBy,
-		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
-		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
-		RetryWindow:   set.retryWindow,
-		Log:           f.log,
-	})
-	if err != nil {
+	if f.reporter, err = f.newReporter(cfg, kube, responses, set); err != nil {
+		return err
+	}
+	if err := f.wireGeneric(cfg, pol); err != nil {
 		return err
 	}
 	// A Job whose .finished waited for a sibling's .started reports as
@@ -117,8 +112,20 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	return nil
 }
 
+// newReporter builds the reconciler that reports Jobs and sweeps.
+func (f *Function) newReporter(cfg map[string]string, kube kubernetes.Interface, responses *reporter.Sender, set settings) (*reporter.Reconciler, error) {
+	return reporter.NewReconciler(kube, responses, reporter.Config{
+		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
+		ManagedBy:     set.jobs.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
+		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
+		RetryWindow:   set.retryWindow,
+		Log:           f.log,
+	})
+}
+
 // armedJobs sets up the sweep's switch and returns the Job clients the
-// trigger creates through: every create arms the sweep before the Job exists
+// launcher creates through: every create arms the sweep before the Job exists
 // (docs/completion.md, Scale to zero).
 func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) launch.JobClient, error) {
 	var err error

@@ -29,6 +29,11 @@ file first, then as a folder; the first level that has it wins. PATHs that
 are absolute ("//x"), contain "." or ".." elements, empty elements or
 backslashes are refused.
 
+With --generic (a CloudEvent that is not Keptn's, docs/generic.md) it talks
+to no one: it writes the event held in K_EVENT to <workspace>/event.json and
+copies each PATH, a key of the ConfigMap mounted at JOB_FILES_DIR, to
+<workspace>/PATH. --project, --stage, --service and KEPTN_API_* are not used.
+
 Environment:
   KEPTN_API_URL                   required. The resource-service base URL:
                                   http://resource-service.keptn:8080 in the cluster, or
@@ -74,6 +79,11 @@ type settings struct {
 	apiURL, token, caFile string
 	insecure              bool
 	escaping              keptn.Escaping
+
+	// The generic mode (generic.go).
+	generic         bool
+	event, filesDir string
+	keys            []string
 }
 
 func newFlagSet(s *settings) *flag.FlagSet {
@@ -90,6 +100,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&s.retryInitial, "retry-initial", 500*time.Millisecond, "first retry delay; doubles up to 10s")
 	fs.StringVar(&s.terminationLog, "termination-log", "/dev/termination-log", "file that receives the one-line error, if it exists and is writable")
 	fs.BoolVar(&s.groupWritable, "group-writable", false, "create files 0664 and folders 0775 instead of 0644/0755, for tasks sharing the pod's fsGroup")
+	fs.BoolVar(&s.generic, "generic", false, "generic mode: write $K_EVENT to <workspace>/event.json and copy each PATH, a key of the ConfigMap mounted at $JOB_FILES_DIR; no Keptn, no token")
 	return fs
 }
 
@@ -107,12 +118,15 @@ func parseSettings(args []string, getenv func(string) string, stdout io.Writer) 
 		return s, err
 	}
 	switch {
-	case s.scope.Project == "" || s.scope.Stage == "" || s.scope.Service == "":
+	case !s.generic && (s.scope.Project == "" || s.scope.Stage == "" || s.scope.Service == ""):
 		return s, errors.New("--project, --stage and --service are required")
 	case s.maxBytes < 0:
 		return s, fmt.Errorf("--max-bytes %d is negative", s.maxBytes)
 	case s.timeout <= 0 || s.requestTimeout <= 0 || s.retryInitial <= 0:
 		return s, errors.New("--timeout, --request-timeout and --retry-initial must be positive")
+	}
+	if s.generic {
+		return s, s.genericSettings(fs.Args(), getenv)
 	}
 	if err := s.scope.Validate(); err != nil {
 		return s, err
@@ -194,6 +208,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func execute(ctx context.Context, s *settings, stdout io.Writer) error {
+	if s.generic {
+		return executeGeneric(s, stdout)
+	}
 	c, err := s.client()
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}

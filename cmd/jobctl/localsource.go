@@ -13,7 +13,7 @@ var levels = []string{"service", "stage", "project"}
 
 // localConfig serves one local file as job/config.yaml at one level of the
 // event's scope, so that render loads it through the function's own loader
-// (trigger.Configs): same fallback order, same parse options and the same
+// (launch.Configs): same fallback order, same parse options and the same
 // config name in errors and annotations.
 type localConfig struct {
 	level string

@@ -29,7 +29,7 @@ const (
 )
 
 // expectJobs builds the Jobs in-process with the function's packages, the
-// way trigger.Handler does, naming the config as the function's loader does.
+// way launch.Handler does, naming the config as the function's loader does.
 func expectJobs(t *testing.T, configFile, configName, eventFile string, s jobs.Settings) string {
 	t.Helper()
 	data, err := os.ReadFile(configFile)

@@ -55,16 +55,19 @@ func BuildContext(ctx context.Context, cfg *jobconfig.Config, actionIndex int, e
 	if err != nil {
 		return nil, err
 	}
-	var inits []corev1.Container
-	files := actionFiles(a)
-	if len(files) > 0 {
-		inits = append(inits, fetcherContainer(ev, files, workspace, s))
+	inits, files, err := fetcherOf(cfg, a, ev, workspace, s)
+	if err != nil {
+		return nil, err
 	}
 	inits = append(inits, tasks.containers[:len(tasks.containers)-1]...)
 	main := tasks.containers[len(tasks.containers)-1]
 	meta, err := buildMeta(cfg, a, actionIndex, ev, tasks.refs, s)
 	if err != nil {
 		return nil, err
+	}
+	pod := podSpec(a, inits, main, workspace, len(files) > 0 && !ev.Generic, s)
+	if ev.Generic && len(files) > 0 {
+		pod.Volumes = append(pod.Volumes, genericVolume(s))
 	}
 	ttl := s.TTLSecondsAfterFinished
 	if a.TTLSecondsAfterFinished != nil {
@@ -83,10 +86,27 @@ func BuildContext(ctx context.Context, cfg *jobconfig.Config, actionIndex int, e
 					LabelContext:   meta.Labels[LabelContext],
 					LabelAction:    meta.Labels[LabelAction],
 				}},
-				Spec: podSpec(a, inits, main, workspace, len(files) > 0, s),
+				Spec: pod,
 			},
 		},
 	}, nil
+}
+
+// fetcherOf is the pod's first init container, if it has one, and the
+// files it fetches: a Keptn event's fetcher runs when there are files, a
+// generic event's always (it writes the event file).
+func fetcherOf(cfg *jobconfig.Config, a *jobconfig.Action, ev *keptn.TaskEvent, workspace resource.Quantity, s Settings) ([]corev1.Container, []string, error) {
+	files := actionFiles(a)
+	switch {
+	case ev.Generic:
+		if err := genericFiles(cfg, a, s); err != nil {
+			return nil, nil, err
+		}
+		return []corev1.Container{genericFetcher(ev, files, workspace, s)}, files, nil
+	case len(files) > 0:
+		return []corev1.Container{fetcherContainer(ev, files, workspace, s)}, files, nil
+	}
+	return nil, nil, nil
 }
 
 // builtTasks are an action's task containers, in order, with what the Job
@@ -183,7 +203,7 @@ func jobMeta(ev *keptn.TaskEvent, actionIndex int, actionName, namespace string,
 	if err != nil {
 		return metav1.ObjectMeta{}, fmt.Errorf("encoding origin: %w", err)
 	}
-	return metav1.ObjectMeta{
+	meta := metav1.ObjectMeta{
 		Name:      Name(ev.Source, ev.ID, actionIndex, actionName),
 		Namespace: namespace,
 		Labels: map[string]string{
@@ -202,7 +222,11 @@ func jobMeta(ev *keptn.TaskEvent, actionIndex int, actionName, namespace string,
 			AnnotationEventSource: ev.Source,
 			AnnotationAction:      actionName,
 		},
-	}, nil
+	}
+	if ev.Generic {
+		genericMeta(meta.Annotations, ev, s)
+	}
+	return meta, nil
 }
 
 // podSpec runs inits (the fetcher, when there are files, then every task
@@ -381,6 +405,9 @@ func taskResources(t *jobconfig.Task, s Settings) corev1.ResourceRequirements {
 // labels as LABELS_<KEY>, as in job-executor-service. Every value comes from
 // the event, so each is escaped (EscapeExpansion).
 func baseEnv(ev *keptn.TaskEvent) ([]corev1.EnvVar, error) {
+	if ev.Generic {
+		return genericEnv(ev), nil
+	}
 	env := []corev1.EnvVar{
 		{Name: "KEPTN_PROJECT", Value: EscapeExpansion(ev.Project)},
 		{Name: "KEPTN_STAGE", Value: EscapeExpansion(ev.Stage)},

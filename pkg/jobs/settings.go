@@ -55,6 +55,14 @@ type Settings struct {
 	RunAsUser  int64
 	RunAsGroup int64
 	FSGroup    int64
+
+	// GenericConfigMap is the ConfigMap in the Job's namespace whose keys
+	// a generic event's tasks get as files (docs/generic.md); the fetcher
+	// alone mounts it.
+	GenericConfigMap string
+	// GenericResultType is the type of a generic Job's result event;
+	// "{type}" stands for the triggering event's type.
+	GenericResultType string
 }
 
 // DefaultSettings are secure defaults matching job-executor-service's chart
@@ -86,6 +94,7 @@ func DefaultSettings() Settings {
 		RunAsUser:               1000,
 		RunAsGroup:              1000,
 		FSGroup:                 1000,
+		GenericResultType:       "dev.jobexecutor.job.finished",
 	}
 }
 

@@ -100,6 +100,10 @@ var SettingsTable = []Setting{
 	{Key: "runAsUser", Env: "RUN_AS_USER", Default: "1000", Help: "uid of task pods (non-root)", set: idSetter(func(s *Settings) *int64 { return &s.RunAsUser }, 1)},
 	{Key: "runAsGroup", Env: "RUN_AS_GROUP", Default: "1000", Help: "gid of task pods (non-root)", set: idSetter(func(s *Settings) *int64 { return &s.RunAsGroup }, 1)},
 	{Key: "fsGroup", Env: "FS_GROUP", Default: "1000", Help: "fsGroup of task pods", set: idSetter(func(s *Settings) *int64 { return &s.FSGroup }, 0)},
+	{Key: "genericConfigMap", Env: "GENERIC_CONFIGMAP", Help: "ConfigMap in the job namespace whose keys a generic event's tasks get as files under /keptn (the fetcher mounts it; docs/generic.md)",
+		set: func(r *SettingsReader, v string) error { r.s.GenericConfigMap = v; return nil }},
+	{Key: "genericResultType", Env: "GENERIC_RESULT_TYPE", Default: "dev.jobexecutor.job.finished", Help: "type of the result event of a generic Job; {type} stands for the triggering event's type, e.g. {type}.finished",
+		set: func(r *SettingsReader, v string) error { r.s.GenericResultType = v; return nil }},
 }
 
 // SettingsReader collects settings over DefaultSettings, from either name.

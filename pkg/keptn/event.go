@@ -99,6 +99,15 @@ type TaskEvent struct {
 	Data map[string]any
 	// TraceParent is the W3C trace context carried by the event, if any.
 	TraceParent string
+	// Generic is an event that is not Keptn's (pkg/generic): its Job runs
+	// from the operator's config and its result goes out as a CloudEvent.
+	Generic bool
+	// Whole is a generic event's document: every attribute, extension and
+	// the data, as filters and env values read it.
+	Whole map[string]any
+	// Raw is a generic event in CloudEvents' structured JSON, the file the
+	// tasks read (jobs.EventFile).
+	Raw []byte
 }
 
 // Document is the event as the generic map JES evaluated jsonpath against
@@ -106,6 +115,9 @@ type TaskEvent struct {
 // gitcommitid), so `$.data.…` paths written for JES keep working. Unlike JES,
 // source and type are plain strings, so filters on them compare as expected.
 func (e *TaskEvent) Document() map[string]any {
+	if e.Whole != nil {
+		return e.Whole
+	}
 	doc := map[string]any{
 		"id":             e.ID,
 		"shkeptncontext": e.Context,

@@ -51,7 +51,13 @@ func (c *Configs) Load(ctx context.Context, ev *keptn.TaskEvent) (*jobconfig.Con
 		file += " at " + res.Version
 	}
 	file += ")"
-	sum := sha256.Sum256(res.Content)
+	return c.parse(file, res.Content)
+}
+
+// parse parses content, or returns the config parsed from the same file
+// name and content before.
+func (c *Configs) parse(file string, content []byte) (*jobconfig.Config, error) {
+	sum := sha256.Sum256(content)
 	key := file + "\x00" + string(sum[:])
 	c.mu.Lock()
 	cfg, ok := c.parsed[key]
@@ -59,7 +65,7 @@ func (c *Configs) Load(ctx context.Context, ev *keptn.TaskEvent) (*jobconfig.Con
 	if ok {
 		return cfg, nil
 	}
-	cfg, err = jobconfig.Parse(file, res.Content, c.Options...)
+	cfg, err := jobconfig.Parse(file, content, c.Options...)
 	if err != nil {
 		return cfg, err
 	}

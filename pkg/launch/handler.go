@@ -44,9 +44,12 @@ type ConfigLoader interface {
 
 // Handler handles triggered events.
 type Handler struct {
-	Configs  ConfigLoader
-	Jobs     func(namespace string) JobClient
-	Settings jobs.Settings
+	Configs ConfigLoader
+	// GenericConfigs is the config of generic events (pkg/generic); nil
+	// when the mode is off.
+	GenericConfigs ConfigLoader
+	Jobs           func(namespace string) JobClient
+	Settings       jobs.Settings
 	// Policy is the operator's policy; every action passes it before its
 	// Job is built. There is no way around it: nil is policy.Default, the
 	// hard rules alone (and no Secret reader, so a Secret's opt-in label
@@ -107,7 +110,11 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		}
 		return out, err
 	}
-	cfg, err := h.Configs.Load(ctx, ev)
+	loader := h.loader(ev)
+	if loader == nil {
+		return out, nil
+	}
+	cfg, err := loader.Load(ctx, ev)
 	var invalid jobconfig.ErrorList
 	switch {
 	case errors.Is(err, ErrNoConfig):
@@ -190,14 +197,13 @@ func (h *Handler) policy() *policy.Policy {
 func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *jobconfig.Config, list jobconfig.ErrorList) (Outcome, error) {
 	var out Outcome
 	h.Log.WarnContext(ctx, "invalid job config", "errors", list.Error())
-	msg := "invalid job config:\n" + list.Error()
-	logEv, err := keptn.LogErrorEvent(h.Responses.Source, reporter.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
-	if err != nil {
-		return out, err
-	}
 	var errs []error
-	if err := h.Sink.Send(ctx, logEv); err != nil && !permanent.Is(err) {
-		errs = append(errs, err)
+	if !ev.Generic {
+		// Keptn shows log.error in its UI; a generic event's sender hears
+		// of the config in the errored result of each action that matches.
+		if err := h.logError(ctx, ev, list); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg == nil {
 		return out, errors.Join(errs...)
@@ -223,6 +229,20 @@ func (h *Handler) invalidConfig(ctx context.Context, ev *keptn.TaskEvent, cfg *j
 		return out, err
 	}
 	return out, h.settle(ctx, pending, nil)
+}
+
+// logError sends Keptn a log.error about ev's invalid config; only a
+// failure worth a retry is returned.
+func (h *Handler) logError(ctx context.Context, ev *keptn.TaskEvent, list jobconfig.ErrorList) error {
+	msg := "invalid job config:\n" + list.Error()
+	logEv, err := keptn.LogErrorEvent(h.Responses.Source, reporter.LogErrorID(ev), keptn.OriginOf(ev), h.Integration, msg, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := h.Sink.Send(ctx, logEv); err != nil && !permanent.Is(err) {
+		return err
+	}
+	return nil
 }
 
 // fail records an action that cannot run as a suspended record Job and

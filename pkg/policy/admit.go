@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/utils/ptr"
 
@@ -137,9 +138,36 @@ func (p *Policy) pinImages(ctx context.Context, cfg *jobconfig.Config, a *jobcon
 // reference by digest to run ("" when no rule covers img), an errUnsigned
 // naming the image and rule, or an ErrUnavailable error.
 func (p *Policy) verifyImage(ctx context.Context, img Image) (string, error) {
+	pinned, _, err := p.verifyRules(ctx, img)
+	return pinned, err
+}
+
+// ImageVerification is how one signature rule was satisfied for an image.
+type ImageVerification struct {
+	// Rule is the rule's policy path and file; Name its name.
+	Rule, Name string
+	// Digest is the reference by digest that was verified and runs.
+	Digest string
+	// How names the signature: its layout and the key or identity.
+	How string
+}
+
+// VerifyImage applies the signature rules covering ref, as Admit does,
+// and says which rule verified which signature (none when no rule covers
+// ref). jobctl reports it; a refusal is an error naming rule and reason.
+func (p *Policy) VerifyImage(ctx context.Context, ref string) ([]ImageVerification, error) {
+	img, err := ParseImage(ref)
+	if err != nil {
+		return nil, err
+	}
+	_, out, err := p.verifyRules(ctx, img)
+	return out, err
+}
+
+func (p *Policy) verifyRules(ctx context.Context, img Image) (string, []ImageVerification, error) {
 	rules := p.signatureRules(img)
 	if len(rules) == 0 {
-		return "", nil
+		return "", nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, registryTimeout)
 	defer cancel()
@@ -147,21 +175,45 @@ func (p *Policy) verifyImage(ctx context.Context, img Image) (string, error) {
 	if err != nil {
 		var unsigned errUnsigned
 		if errors.As(err, &unsigned) {
-			return "", errUnsigned{fmt.Sprintf("image %q is refused by the operator's policy, rule %s: %s", img.Ref, p.cite(rules[0].rule), unsigned.reason)}
+			return "", nil, errUnsigned{fmt.Sprintf("image %q is refused by the operator's policy, rule %s: %s", img.Ref, p.cite(rules[0].rule), unsigned.reason)}
 		}
-		return "", err
+		return "", nil, err
 	}
+	var out []ImageVerification
 	for _, r := range rules {
-		if err := p.registry.verify(ctx, d, r); err != nil {
+		how, err := p.registry.verify(ctx, d, r, p.trustLoader(ctx, r))
+		if err != nil {
 			var unsigned errUnsigned
 			if errors.As(err, &unsigned) {
-				return "", errUnsigned{fmt.Sprintf("image %q (%s) is refused by the operator's policy, rule %s (%s): a signature by one of its keys is required, but %s",
-					img.Ref, d.String(), p.cite(r.rule), r.Name, unsigned.reason)}
+				return "", nil, errUnsigned{fmt.Sprintf("image %q (%s) is refused by the operator's policy, rule %s (%s): %s is required, but %s",
+					img.Ref, d.String(), p.cite(r.rule), r.Name, r.wants(), unsigned.reason)}
 			}
-			return "", err
+			return "", nil, err
 		}
+		out = append(out, ImageVerification{Rule: p.cite(r.rule), Name: r.Name, Digest: d.String(), How: how})
 	}
-	return d.String(), nil
+	return d.String(), out, nil
+}
+
+// trustLoader reads r's trusted root when a bundle needs it.
+func (p *Policy) trustLoader(ctx context.Context, r *SignatureRule) func() (root.TrustedMaterial, error) {
+	return func() (root.TrustedMaterial, error) {
+		if r.trust == nil {
+			return nil, nil
+		}
+		return r.trust.load(ctx, p.configMaps)
+	}
+}
+
+// wants says what a rule accepts, for refusals.
+func (s *SignatureRule) wants() string {
+	switch {
+	case len(s.identities) == 0:
+		return "a signature by one of its keys"
+	case len(s.verifier) == 0:
+		return "a keyless signature by one of its identities"
+	}
+	return "a signature by one of its keys or identities"
 }
 
 // checkEvent bounds the event payload that env values and jsonpath filters

@@ -200,8 +200,8 @@ func (d *decoder) imagePattern(n *yaml.Node, path string) *imagePattern {
 func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 	s := &SignatureRule{rule: at(n, path), Name: path, matchIdentity: true}
 	errsBefore := len(d.errs)
-	var haveImages, haveKeys bool
-	for _, f := range d.fields(n, path, "name", "images", "keys", "matchIdentity") {
+	var haveImages, haveKeys, haveIDs, haveTlog bool
+	for _, f := range d.fields(n, path, "name", "images", "keys", "identities", "trustedRoot", "transparencyLog", "matchIdentity") {
 		switch f.key {
 		case "name":
 			if v, ok := d.str(f.v, f.path); ok && v != "" {
@@ -216,18 +216,19 @@ func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 			})
 		case "keys":
 			haveKeys = true
+			d.keys(s, f.v, f.path)
+		case "identities":
+			haveIDs = true
 			d.list(f.v, f.path, func(c *yaml.Node, p string) {
-				pem, ok := d.str(c, p)
-				if !ok {
-					return
+				if id, ok := d.identity(c, p); ok {
+					s.identities = append(s.identities, id)
 				}
-				v, err := loadVerifier([]byte(pem))
-				if err != nil {
-					d.errorf(c, p, "%v", err)
-					return
-				}
-				s.verifier = append(s.verifier, v)
 			})
+		case "trustedRoot":
+			s.trust = d.trustedRoot(f.v, f.path)
+		case "transparencyLog":
+			haveTlog = true
+			s.requireTlog = d.tlogMode(f.v, f.path)
 		case "matchIdentity":
 			s.matchIdentity = d.boolean(f.v, f.path)
 		}
@@ -235,16 +236,48 @@ func (d *decoder) signatureRule(n *yaml.Node, path string) *SignatureRule {
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
-	// An empty list is refused like a missing one: a rule with no key
-	// could never be met, and one with no images would cover nothing, and
-	// both look like a rule in force.
-	if !haveImages || len(s.images) == 0 && len(d.errs) == errsBefore {
+	if !haveTlog {
+		// A certificate is short-lived: without a log entry nothing says
+		// when it signed. A key pair's signature stands on the key alone.
+		s.requireTlog = haveIDs
+	}
+	d.signerRequired(s, n, path, len(d.errs) == errsBefore, haveImages, haveKeys, haveIDs)
+	return s
+}
+
+// signerRequired refuses a rule that covers nothing or that nobody could
+// satisfy. An empty list is refused like a missing one: a rule with no key
+// could never be met, and one with no images would cover nothing, and both
+// look like a rule in force.
+func (d *decoder) signerRequired(s *SignatureRule, n *yaml.Node, path string, clean, haveImages, haveKeys, haveIDs bool) {
+	if !haveImages || len(s.images) == 0 && clean {
 		d.errorf(n, yamlnode.JoinPath(path, "images"), "required: at least one image pattern this rule covers")
 	}
-	if !haveKeys || len(s.verifier) == 0 && len(d.errs) == errsBefore {
+	switch {
+	case !haveKeys && !haveIDs:
+		d.errorf(n, yamlnode.JoinPath(path, "keys"), "required: at least one PEM public key (cosign.pub), or identities for keyless signatures")
+	case haveKeys && len(s.verifier) == 0 && clean:
 		d.errorf(n, yamlnode.JoinPath(path, "keys"), "required: at least one PEM public key (cosign.pub)")
+	case haveIDs && len(s.identities) == 0 && clean:
+		d.errorf(n, yamlnode.JoinPath(path, "identities"), "required: at least one identity (issuer and subject)")
+	case haveIDs && s.trust == nil && clean:
+		d.errorf(n, yamlnode.JoinPath(path, "trustedRoot"), "required with identities: the trusted root that names the certificate authority (file, configMap or tuf)")
 	}
-	return s
+}
+
+func (d *decoder) keys(s *SignatureRule, n *yaml.Node, path string) {
+	d.list(n, path, func(c *yaml.Node, p string) {
+		pem, ok := d.str(c, p)
+		if !ok {
+			return
+		}
+		v, err := loadVerifier([]byte(pem))
+		if err != nil {
+			d.errorf(c, p, "%v", err)
+			return
+		}
+		s.verifier = append(s.verifier, v)
+	})
 }
 
 // names reads a list of name patterns (namespaces, service accounts):

@@ -45,8 +45,9 @@ type Policy struct {
 	limits            Limits
 
 	// Set by options: the I/O done at event time.
-	secrets  SecretReader
-	registry *registry
+	secrets    SecretReader
+	configMaps ConfigMapReader
+	registry   *registry
 }
 
 // rule locates a policy entry, so a refusal names the rule that refused.
@@ -85,6 +86,14 @@ type SignatureRule struct {
 	Name     string
 	images   []*imagePattern
 	verifier []signature.Verifier
+	// identities are the keyless signers (certificate issuer and subject)
+	// any one of which may sign; they need trust.
+	identities []identity
+	// trust is the trusted root (certificate authorities, transparency
+	// logs) from trustedRoot; nil when the rule names none.
+	trust *trustSource
+	// requireTlog refuses a bundle without a transparency-log entry.
+	requireTlog bool
 	// matchIdentity requires the signed payload's docker-reference to name
 	// the image's repository, so a signature made for one repository does
 	// not vouch for the same bytes pushed under another name.
@@ -190,6 +199,13 @@ type Option func(*Policy)
 // action that reads a Secret cannot be decided (ErrUnavailable).
 func WithSecrets(r SecretReader) Option {
 	return func(p *Policy) { p.secrets = r }
+}
+
+// WithConfigMaps lets the policy read trusted roots from ConfigMaps.
+// Without it a rule whose trustedRoot is a ConfigMap cannot check a
+// bundle (ErrNotChecked).
+func WithConfigMaps(r ConfigMapReader) Option {
+	return func(p *Policy) { p.configMaps = r }
 }
 
 // WithRegistryTransport sets the HTTP transport to registries (default

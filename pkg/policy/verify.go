@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
@@ -99,25 +100,76 @@ func (r *registry) resolve(ctx context.Context, img Image) (name.Digest, error) 
 	return tag.Context().Digest(desc.Digest.String()), nil
 }
 
-// verify checks that d carries a signature by one of rule's keys. The
-// result is cached by digest and rule: a digest names immutable content, so
-// a verified one stays verified, and moving the tag cannot change it.
-func (r *registry) verify(ctx context.Context, d name.Digest, s *SignatureRule) error {
+// verify checks that d carries a signature satisfying rule s: a sigstore
+// bundle attached as an OCI referrer (cosign v3's default) or, for a rule
+// with keys, a signature in cosign's legacy layout (a sha256-<hex>.sig
+// tag, cosign v2's default). It returns which signature satisfied it. The
+// result is cached by digest and rule: a digest names immutable content,
+// so a verified one stays verified, and moving the tag cannot change it.
+// trust loads the rule's trusted root, only when a bundle needs it.
+func (r *registry) verify(ctx context.Context, d name.Digest, s *SignatureRule, trust func() (root.TrustedMaterial, error)) (string, error) {
 	key := d.String() + "\x00" + s.Path
-	if r.cache.has(key) {
-		return nil
+	if how, ok := r.cache.get(key); ok {
+		return how, nil
 	}
-	sigTag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + sigTagSuffix)
+	bundles, err := r.bundles(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	var reasons []string
+	if len(bundles) > 0 {
+		tm, err := trust()
+		if err != nil {
+			return "", err
+		}
+		for i, b := range bundles {
+			how, err := checkBundle(b, d, s, tm)
+			if err == nil {
+				how = "a sigstore bundle (OCI referrer) verified with " + how
+				r.cache.add(key, how)
+				return how, nil
+			}
+			reasons = append(reasons, fmt.Sprintf("bundle %d: %v", i+1, err))
+		}
+	}
+	how, legacy, err := r.verifyLegacy(ctx, d, s)
+	switch {
+	case err != nil:
+		return "", err
+	case how != "":
+		r.cache.add(key, how)
+		return how, nil
+	case len(bundles) == 0 && legacy == "":
+		return "", errUnsigned{fmt.Sprintf("it has no signature (no sigstore bundle among its referrers, no %s)", legacyTag(d).TagStr())}
+	}
+	if legacy != "" {
+		reasons = append(reasons, legacy)
+	}
+	if len(reasons) == 1 {
+		return "", errUnsigned{reasons[0]}
+	}
+	return "", errUnsigned{fmt.Sprintf("none of its %d signatures satisfies the rule: %s", len(reasons), strings.Join(reasons, "; "))}
+}
+
+func legacyTag(d name.Digest) name.Tag {
+	return d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + sigTagSuffix)
+}
+
+// verifyLegacy looks for a signature by one of s's keys in cosign's legacy
+// layout. It returns how it verified, or why none did ("" when there is
+// no signature image at all).
+func (r *registry) verifyLegacy(ctx context.Context, d name.Digest, s *SignatureRule) (how, reason string, err error) {
+	sigTag := legacyTag(d)
 	img, err := remote.Image(sigTag, r.options(ctx)...)
 	if err != nil {
 		if isNotFound(err) {
-			return errUnsigned{fmt.Sprintf("it has no signature (no %s)", sigTag.TagStr())}
+			return "", "", nil
 		}
-		return registryErr(fmt.Sprintf("fetching signatures %s", sigTag), err)
+		return "", "", registryErr(fmt.Sprintf("fetching signatures %s", sigTag), err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return registryErr(fmt.Sprintf("reading signatures %s", sigTag), err)
+		return "", "", registryErr(fmt.Sprintf("reading signatures %s", sigTag), err)
 	}
 	seen := 0
 	for _, l := range m.Layers {
@@ -134,58 +186,50 @@ func (r *registry) verify(ctx context.Context, d name.Digest, s *SignatureRule) 
 		if err != nil {
 			continue
 		}
-		layer, err := img.LayerByDigest(l.Digest)
+		body, err := readLayer(img, l)
 		if err != nil {
-			return registryErr("reading a signature payload", err)
+			return "", "", err
 		}
-		rc, err := layer.Compressed()
-		if err != nil {
-			return registryErr("reading a signature payload", err)
-		}
-		// The layer reader checks the blob against its digest.
-		body, err := io.ReadAll(io.LimitReader(rc, maxPayload+1))
-		rc.Close()
-		if err != nil {
-			return registryErr("reading a signature payload", err)
-		}
-		if checkPayload(body, sig, d, s) == nil {
-			r.cache.add(key)
-			return nil
+		if i, err := checkPayload(body, sig, d, s); err == nil {
+			return fmt.Sprintf("a signature in cosign's legacy layout (%s) verified with key %d of the rule", sigTag.TagStr(), i+1), "", nil
 		}
 	}
-	return errUnsigned{fmt.Sprintf("none of its %d signature(s) is a valid signature of %s by a key of the rule", seen, d.DigestStr())}
+	if len(s.verifier) == 0 {
+		return "", fmt.Sprintf("%s holds key-based signatures only, and the rule names no keys", sigTag.TagStr()), nil
+	}
+	return "", fmt.Sprintf("none of its %d signature(s) in cosign's legacy layout (%s) is a valid signature of this digest by a key of the rule", seen, sigTag.TagStr()), nil
 }
 
 // checkPayload verifies one signature over one payload and that the payload
-// is about d.
-func checkPayload(body, sig []byte, d name.Digest, s *SignatureRule) error {
-	verified := false
-	for _, v := range s.verifier {
+// is about d; it returns the index of the key that signed.
+func checkPayload(body, sig []byte, d name.Digest, s *SignatureRule) (int, error) {
+	key := -1
+	for i, v := range s.verifier {
 		if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(body)) == nil {
-			verified = true
+			key = i
 			break
 		}
 	}
-	if !verified {
-		return errors.New("not signed by a configured key")
+	if key < 0 {
+		return 0, errors.New("not signed by a configured key")
 	}
 	var p payload.SimpleContainerImage
 	if err := json.Unmarshal(body, &p); err != nil {
-		return fmt.Errorf("payload: %w", err)
+		return 0, fmt.Errorf("payload: %w", err)
 	}
 	if p.Critical.Type != payload.CosignSignatureType {
-		return fmt.Errorf("payload type %q", p.Critical.Type)
+		return 0, fmt.Errorf("payload type %q", p.Critical.Type)
 	}
 	if p.Critical.Image.DockerManifestDigest != d.DigestStr() {
-		return fmt.Errorf("signs %s, not %s", p.Critical.Image.DockerManifestDigest, d.DigestStr())
+		return 0, fmt.Errorf("signs %s, not %s", p.Critical.Image.DockerManifestDigest, d.DigestStr())
 	}
 	if s.matchIdentity {
 		ref, err := name.ParseReference(p.Critical.Identity.DockerReference)
 		if err != nil || ref.Context().Name() != d.Context().Name() {
-			return fmt.Errorf("signed as %q, not %s", p.Critical.Identity.DockerReference, d.Context().Name())
+			return 0, fmt.Errorf("signed as %q, not %s", p.Critical.Identity.DockerReference, d.Context().Name())
 		}
 	}
-	return nil
+	return key, nil
 }
 
 // errUnsigned is a verification that failed because of the image (no
@@ -236,29 +280,29 @@ func loadVerifier(pem []byte) (signature.Verifier, error) {
 	return v, nil
 }
 
-// digestCache is a bounded set of verified (digest, rule) keys. When full
-// it starts over: a miss costs one registry round trip, never a wrong
-// answer.
+// digestCache is a bounded map of verified (digest, rule) keys to how
+// they verified. When full it starts over: a miss costs one registry round
+// trip, never a wrong answer.
 type digestCache struct {
 	mu  sync.Mutex
 	max int
-	m   map[string]struct{}
+	m   map[string]string
 }
 
-func (c *digestCache) has(k string) bool {
+func (c *digestCache) get(k string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.m[k]
-	return ok
+	how, ok := c.m[k]
+	return how, ok
 }
 
-func (c *digestCache) add(k string) {
+func (c *digestCache) add(k, how string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= c.max {
-		c.m = map[string]struct{}{}
+		c.m = map[string]string{}
 	}
-	c.m[k] = struct{}{}
+	c.m[k] = how
 }
 
 func (c *digestCache) len() int {

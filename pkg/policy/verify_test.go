@@ -67,7 +67,7 @@ func TestSignatures(t *testing.T) {
 		{"signed: runs pinned", reg.Host() + "/acme/signed:v1", signed.String(), nil},
 		{"by digest, signed", signed.String(), signed.String(), nil},
 		{"unsigned: refused", reg.Host() + "/acme/unsigned:v1", "", []string{"images.signatures[0] (line 4) of policy.yaml (acme)", "a signature by one of its keys is required", "has no signature"}},
-		{"signed by another key: refused", reg.Host() + "/acme/other:v1", "", []string{"none of its 1 signature(s) is a valid signature"}},
+		{"signed by another key: refused", reg.Host() + "/acme/other:v1", "", []string{"none of its 1 signature(s)", "is a valid signature of this digest"}},
 		{"signed for another repository: refused", reg.Host() + "/acme/renamed:v1", "", []string{"acme/renamed:v1", "none of its 1 signature(s)"}},
 		{"a signature of another digest: refused", reg.Host() + "/acme/forother:v1", "", []string{"none of its 1 signature(s)"}},
 		{"unknown tag: refused", reg.Host() + "/acme/signed:v9", "", []string{"not found in the registry"}},
@@ -140,11 +140,12 @@ func TestVerificationIsCachedByDigest(t *testing.T) {
 
 func TestCacheIsBounded(t *testing.T) {
 	c := digestCache{max: 2}
-	c.add("a")
-	c.add("b")
-	c.add("c")
+	c.add("a", "x")
+	c.add("b", "x")
+	c.add("c", "x")
 	assert.LessOrEqual(t, c.len(), 2)
-	assert.True(t, c.has("c"), "the newest entry is kept")
+	_, ok := c.get("c")
+	assert.True(t, ok, "the newest entry is kept")
 }
 
 func TestRegistryUnreachableIsRetryable(t *testing.T) {

@@ -58,11 +58,11 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 	// The payload's selector is the caller's word too, so no pods are
 	// read: a deleted Job reports errored without logs.
 	v := verdict.Deleted(job, nil, now, r.Config.Eval)
-	f, err := finished.Compose(v.Finished, r.fetchLogs(ctx, job.Namespace, v), r.maxEventBytes(), r.sizer(job))
+	f, err := finished.Compose(v.Finished, r.fetchLogs(ctx, job, v), r.maxEventBytes(job), r.sizer(job, v.Lines))
 	if err != nil {
 		return out, err
 	}
-	if err := s.sendGone(ctx, job, &f); err != nil {
+	if err := s.sendGone(ctx, job, &f, v.Lines); err != nil {
 		return out, err
 	}
 	out.Reported = true
@@ -72,16 +72,16 @@ func (r *Reconciler) Deleted(ctx context.Context, job *batchv1.Job) (Outcome, er
 
 // sendGone sends .finished for a Job that no longer exists, with the id
 // the claimed send would have used.
-func (s *Sender) sendGone(ctx context.Context, job *batchv1.Job, f *keptn.Finished) error {
+func (s *Sender) sendGone(ctx context.Context, job *batchv1.Job, f *keptn.Finished, lines []verdict.Line) error {
 	o, err := jobs.OriginOf(job)
 	if err != nil {
 		return permanent.New(fmt.Errorf("%w: %w", ErrBadJob, err))
 	}
-	ev, err := keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, *f, s.now())
+	ev, err := s.finishedEvent(job, o, *f, lines)
 	if err != nil {
 		return err
 	}
-	if err := s.Sink.Send(ctx, ev); err != nil {
+	if err := s.sinkFor(job).Send(ctx, ev); err != nil {
 		return fmt.Errorf("%s for deleted job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)
 	}
 	s.observer().Sent(ctx, job, ev)

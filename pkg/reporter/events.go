@@ -35,7 +35,8 @@ const legacyJobNameLabel = "job-name"
 // HandleEvent handles an ApiServerSource event whose data is one of our
 // Jobs or their pods. Job add/update: reconcile it. Pod add/update: a pod
 // stuck in ImagePullBackOff and the like does not change its Job's status,
-// so such a pod reconciles its Job (which stops it and reports). Job delete:
+// so such a pod reconciles its Job (which stops it and reports); so does a
+// pod that has ended (the early verdict). Job delete:
 // a Job deleted before it was reported is reported from the deleted object.
 //
 // The error is nil when another replica is already sending (the sweep is
@@ -123,20 +124,28 @@ func unverified(hint *batchv1.Job) *batchv1.Job {
 	return job
 }
 
-// PodChanged reconciles the Job of pod when pod shows it can never run.
-// Other pod changes are left to the Job's own events.
+// jobNameOf is the name of pod's Job, from the label the Job controller
+// sets.
+func jobNameOf(pod *corev1.Pod) string {
+	if name := pod.Labels[batchv1.JobNameLabel]; name != "" {
+		return name
+	}
+	return pod.Labels[legacyJobNameLabel]
+}
+
+// PodChanged reconciles the Job of pod when pod shows it can never run, or
+// has ended (a Job of one pod is decided by it, about a second before the
+// Job controller writes the condition). Other pod changes are left to the
+// Job's own events.
 func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, error) {
 	if pod.Labels[jobs.LabelManagedBy] != r.Config.ManagedBy {
 		return Outcome{}, nil
 	}
-	name := pod.Labels[batchv1.JobNameLabel]
-	if name == "" {
-		name = pod.Labels[legacyJobNameLabel]
-	}
+	name := jobNameOf(pod)
 	if name == "" {
 		return Outcome{}, nil
 	}
-	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) {
+	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) && !verdict.Ended(pod) {
 		return Outcome{}, nil
 	}
 	job, err := r.Jobs(pod.Namespace).Get(ctx, name, metav1.GetOptions{})

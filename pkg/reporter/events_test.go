@@ -102,7 +102,8 @@ func TestHandleOrdinaryPodChangesWithoutAPICalls(t *testing.T) {
 	for _, p := range []*corev1.Pod{
 		podObj(verdicttest.OK(jobs.FetcherContainer), verdicttest.Running(verdicttest.C0)),
 		podObj(verdicttest.Phase(corev1.PodPending), verdicttest.Waiting(jobs.FetcherContainer, "ErrImagePull", "try again")),
-		podObj(verdicttest.Phase(corev1.PodFailed), verdicttest.Terminated(verdicttest.C0, 1, "Error", "")),
+		// Killed by the Job controller (its deadline): the condition decides.
+		podObj(verdicttest.Phase(corev1.PodFailed), verdicttest.Terminated(verdicttest.C0, 137, "Error", ""), deleting),
 	} {
 		require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, p, "Pod")))
 	}

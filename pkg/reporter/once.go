@@ -37,9 +37,12 @@ type JobsFor func(namespace string) claim.JobClient
 
 // Sender sends responses exactly once per Job.
 type Sender struct {
-	Jobs   JobsFor
-	Sink   sink.Sender
-	Source string
+	Jobs JobsFor
+	Sink sink.Sender
+	// GenericSink, if set, receives generic Jobs' results (pkg/generic)
+	// instead of Sink.
+	GenericSink sink.Sender
+	Source      string
 	// Holder names this replica in claims (its pod name); each attempt adds
 	// a nonce (NewHolder).
 	Holder string
@@ -85,7 +88,7 @@ func (s *Sender) Finished(ctx context.Context, job *batchv1.Job, f keptn.Finishe
 		return job, ErrNotStarted
 	}
 	return s.once(ctx, job, FinishedKeys, s.NewHolder(), func(o keptn.Origin) (event.Event, error) {
-		return keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, f, s.now())
+		return s.finishedEvent(job, o, f, nil)
 	})
 }
 
@@ -138,7 +141,7 @@ func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holde
 	if err != nil {
 		return job, err
 	}
-	if err := s.Sink.Send(ctx, ev); err != nil {
+	if err := s.sinkFor(job).Send(ctx, ev); err != nil {
 		// Let the next attempt (a broker retry, the sweep, another replica)
 		// take over at once instead of after the claim expires.
 		if j, rerr := claim.Release(context.WithoutCancel(ctx), client, job, k, holder); rerr == nil {

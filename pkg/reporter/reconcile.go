@@ -24,7 +24,6 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
@@ -52,6 +51,9 @@ type Config struct {
 	// MaxEventBytes bounds the marshalled .finished; default
 	// finished.KeptnMaxEventBytes less 1 KiB for what the sink adds (its clock).
 	MaxEventBytes int
+	// GenericMaxEventBytes bounds a generic Job's result event as
+	// structured JSON; default MaxEventBytes.
+	GenericMaxEventBytes int
 	// LogReadLimit bounds the bytes read of one log; default
 	// DefaultLogReadLimit.
 	LogReadLimit int64
@@ -122,6 +124,12 @@ type Outcome struct {
 // run (then the Job is stopped first). Another replica sending at the same
 // time is not an error: Outcome.Busy is set.
 func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, error) {
+	return r.reconcileWith(ctx, job, nil, false)
+}
+
+// reconcileWith is Reconcile with job's pods already listed (listed), as
+// the sweep lists them for a whole namespace at once.
+func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, listed bool) (Outcome, error) {
 	var out Outcome
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
 		return out, nil
@@ -149,13 +157,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		// A placeholder never sends .finished (waiting.go).
 		return out, r.giveUpWaiting(ctx, job)
 	}
-	var pods []corev1.Pod
-	if job.Annotations[jobs.AnnotationInvalid] == "" {
-		var err error
+	if job.Annotations[jobs.AnnotationInvalid] == "" && !listed {
 		if pods, err = r.podsOf(ctx, job); err != nil {
 			return out, err
 		}
 	}
+	if job.Annotations[jobs.AnnotationInvalid] != "" {
+		pods = nil
+	}
+	return r.report(ctx, job, pods, out)
+}
+
+// report sends job's .finished if its verdict is due, under the report
+// claim.
+func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, out Outcome) (Outcome, error) {
 	v := verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 	if !v.Terminal {
 		return out, nil
@@ -168,6 +183,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 	// not both send.
 	holder := r.Sender.NewHolder()
 	job, state, err := r.claimReport(ctx, job, v, holder)
+	if errors.Is(err, errDecidedMeanwhile) {
+		// The Job controller wrote the condition while an early verdict
+		// was being claimed: the condition decides.
+		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
+		job, state, err = r.claimReport(ctx, job, v, holder)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return out, nil
@@ -180,15 +201,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 		out.Busy = true
 		return out, nil
 	}
-	// Not "return out, r.finish(…)": the order in which out is read and
-	// finish runs would be unspecified.
-	err = r.finish(ctx, job, v, pods, holder, &out)
-	return out, err
-}
-
-// finish sends job's .finished under holder's claim: it stops the Job first
-// if the verdict says so, then composes the message with the tasks' logs.
-func (r *Reconciler) finish(ctx context.Context, job *batchv1.Job, v verdict.Verdict, pods []corev1.Pod, holder string, out *Outcome) error {
 	stopped := v.Stop
 	if stopped != "" {
 		out.Stopped = true
@@ -197,27 +209,32 @@ func (r *Reconciler) finish(ctx context.Context, job *batchv1.Job, v verdict.Ver
 		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
-	logs := r.fetchLogs(ctx, job.Namespace, v)
-	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(), r.sizer(job))
+	return r.send(ctx, job, v, holder, stopped, out)
+}
+
+// send composes and sends the .finished of v under holder's claim.
+func (r *Reconciler) send(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder, stopped string, out Outcome) (Outcome, error) {
+	logs := r.fetchLogs(ctx, job, v)
+	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(job), r.sizer(job, v.Lines))
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
 		r.release(ctx, job, holder)
-		return err
+		return out, err
 	}
 	f, err = r.sendFinished(ctx, job, v, logs, f, holder)
 	switch {
 	case errors.Is(err, ErrBusy):
 		// Our claim expired while logs were read, and another took it.
 		out.Busy = true
-		return nil
+		return out, nil
 	case err != nil:
-		return err
+		return out, err
 	}
 	out.Reported = true
-	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped)
-	return nil
+	r.Config.Log.InfoContext(ctx, "reported job", "status", f.Status, "result", f.Result, "stopped", stopped, "early", v.Early)
+	return out, nil
 }
 
 func (r *Reconciler) ours(job *batchv1.Job) bool {
@@ -242,48 +259,68 @@ func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job) ([]corev1.Pod
 
 // claimReport takes the .finished claim. When v says the Job must be
 // stopped, the same write records why and stops it, so no replica can
-// report a Job that is not stopped, or stop one without reporting it.
+// report a Job that is not stopped, or stop one without reporting it. When
+// v is early (the pod has ended, the condition is not written yet), the
+// same write removes the Job's deadline, so the condition that follows
+// cannot be DeadlineExceeded; if the Job changed meanwhile and now has its
+// condition, errDecidedMeanwhile returns the Job to judge again.
 func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder string) (*batchv1.Job, claim.State, error) {
 	s := r.Sender
 	now := s.now()
 	client := r.Jobs(job.Namespace)
-	if v.Stop == "" {
+	var change func(*batchv1.Job)
+	switch {
+	case v.Stop != "":
+		record, err := v.StopAnnotation()
+		if err != nil {
+			return job, claim.Free, err
+		}
+		change = func(j *batchv1.Job) { stop(j, record) }
+	case v.Early:
+		change = func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = nil }
+	default:
 		j, won, err := claim.Take(ctx, client, job, FinishedKeys, holder, now, s.ClaimTTL)
 		if err != nil || won {
 			return j, claim.HeldByUs, err
 		}
 		return j, claim.Of(j.Annotations, FinishedKeys, holder, now), nil
 	}
-	record, err := v.StopAnnotation()
-	if err != nil {
-		return job, claim.Free, err
-	}
-	st := claim.Free
+	st, decided := claim.Free, false
 	j, _, err := claim.Update(ctx, client, job, func(cur *batchv1.Job) (bool, bool) {
 		if st = claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
 			return false, false
 		}
+		if decided = v.Early && verdict.Decided(cur); decided {
+			return false, false
+		}
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[FinishedKeys.Claim] = claim.Value(holder, now.Add(s.ClaimTTL))
+		change(cur)
 		st = claim.HeldByUs
-		stop(cur, claim.Value(holder, now.Add(s.ClaimTTL)), record)
 		return true, true
 	})
-	if err != nil {
-		return job, claim.Free, fmt.Errorf("stopping job: %w", err)
+	switch {
+	case err != nil:
+		return job, claim.Free, fmt.Errorf("claiming the report: %w", err)
+	case decided:
+		return j, claim.Free, errDecidedMeanwhile
 	}
 	return j, st, nil
 }
 
-// stop claims job and stops it. The stop is activeDeadlineSeconds: 1, not
+// errDecidedMeanwhile: the Job got its condition or a stop record while an
+// early verdict was being claimed.
+var errDecidedMeanwhile = errors.New("the job's outcome was recorded meanwhile")
+
+// stop stops job (its claim is written beside). The stop is activeDeadlineSeconds: 1, not
 // suspend: the Job controller then kills the pods and marks the Job Failed
 // (DeadlineExceeded), so it is finished and ttlSecondsAfterFinished removes
 // it; a suspended Job never finishes and would stay forever. A stop record
 // already there (an earlier attempt) is kept, so every attempt reports the
 // same reason.
-func stop(job *batchv1.Job, claimValue, record string) {
-	if job.Annotations == nil {
-		job.Annotations = map[string]string{}
-	}
-	job.Annotations[FinishedKeys.Claim] = claimValue
+func stop(job *batchv1.Job, record string) {
 	if job.Annotations[jobs.AnnotationStopped] == "" {
 		job.Annotations[jobs.AnnotationStopped] = record
 	}
@@ -293,10 +330,10 @@ func stop(job *batchv1.Job, claimValue, record string) {
 
 // finishedAs sends .finished under the claim holder took in claimReport
 // (Sender.Finished would start a new attempt, which our claim blocks).
-func (r *Reconciler) finishedAs(ctx context.Context, job *batchv1.Job, f keptn.Finished, holder string) (*batchv1.Job, error) {
+func (r *Reconciler) finishedAs(ctx context.Context, job *batchv1.Job, f keptn.Finished, lines []verdict.Line, holder string) (*batchv1.Job, error) {
 	s := r.Sender
 	return s.once(ctx, job, FinishedKeys, holder, func(o keptn.Origin) (event.Event, error) {
-		return keptn.FinishedEvent(s.Source, ResponseID(job, keptn.KindFinished), o, f, s.now())
+		return s.finishedEvent(job, o, f, lines)
 	})
 }
 
@@ -308,10 +345,10 @@ func (r *Reconciler) release(ctx context.Context, job *batchv1.Job, holder strin
 }
 
 // fetchLogs reads the logs v names; a log that cannot be read says why.
-func (r *Reconciler) fetchLogs(ctx context.Context, namespace string, v verdict.Verdict) []finished.Log {
+func (r *Reconciler) fetchLogs(ctx context.Context, job *batchv1.Job, v verdict.Verdict) []finished.Log {
 	var logs []finished.Log
 	for _, l := range v.LogLines() {
-		lg := FetchLog(ctx, r.Logs, namespace, v.Pod, l.Container, r.maxEventBytes(), r.logReadLimit())
+		lg := FetchLog(ctx, r.Logs, job.Namespace, v.Pod, l.Container, r.maxEventBytes(job), r.logReadLimit())
 		if lg.Err == "" && lg.Head == "" && lg.Tail == "" {
 			continue
 		}
@@ -324,23 +361,23 @@ func (r *Reconciler) fetchLogs(ctx context.Context, namespace string, v verdict.
 // sizer measures .finished for job as Keptn's api-service, which enforces
 // the limit, receives it: its API body. A CloudEvents sink in binary mode
 // sends less (the data alone is the body).
-func (r *Reconciler) sizer(job *batchv1.Job) func(keptn.Finished) (int, error) {
+func (r *Reconciler) sizer(job *batchv1.Job, lines []verdict.Line) func(keptn.Finished) (int, error) {
 	o, _ := jobs.OriginOf(job)
-	id := ResponseID(job, keptn.KindFinished)
 	return func(f keptn.Finished) (int, error) {
-		ev, err := keptn.FinishedEvent(r.Sender.Source, id, o, f, r.Sender.now())
+		ev, err := r.Sender.finishedEvent(job, o, f, lines)
 		if err != nil {
 			return 0, err
 		}
-		body, err := sink.KeptnBody(ev)
-		if err != nil {
-			return 0, fmt.Errorf("measuring .finished: %w", err)
-		}
-		return len(body), nil
+		return eventSize(job, ev)
 	}
 }
 
-func (r *Reconciler) maxEventBytes() int {
+// maxEventBytes is job's report budget: Keptn's limit, or the generic
+// result's (GENERIC_RESULT_MAX_KB).
+func (r *Reconciler) maxEventBytes(job *batchv1.Job) int {
+	if jobs.IsGeneric(job) && r.Config.GenericMaxEventBytes > 0 {
+		return r.Config.GenericMaxEventBytes
+	}
 	if r.Config.MaxEventBytes > 0 {
 		return r.Config.MaxEventBytes
 	}

@@ -35,8 +35,8 @@ func IsTooLarge(err error) bool {
 // sendFinished sends f under holder's claim and, while Keptn refuses it as
 // too large, the smaller versions of shrinkSteps.
 func (r *Reconciler) sendFinished(ctx context.Context, job *batchv1.Job, v verdict.Verdict, logs []finished.Log, f keptn.Finished, holder string) (keptn.Finished, error) {
-	j, err := r.finishedAs(ctx, job, f, holder)
-	for _, smaller := range finished.Smaller(v, logs, r.maxEventBytes(), r.sizer(job), job) {
+	j, err := r.finishedAs(ctx, job, f, v.Lines, holder)
+	for _, smaller := range finished.Smaller(v, logs, r.maxEventBytes(job), r.sizer(job, v.Lines), job) {
 		if !IsTooLarge(err) {
 			return f, err
 		}
@@ -47,7 +47,7 @@ func (r *Reconciler) sendFinished(ctx context.Context, job *batchv1.Job, v verdi
 		}
 		f = next
 		// The failed send released our claim; finishedAs takes it again.
-		j, err = r.finishedAs(ctx, j, f, holder)
+		j, err = r.finishedAs(ctx, j, f, v.Lines, holder)
 	}
 	return f, err
 }

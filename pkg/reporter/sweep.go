@@ -7,10 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/pager"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
@@ -36,10 +41,16 @@ type SweepStats struct {
 }
 
 // Sweep is the safety net of the watch, and all of the reporting when no
-// ApiServerSource is installed: one paginated List of our Jobs, and every
-// Job not yet reported is reconciled (a .started its creator never sent, a
-// .finished the watch missed or failed to send, a Job that can never run).
-// Reported record Jobs past Config.RecordTTL are deleted.
+// ApiServerSource is installed. Per namespace it lists our Jobs (paginated),
+// and, only when one of them is unreported, our pods once (paginated,
+// label-selected), grouped by Job: two lists per namespace at most,
+// whatever the number of Jobs. Every Job not yet reported is reconciled
+// with its pods (a .started its creator never sent, a .finished the watch
+// missed or failed to send, a Job that can never run). Reported record
+// Jobs past Config.RecordTTL are deleted.
+//
+// Jobs are listed before pods so that every pod is at least as new as its
+// Job: a Job found ended is judged on pods that have ended too.
 //
 // The error is about listing only (answer 5xx, the tick comes again); a
 // Job that fails is logged and counted in Errors, and the next sweep
@@ -52,64 +63,95 @@ func (r *Reconciler) Sweep(ctx context.Context) (SweepStats, error) {
 	}
 	defer r.sweeping.Unlock()
 	begin := time.Now()
-
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.concurrency())
-	count := func(out Outcome, err error) {
+	count := func(f func(*SweepStats)) {
 		mu.Lock()
 		defer mu.Unlock()
-		st.Started += b2i(out.Started)
-		st.Stopped += b2i(out.Stopped)
-		st.Reported += b2i(out.Reported)
-		st.Busy += b2i(out.Busy)
-		st.Errors += b2i(err != nil)
-		st.Pending += b2i(err != nil || !out.Reported)
+		f(&st)
 	}
-	visit := func(job *batchv1.Job) {
-		mu.Lock()
-		st.Scanned++
-		mu.Unlock()
-		waiting := job.Annotations[jobs.AnnotationWaiting] != ""
-		if job.Annotations[jobs.AnnotationReported] != "" || waiting && r.expiredRecord(job) {
-			if r.expiredRecord(job) {
-				deleted, err := r.deleteRecord(ctx, job)
-				mu.Lock()
-				st.Deleted += b2i(deleted)
-				st.Errors += b2i(err != nil)
-				mu.Unlock()
-			}
-			return
-		}
-		if job.Annotations[jobs.AnnotationSilent] == "true" {
-			return
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out, err := r.Reconcile(ctx, job)
-			if err != nil {
-				r.Config.Log.WarnContext(ctx, "sweep: reconciling job", "job", job.Namespace+"/"+job.Name, "error", err.Error(), "retryable", IsRetryable(err))
-			}
-			count(out, err)
-		}()
-	}
-
 	var errs []error
 	for _, ns := range r.namespaces() {
-		if err := r.listJobs(ctx, ns, visit); err != nil {
+		if err := r.sweepNamespace(ctx, ns, count); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	wg.Wait()
 	st.Duration = time.Since(begin)
 	return st, errors.Join(errs...)
+}
+
+// sweepNamespace is one namespace's part of Sweep.
+func (r *Reconciler) sweepNamespace(ctx context.Context, ns string, count func(func(*SweepStats))) error {
+	var todo []*batchv1.Job
+	seen := map[types.UID]bool{}
+	err := r.listJobs(ctx, ns, func(job *batchv1.Job) {
+		if seen[job.UID] && job.UID != "" {
+			return // listed again after an expired continue token
+		}
+		seen[job.UID] = true
+		count(func(st *SweepStats) { st.Scanned++ })
+		done := job.Annotations[jobs.AnnotationReported] != "" || job.Annotations[jobs.AnnotationWaiting] != "" && r.expiredRecord(job)
+		if done && r.expiredRecord(job) {
+			deleted, err := r.deleteRecord(ctx, job)
+			count(func(st *SweepStats) { st.Deleted += b2i(deleted); st.Errors += b2i(err != nil) })
+			return
+		}
+		if r.unreported(job) {
+			todo = append(todo, trimJob(job))
+		}
+	})
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	pods, err := r.podsByJob(ctx, ns)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.concurrency())
+	for _, job := range todo {
+		g.Go(func() error {
+			out, err := r.reconcileWith(gctx, job, pods[job.Name], true)
+			if err != nil {
+				r.Config.Log.WarnContext(gctx, "sweep: reconciling job", "job", job.Namespace+"/"+job.Name, "error", err.Error(), "retryable", IsRetryable(err))
+			}
+			count(func(st *SweepStats) {
+				st.Started += b2i(out.Started)
+				st.Stopped += b2i(out.Stopped)
+				st.Reported += b2i(out.Reported)
+				st.Busy += b2i(out.Busy)
+				st.Errors += b2i(err != nil)
+				st.Pending += b2i(err != nil || !out.Reported)
+			})
+			// A Job's failure is counted, not returned: the others go on.
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// podsByJob lists our pods in namespace once, grouped by their Job's name
+// (the verdict keeps only the pods the Job controls, by UID).
+func (r *Reconciler) podsByJob(ctx context.Context, namespace string) (map[string][]corev1.Pod, error) {
+	out := map[string][]corev1.Pod{}
+	err := r.eachPage(ctx, namespace, "pods", func(opts metav1.ListOptions) (runtime.Object, error) {
+		return r.Pods(namespace).List(ctx, opts)
+	}, func(obj runtime.Object) {
+		pod := obj.(*corev1.Pod)
+		if name := jobNameOf(pod); name != "" {
+			pod.ManagedFields = nil
+			out[name] = append(out[name], *pod)
+		}
+	})
+	return out, err
+}
+
+// trimJob drops what no verdict reads and what makes a Job large in
+// memory (managedFields), for the Jobs a sweep holds until their pods
+// are listed.
+func trimJob(job *batchv1.Job) *batchv1.Job {
+	j := *job
+	j.ManagedFields = nil
+	return &j
 }
 
 // unreported says whether job still owes Keptn a response: the Jobs Sweep
@@ -142,33 +184,45 @@ func (r *Reconciler) namespaces() []string {
 	return r.Config.Namespaces
 }
 
-// listJobs pages through our Jobs in namespace. A continue token that
-// expired (410: the list took longer than etcd keeps history) restarts the
-// list once; Jobs seen twice are harmless, reconciling is idempotent.
+func (r *Reconciler) selector() string {
+	return labels.Set{jobs.LabelManagedBy: r.Config.ManagedBy}.String()
+}
+
+// listJobs pages through our Jobs in namespace.
 func (r *Reconciler) listJobs(ctx context.Context, namespace string, visit func(*batchv1.Job)) error {
-	sel := labels.Set{jobs.LabelManagedBy: r.Config.ManagedBy}.String()
-	cont := ""
-	restarted := false
-	for {
-		list, err := r.Jobs(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel, Limit: r.pageSize(), Continue: cont})
-		if apierrors.IsResourceExpired(err) && cont != "" && !restarted {
-			cont, restarted = "", true
-			continue
-		}
-		if err != nil {
-			where := namespace
-			if where == "" {
-				where = "all namespaces"
-			}
-			return fmt.Errorf("listing jobs in %s: %w", where, err)
-		}
-		for i := range list.Items {
-			visit(&list.Items[i])
-		}
-		if cont = list.Continue; cont == "" {
-			return nil
-		}
+	return r.eachPage(ctx, namespace, "jobs", func(opts metav1.ListOptions) (runtime.Object, error) {
+		return r.Jobs(namespace).List(ctx, opts)
+	}, func(obj runtime.Object) { visit(obj.(*batchv1.Job)) })
+}
+
+// eachPage pages through a label-selected list of ours. A continue token
+// that expired (410: the list took longer than etcd keeps history)
+// restarts the list once; items seen twice are harmless, reconciling is
+// idempotent. (client-go's pager falls back to one full list only in
+// List, which holds every page at once.)
+func (r *Reconciler) eachPage(ctx context.Context, namespace, what string, page func(metav1.ListOptions) (runtime.Object, error), visit func(runtime.Object)) error {
+	p := pager.New(pager.SimplePageFunc(page))
+	p.PageSize = r.pageSize()
+	each := func(obj runtime.Object) error {
+		visit(obj)
+		return nil
 	}
+	opts := metav1.ListOptions{LabelSelector: r.selector()}
+	err := p.EachListItem(ctx, opts, each)
+	if apierrors.IsResourceExpired(err) {
+		err = p.EachListItem(ctx, opts, each)
+	}
+	if err != nil {
+		return fmt.Errorf("listing %s in %s: %w", what, where(namespace), err)
+	}
+	return nil
+}
+
+func where(namespace string) string {
+	if namespace == "" {
+		return "all namespaces"
+	}
+	return namespace
 }
 
 // expiredRecord reports whether job is a reported record Job older than

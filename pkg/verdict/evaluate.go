@@ -57,6 +57,10 @@ type Verdict struct {
 	Pod string
 	// End is when the Job ended, or was found unable to run.
 	End time.Time
+	// Early: the Job's pod has ended and decides (DecidedByPod), but the
+	// Job controller has not written the condition yet. Whoever reports it
+	// removes the Job's deadline in the write that claims the report.
+	Early bool
 }
 
 // LogLines are the lines whose container logs belong in the message: every
@@ -98,6 +102,9 @@ func Evaluate(job *batchv1.Job, pods []corev1.Pod, now time.Time, opts EvalOptio
 		v = failed(job, pod, cond)
 	default:
 		var ok bool
+		if v, pod, ok = early(job, pods, now); ok {
+			break
+		}
 		if v, pod, ok = failFast(job, pods, now, opts); !ok {
 			return Verdict{}
 		}

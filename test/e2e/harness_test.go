@@ -7,21 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -29,14 +22,10 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 	"github.com/keptn-sandbox/job-executor-knative/test/eventsink"
+	"github.com/keptn-sandbox/job-executor-knative/test/harness"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
-	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
-
-// fixtures are the repository's own job configs, config-repo files and Keptn
-// events (testdata/README.md at the repository root).
-const fixtures = "../../testdata/"
 
 // env is one test's world: a namespace on the bed, a Keptn stand-in and
 // function replicas talking to both.
@@ -102,16 +91,7 @@ func (e *env) functionKubeconfig() string {
 	if path, ok := e.kubeconfigs[e.ns]; ok {
 		return path
 	}
-	ctx := context.Background()
-	fnNS := testbed.Namespace(e.t)
-	objs, err := manifests.RBACFor(fnNS, e.ns)
-	require.NoError(e.t, err)
-	_, err = e.bed.ApplyObjects(ctx, "", objs...)
-	require.NoError(e.t, err)
-	rc, err := manifests.ServiceAccountConfig(ctx, e.bed.RESTConfig(), fnNS, manifests.FunctionServiceAccount)
-	require.NoError(e.t, err)
-	path := filepath.Join(e.t.TempDir(), "function.kubeconfig")
-	require.NoError(e.t, manifests.WriteKubeconfig(rc, path))
+	path, fnNS := harness.FunctionKubeconfig(e.t, e.bed, e.ns)
 	e.kubeconfigs[e.ns] = path
 	e.fnNamespaces[e.ns] = fnNS
 	return path
@@ -122,20 +102,7 @@ func (e *env) functionKubeconfig() string {
 // that only the fetcher reads.
 func (e *env) prepareNamespace(ns string) {
 	e.t.Helper()
-	ctx := context.Background()
-	no := false
-	_, err := e.kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
-		AutomountServiceAccountToken: &no,
-	}, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(e.t, err)
-	}
-	_, err = e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
-		StringData: map[string]string{"token": e.keptn.Token()},
-	}, metav1.CreateOptions{})
-	require.NoError(e.t, err)
+	require.NoError(e.t, harness.PrepareJobNamespace(context.Background(), e.kube, ns, e.keptn.Token()))
 }
 
 // replica is one running copy of the function.
@@ -191,12 +158,7 @@ func serviceResource(p, s, v, uri string) string {
 
 // readFixture reads a file of the repository's fixtures, for example
 // "jobconfigs/hello-world.yaml".
-func readFixture(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	require.NoError(t, err)
-	return string(b)
-}
+func readFixture(t *testing.T, name string) string { return harness.Fixture(t, name) }
 
 // taskEvent reads a .triggered fixture of testdata/events/e2e, in the shape
 // Keptn's shipyard-controller sends through the distributor, and gives it
@@ -217,18 +179,7 @@ func taskEvent(t *testing.T, name, commitID string) event.Event {
 }
 
 func newTriggered(task string, data map[string]any, commitID string) event.Event {
-	ce := event.New()
-	ce.SetID(uuid.NewString())
-	ce.SetSource("shipyard-controller")
-	ce.SetType("sh.keptn.event." + task + ".triggered")
-	ce.SetTime(time.Now())
-	ce.SetExtension("shkeptncontext", uuid.NewString())
-	ce.SetExtension("shkeptnspecversion", "0.2.4")
-	if commitID != "" {
-		ce.SetExtension("gitcommitid", commitID)
-	}
-	_ = ce.SetData(event.ApplicationJSON, data)
-	return ce
+	return harness.NewTriggered(task, data, commitID)
 }
 
 // deliver has Keptn's distributor publish ce into the Broker in front of the
@@ -264,26 +215,10 @@ func deliverDirect(t *testing.T, url string, ce event.Event) int {
 	return status
 }
 
-// post sends ce to url once, binary mode with Prefer: reply, as Knative's
-// dispatcher does; the PingSource and ApiServerSource adapters, whose sink
-// is the function itself (platform/sources.yaml), use it too.
-func post(url string, ce event.Event) (int, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := cehttp.WriteRequest(context.Background(), binding.ToMessage(&ce), req); err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Prefer", "reply")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, nil
-}
+// post sends ce to url once, as Knative's dispatcher does; the PingSource
+// and ApiServerSource adapters, whose sink is the function itself
+// (platform/sources.yaml), use it too.
+func post(url string, ce event.Event) (int, []byte, error) { return harness.Post(url, ce) }
 
 // jobsOf lists our Jobs for the triggered event id.
 func (e *env) jobsOf(eventID string) []batchv1.Job {

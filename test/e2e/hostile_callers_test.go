@@ -172,7 +172,7 @@ func TestHostileAPIRefusalsArePermanent(t *testing.T) {
 		// is too large" it tries the create again with the object it had
 		// already defaulted, whose generated selector no longer matches
 		// (measured; kubernetes/kubernetes#112152 reports a 500 instead).
-		// Either is classified permanent (trigger.TestRefusedForGood).
+		// Either is classified permanent (launch.TestRefusedForGood).
 		{"etcd-too-large", 3, "is invalid"},
 		// 6 × 600 KB: over the API server's request body limit (413).
 		{"entity-too-large", 6, "Request entity too large"},

@@ -35,8 +35,8 @@ type options struct {
 // Option configures a Server.
 type Option func(*options)
 
-// WithListen sets the loopback address Start listens on (default
-// 127.0.0.1:0, a free port).
+// WithListen sets the loopback (or link-local) address Start listens on
+// (default 127.0.0.1:0, a free port).
 func WithListen(addr string) Option { return func(o *options) { o.listen = addr } }
 
 // WithToken sets the x-token that events (and, behind the gateway, resource
@@ -139,8 +139,10 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("keptn stand-in: listen address %q: %w", s.opts.listen, err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("keptn stand-in: listen address %q is not a loopback IP; only loopback is allowed", s.opts.listen)
+	// Link-local is the real node's pod bridge (testbed.PodBridgeIP): its
+	// pods reach the host there, and nothing beyond this machine does.
+	if ip := net.ParseIP(host); ip == nil || (!ip.IsLoopback() && !ip.IsLinkLocalUnicast()) {
+		return fmt.Errorf("keptn stand-in: listen address %q is neither a loopback nor a link-local IP; only those are allowed", s.opts.listen)
 	}
 	ln, err := net.Listen("tcp", s.opts.listen)
 	if err != nil {

@@ -48,6 +48,10 @@ type Options struct {
 	Dir string
 	// Log receives progress messages; nil discards them.
 	Log io.Writer
+	// RealNode runs a kubelet with containerd (the real-node lane, see
+	// realnode.go) instead of kwok: pods' containers really run. It needs
+	// root and changes the host until Stop.
+	RealNode bool
 }
 
 // Bed is a running control plane. Its methods are safe for concurrent use.
@@ -71,13 +75,19 @@ type Bed struct {
 
 	brokerMu sync.Mutex
 	broker   *BrokerPlane
+
+	// real is the real node, when Options.RealNode.
+	real       *realNode
+	realWanted bool
+	// realErr is what the real node's cleanup could not undo.
+	realErr error
 }
 
 // Start builds what is missing, starts the control plane and returns once a
 // pod can be scheduled and run on the kwok node. On error everything started
 // so far is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
-	b := &Bed{log: opts.Log, dir: opts.Dir}
+	b := &Bed{log: opts.Log, dir: opts.Dir, realWanted: opts.RealNode}
 	if b.log == nil {
 		b.log = io.Discard
 	}
@@ -176,21 +186,6 @@ func (b *Bed) start(ctx context.Context) error {
 	if d.err != nil {
 		return d.err
 	}
-	if err := b.installCRDs(ctx, kwokCRDFiles(d.kwok)); err != nil {
-		return err
-	}
-	config, err := kwokConfig(d.kwok)
-	if err != nil {
-		return err
-	}
-	kwokConfigPath := filepath.Join(b.dir, "kwok.yaml")
-	if err := os.WriteFile(kwokConfigPath, config, 0o644); err != nil {
-		return err
-	}
-	if err := b.createNode(ctx); err != nil {
-		return err
-	}
-
 	kcm, err := b.run("kube-controller-manager", b.bins.ControllerManager, nil,
 		"--kubeconfig="+b.kubeconfig,
 		"--authentication-kubeconfig="+b.kubeconfig, "--authorization-kubeconfig="+b.kubeconfig,
@@ -218,6 +213,48 @@ func (b *Bed) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // self-signed loopback endpoints, only probed for liveness
+	for _, w := range []struct {
+		p   *process
+		url string
+	}{
+		{kcm, "https://127.0.0.1:" + strconv.Itoa(kcmPort) + "/healthz"},
+		{sched, "https://127.0.0.1:" + strconv.Itoa(schedPort) + "/healthz"},
+	} {
+		if err := b.waitHTTP(ctx, w.p, w.url, insecure); err != nil {
+			return err
+		}
+	}
+	if err := b.installCRDs(ctx, knativeCRDFiles(d.eventing, d.serving)); err != nil {
+		return err
+	}
+	if b.realWanted {
+		if err := b.startRealNode(ctx); err != nil {
+			return err
+		}
+	} else if err := b.startKwok(ctx, d.kwok, kwokPort); err != nil {
+		return err
+	}
+	return b.waitDefaultServiceAccount(ctx, "default")
+}
+
+// startKwok starts kwok simulating the node NodeName and its kubelet, and
+// waits until pods can be scheduled there.
+func (b *Bed) startKwok(ctx context.Context, kwokDir string, kwokPort int) error {
+	if err := b.installCRDs(ctx, kwokCRDFiles(kwokDir)); err != nil {
+		return err
+	}
+	config, err := kwokConfig(kwokDir)
+	if err != nil {
+		return err
+	}
+	kwokConfigPath := filepath.Join(b.dir, "kwok.yaml")
+	if err := os.WriteFile(kwokConfigPath, config, 0o644); err != nil {
+		return err
+	}
+	if err := b.createNode(ctx); err != nil {
+		return err
+	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
 	kwok, err := b.run("kwok", b.bins.Kwok, nil,
 		"--kubeconfig="+b.kubeconfig,
@@ -233,26 +270,11 @@ func (b *Bed) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // self-signed loopback endpoints, only probed for liveness
-	for _, w := range []struct {
-		p   *process
-		url string
-	}{
-		{kcm, "https://127.0.0.1:" + strconv.Itoa(kcmPort) + "/healthz"},
-		{sched, "https://127.0.0.1:" + strconv.Itoa(schedPort) + "/healthz"},
-		{kwok, "https://" + kwokAddr + "/healthz"},
-	} {
-		if err := b.waitHTTP(ctx, w.p, w.url, insecure); err != nil {
-			return err
-		}
-	}
-	if err := b.installCRDs(ctx, knativeCRDFiles(d.eventing, d.serving)); err != nil {
+	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // self-signed loopback endpoint, only probed for liveness
+	if err := b.waitHTTP(ctx, kwok, "https://"+kwokAddr+"/healthz", insecure); err != nil {
 		return err
 	}
-	if err := b.waitNodeSchedulable(ctx); err != nil {
-		return err
-	}
-	return b.waitDefaultServiceAccount(ctx, "default")
+	return b.waitNodeSchedulable(ctx, NodeName)
 }
 
 type moduleDirs struct {
@@ -310,10 +332,19 @@ func (b *Bed) Stop() {
 		wg.Go(func() { p.stop(3 * time.Second) })
 	}
 	wg.Wait()
+	// The real node's mounts and processes go before its directory does.
+	b.realErr = b.stopRealNode()
 	if b.ownDir {
 		_ = os.RemoveAll(b.dir)
 	}
 }
+
+// RealNodeErr is what stopping the real node could not undo on the host
+// (nil without a real node); valid after Stop.
+func (b *Bed) RealNodeErr() error { return b.realErr }
+
+// RealNode tells whether the bed's node is a kubelet running containers.
+func (b *Bed) RealNode() bool { return b.real != nil }
 
 // PIDs are the process ids of everything the bed started, running or not.
 func (b *Bed) PIDs() []int {
@@ -468,12 +499,12 @@ func nodeResources() corev1.ResourceList {
 	}
 }
 
-// waitNodeSchedulable waits until the kwok node is Ready and carries no
-// taint that keeps pods off it (the node lifecycle controller removes the
-// not-ready taint once kwok reports Ready).
-func (b *Bed) waitNodeSchedulable(ctx context.Context) error {
-	return b.waitFor(ctx, nil, "see node "+NodeName+" Ready without taints", func(ctx context.Context) (bool, error) {
-		node, err := b.client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+// waitNodeSchedulable waits until the node is Ready and carries no taint
+// that keeps pods off it (the node lifecycle controller removes the
+// not-ready taint once kwok or the kubelet reports Ready).
+func (b *Bed) waitNodeSchedulable(ctx context.Context, name string) error {
+	return b.waitFor(ctx, nil, "see node "+name+" Ready without taints", func(ctx context.Context) (bool, error) {
+		node, err := b.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil //nolint:nilerr // not up yet: poll again
 		}

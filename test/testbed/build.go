@@ -36,6 +36,10 @@ const funcCheckBuildEstimate = "4-5 minutes"
 // idle cores (see README.md).
 const lintBuildEstimate = "2-3 minutes"
 
+// cosignBuildEstimate is what the first build of one cosign CLI takes on 2
+// cores (see README.md).
+const cosignBuildEstimate = "5-8 minutes"
+
 // Binaries are the absolute paths of every program the test bed runs.
 type Binaries struct {
 	Etcd              string
@@ -44,6 +48,8 @@ type Binaries struct {
 	Scheduler         string
 	Kwok              string
 	Adapter           string
+	// Kubelet runs the real-node lane's containers (Options.RealNode).
+	Kubelet string
 	// BrokerIngress and BrokerFilter are Knative's MTChannelBasedBroker
 	// data plane (cmd/broker-ingress, cmd/broker-filter).
 	BrokerIngress string
@@ -115,6 +121,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		ControllerManager: paths["kube-controller-manager"],
 		Scheduler:         paths["kube-scheduler"],
 		Kwok:              paths["kwok"],
+		Kubelet:           paths["kubelet"],
 		Adapter:           paths["apiserver-receive-adapter"],
 		BrokerIngress:     paths["broker-ingress"],
 		BrokerFilter:      paths["broker-filter"],
@@ -152,6 +159,33 @@ func GolangciLint(ctx context.Context, log io.Writer) (string, error) {
 		ldflags: func(version string) string {
 			return "-X main.version=" + strings.TrimPrefix(version, "v") + " -X main.commit=go-module -X main.date=unknown"
 		},
+	})
+}
+
+// Cosign3 returns the path of the cosign v3 CLI (tools/cosign3), which
+// signs as cosign does today: a sigstore bundle stored as an OCI referrer.
+// Built into the binary cache on first use.
+func Cosign3(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "cosign",
+		dir:      "cosign3",
+		module:   "github.com/sigstore/cosign/v3",
+		pkg:      "github.com/sigstore/cosign/v3/cmd/cosign",
+		inputs:   []string{"go.mod", "go.sum"},
+		estimate: cosignBuildEstimate,
+	})
+}
+
+// Cosign2 returns the path of the cosign v2 CLI (tools/cosign2), which
+// signs in cosign's legacy layout (a sha256-<digest>.sig tag).
+func Cosign2(ctx context.Context, log io.Writer) (string, error) {
+	return toolBinary(ctx, log, tool{
+		name:     "cosign",
+		dir:      "cosign2",
+		module:   "github.com/sigstore/cosign/v2",
+		pkg:      "github.com/sigstore/cosign/v2/cmd/cosign",
+		inputs:   []string{"go.mod", "go.sum"},
+		estimate: cosignBuildEstimate,
 	})
 }
 
@@ -251,7 +285,9 @@ func components(ctx context.Context, src string) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
-	kubeMains := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+	// The kubelet is the real-node lane's; it shares most packages with
+	// the control plane, so building it alongside costs little.
+	kubeMains := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"}
 	kubeInputs := []string{filepath.Join(kubeDir, "go.mod"), filepath.Join(kubeDir, "go.sum")}
 	for _, m := range kubeMains {
 		kubeInputs = append(kubeInputs, filepath.Join(kubeDir, "cmd", m, "main.go"))

@@ -24,6 +24,16 @@ type pki struct {
 	AdminCert, AdminKey              string // system:masters client, also the apiserver's kubelet client
 	ServiceAccountKey, SAPublic      string
 	caPEM, adminCertPEM, adminKeyPEM []byte
+	// The CA itself, for certificates issued later (the real node's).
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+}
+
+func (p *pki) loadCA() (*x509.Certificate, crypto.Signer, error) {
+	if p.ca == nil || p.caKey == nil {
+		return nil, nil, fmt.Errorf("testbed: the CA of %s is not loaded", p.CACert)
+	}
+	return p.ca, p.caKey, nil
 }
 
 // newPKI writes a fresh CA, a loopback serving certificate, an admin client
@@ -63,6 +73,7 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	p.caPEM = pemBlock("CERTIFICATE", caDER)
+	p.ca, p.caKey = caCert, caKey
 	if err := writeCert(p.CACert, p.caPEM, p.CAKey, caKey); err != nil {
 		return nil, err
 	}

@@ -41,9 +41,37 @@ func Main(m *testing.M) {
 		sharedErr = errSkip
 		os.Exit(m.Run())
 	}
+	os.Exit(runWithBed(m, Options{Log: os.Stderr}))
+}
+
+// MainRealNode is Main for the real-node lane (test/realnode): the bed's
+// node is a kubelet with containerd. Unless the lane is asked for
+// (RealNodeWanted), no bed starts and every test skips, saying how to turn
+// it on; asked for, a missing prerequisite fails every test with what is
+// missing.
+func MainRealNode(m *testing.M) {
+	flag.Parse()
+	if testing.Short() || !RealNodeWanted() {
+		sharedErr = errSkip
+		if !testing.Short() {
+			sharedErr = errRealNodeOff
+			fmt.Fprintf(os.Stderr, "testbed: skipping the real-node tests: %s\n", RealNodeHowTo)
+		}
+		os.Exit(m.Run())
+	}
+	if missing := RealNodePrerequisites(); len(missing) > 0 {
+		sharedErr = fmt.Errorf("the real-node lane was asked for (CI=true or REAL_NODE=1) but this host lacks: %s", strings.Join(missing, "; "))
+		os.Exit(m.Run())
+	}
+	os.Exit(runWithBed(m, Options{Log: os.Stderr, RealNode: true}))
+}
+
+var errRealNodeOff = errors.New(RealNodeHowTo)
+
+func runWithBed(m *testing.M, opts Options) int {
 	start := time.Now()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	bed, err := Start(ctx, Options{Log: os.Stderr})
+	bed, err := Start(ctx, opts)
 	cancel()
 	sharedMu.Lock()
 	shared, sharedErr = bed, err
@@ -66,8 +94,12 @@ func Main(m *testing.M) {
 				code = 1
 			}
 		}
+		if err := bed.RealNodeErr(); err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			code = 1
+		}
 	}
-	os.Exit(code)
+	return code
 }
 
 var errSkip = errors.New("testbed: not started with -short")
@@ -97,6 +129,8 @@ func Get(t testing.TB) *Bed {
 	switch {
 	case errors.Is(err, errSkip):
 		t.Skip("end-to-end test: needs the test bed, not started with -short")
+	case errors.Is(err, errRealNodeOff):
+		t.Skip(err.Error())
 	case err != nil:
 		t.Fatalf("test bed unavailable: %v", err)
 	case bed == nil:

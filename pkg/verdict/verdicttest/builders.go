@@ -56,6 +56,7 @@ func NewJob(opts ...JobOpt) *batchv1.Job {
 			BackoffLimit:          ptr.To[int32](0),
 			ActiveDeadlineSeconds: ptr.To[int64](300),
 			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy:  corev1.RestartPolicyNever,
 				InitContainers: []corev1.Container{{Name: jobs.FetcherContainer}, {Name: C0}},
 				Containers:     []corev1.Container{{Name: C1}},
 			}},

@@ -4,7 +4,7 @@
 //	testbed up   [-state DIR]  start a cluster in the background, print its kubeconfig path
 //	testbed down [-state DIR]  stop the cluster that up started
 //	testbed run  [-state DIR]  start a cluster in the foreground until Ctrl-C
-//	testbed tool NAME          build a tool (golangci-lint, funcyaml-check) into the cache, print its path
+//	testbed tool NAME          build a tool (golangci-lint, funcyaml-check, cosign2, cosign3) into the cache, print its path
 //
 // The state directory (default: <user cache dir>/job-executor-knative/cluster)
 // holds the cluster's files, its kubeconfig and the pid of the process that
@@ -35,13 +35,15 @@ func main() {
 	}
 }
 
-const usage = "usage: testbed build | up [-state DIR] | down [-state DIR] | run [-state DIR] | tool golangci-lint|funcyaml-check"
+const usage = "usage: testbed build | up [-state DIR] | down [-state DIR] | run [-state DIR] | tool golangci-lint|funcyaml-check|cosign2|cosign3"
 
 // tools are the programs `testbed tool` builds; `make lint` asks for
 // golangci-lint this way, so the Makefile shares the bed's build cache.
 var tools = map[string]func(context.Context, io.Writer) (string, error){
 	"golangci-lint":  testbed.GolangciLint,
 	"funcyaml-check": testbed.FuncYAMLCheck,
+	"cosign2":        testbed.Cosign2,
+	"cosign3":        testbed.Cosign3,
 }
 
 func run(args []string) error {
