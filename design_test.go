@@ -207,10 +207,12 @@ func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
 				return true
 			}
 			// A literal that starts with a type is one in use; help texts
-			// that name a type in prose are documentation.
+			// that name a type in prose are documentation, and the bare
+			// namespace names a family, not a type (pkg/generic reserves
+			// Knative's).
 			v := strings.Trim(lit.Value, "`\"")
 			for family, home := range eventTypeHomes {
-				if strings.HasPrefix(v, family) && !strings.HasPrefix(filepath.ToSlash(path), home) {
+				if strings.HasPrefix(v, family) && v != family && !strings.HasPrefix(filepath.ToSlash(path), home) {
 					t.Errorf("%s: %s spells an event type; use the constants of %s", fset.Position(lit.Pos()), lit.Value, home)
 				}
 			}

@@ -290,8 +290,7 @@ func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdic
 		if st = claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
 			return false, false
 		}
-		if v.Early && verdict.Decided(cur) {
-			st, decided = claim.Free, true
+		if decided = v.Early && verdict.Decided(cur); decided {
 			return false, false
 		}
 		if cur.Annotations == nil {
@@ -304,7 +303,7 @@ func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdic
 	})
 	switch {
 	case err != nil:
-		return job, claim.Free, fmt.Errorf("claiming the report of job %s/%s: %w", job.Namespace, job.Name, err)
+		return job, claim.Free, fmt.Errorf("claiming the report: %w", err)
 	case decided:
 		return j, claim.Free, errDecidedMeanwhile
 	}
