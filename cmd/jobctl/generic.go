@@ -70,12 +70,9 @@ func buildGenericEvent(o genericOptions, now time.Time) (event.Event, error) {
 	if o.subject != "" {
 		ce.SetSubject(o.subject)
 	}
-	t := now.UTC()
-	if o.time != "" {
-		var err error
-		if t, err = time.Parse(time.RFC3339Nano, o.time); err != nil {
-			return ce, fmt.Errorf("--time %q: want RFC 3339, e.g. 2024-05-13T07:46:09Z", o.time)
-		}
+	t, err := eventTime(o.time, now)
+	if err != nil {
+		return ce, err
 	}
 	ce.SetTime(t)
 	if o.data != "" {

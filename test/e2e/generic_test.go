@@ -9,10 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +19,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/generic"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/test/eventsink"
+	"github.com/keptn-sandbox/job-executor-knative/test/harness"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -83,17 +82,10 @@ actions:
 }
 
 func newGeneric(data map[string]any) event.Event {
-	ce := event.New()
-	ce.SetID(uuid.NewString())
-	ce.SetSource("https://ci.example.com/pipelines/7")
-	ce.SetType("com.example.build.requested")
-	ce.SetSubject("commit/4f2a")
-	ce.SetTime(time.Now())
 	if _, ok := data["repo"]; !ok {
 		data["repo"] = "shop"
 	}
-	_ = ce.SetData(event.ApplicationJSON, data)
-	return ce
+	return harness.GenericEvent("com.example.build.requested", "https://ci.example.com/pipelines/7", "commit/4f2a", data)
 }
 
 // waitResult waits for the result event of the triggering event id.

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,14 +54,19 @@ const namespace = "keptn-demo"
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "use this cluster instead of starting the local control plane (ping-only mode)")
+	generic := flag.Bool("generic", false, "run the generic scenario instead (docs/generic.md): a CloudEvent that is not Keptn's runs a Job, and its result comes back as a CloudEvent")
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long (excluding the first build)")
 	verbose := flag.Bool("v", false, "show the function's own logs")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: demo [--kubeconfig FILE] [--timeout D] [-v]\n\n%s\n\nFlags:\n", strings.TrimSpace(usage))
+		fmt.Fprintf(os.Stderr, "Usage: demo [--generic] [--kubeconfig FILE] [--timeout D] [-v]\n\n%s\n\nFlags:\n", strings.TrimSpace(usage))
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	run := run
+	if *generic {
+		run = runGeneric
+	}
 	err := run(ctx, *kubeconfig, *timeout, *verbose)
 	stop()
 	if err != nil {
@@ -85,7 +91,13 @@ container's. The host is put back as it was when the demo ends.
 Otherwise containers are simulated by kwok (the demo says it fell back),
 so the task logs shown are the ones the simulated kubelet serves, and the
 file fetcher is the real initcontainer binary, run here with the Job's own
-arguments.`
+arguments.
+
+With --generic (make demo-generic) it runs the generic mode instead, on
+kwok: a com.example.build.requested CloudEvent runs the Job of the
+operator's config.yaml (test/cmd/demo/generic), the real fetcher writes the
+event file and the ConfigMap's files, and the result comes back as one
+dev.jobexecutor.job.finished CloudEvent.`
 
 type printer struct{ start time.Time }
 
@@ -98,7 +110,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	var bed *testbed.Bed
 	if kubeconfig == "" {
 		var err error
-		if bed, err = startBed(ctx, p); err != nil {
+		if bed, err = startBed(ctx, p, true); err != nil {
 			return err
 		}
 		defer stopBed(p, bed)
@@ -122,7 +134,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 		return err
 	}
 
-	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose, realNode)
+	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose, realNode, nil)
 	if err != nil {
 		return err
 	}
@@ -237,8 +249,12 @@ func commitRealNodeConfig(k *keptnstandin.Server) error {
 // startBed starts the local control plane, with the real node when this
 // host can run it (root and the lane's packages), else with kwok, saying
 // why.
-func startBed(ctx context.Context, p printer) (*testbed.Bed, error) {
+func startBed(ctx context.Context, p printer, allowRealNode bool) (*testbed.Bed, error) {
 	opts := testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")}
+	if !allowRealNode {
+		p.say("starting the local control plane with kwok, which simulates containers (the first run builds it from Go modules: 20-35 min on 2 cores)")
+		return testbed.Start(ctx, opts)
+	}
 	if missing := testbed.RealNodePrerequisites(); len(missing) == 0 {
 		opts.RealNode = true
 		p.say("starting the local control plane with a real node (kubelet + containerd: containers really run; the first run builds it from Go modules: 20-35 min on 2 cores)")
@@ -291,18 +307,23 @@ func ignoreExists(err error) error {
 	return err
 }
 
-func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose, realNode bool) (string, func(), error) {
+// startFunction starts the function with the demo's settings, Keptn's
+// from keptn when it is not nil, and extra over them.
+func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose, realNode bool, extra map[string]string) (string, func(), error) {
 	fn := function.New()
 	env := map[string]string{
-		"KUBECONFIG":         kubeconfig,
-		"JOB_NAMESPACE":      namespace,
-		"KEPTN_API_URL":      keptn.APIURL(),
-		"KEPTN_API_TOKEN":    keptn.Token(),
-		"KEPTN_RESOURCE_URL": keptn.ResourceServiceURL(),
-		"POD_NAME":           "demo",
-		"FETCHER_IMAGE":      "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:demo",
-		"LOG_LEVEL":          "warn",
+		"KUBECONFIG":    kubeconfig,
+		"JOB_NAMESPACE": namespace,
+		"POD_NAME":      "demo",
+		"FETCHER_IMAGE": "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:demo",
+		"LOG_LEVEL":     "warn",
 	}
+	if keptn != nil {
+		env["KEPTN_API_URL"] = keptn.APIURL()
+		env["KEPTN_API_TOKEN"] = keptn.Token()
+		env["KEPTN_RESOURCE_URL"] = keptn.ResourceServiceURL()
+	}
+	maps.Copy(env, extra)
 	if verbose {
 		env["LOG_LEVEL"] = "debug"
 	}
