@@ -95,15 +95,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Observer:    obs,
 		RetryWindow: set.retryWindow,
 	}
-	f.reporter, err = reporter.NewReconciler(kube, responses, reporter.Config{
-		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
-		ManagedBy:     set.jobs.ManagedBy,
-		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
-		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
-		RetryWindow:   set.retryWindow,
-		Log:           f.log,
-	})
-	if err != nil {
+	if f.reporter, err = f.newReporter(cfg, kube, responses, set); err != nil {
 		return err
 	}
 	if err := f.wireGeneric(cfg, pol); err != nil {
@@ -118,6 +110,18 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.ready.Store(true)
 	f.log.Info("started", "job_namespace", set.jobs.Namespace, "holder", set.holder)
 	return nil
+}
+
+// newReporter builds the reconciler that reports Jobs and sweeps.
+func (f *Function) newReporter(cfg map[string]string, kube kubernetes.Interface, responses *reporter.Sender, set settings) (*reporter.Reconciler, error) {
+	return reporter.NewReconciler(kube, responses, reporter.Config{
+		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
+		ManagedBy:     set.jobs.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
+		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
+		RetryWindow:   set.retryWindow,
+		Log:           f.log,
+	})
 }
 
 // armedJobs sets up the sweep's switch and returns the Job clients the

@@ -48,8 +48,8 @@ func parseEventFile(name string, raw []byte) (*keptn.TaskEvent, error) {
 		}
 		return ev, nil
 	}
-	if !strings.HasPrefix(ce.Type(), "sh.keptn.event.") || !strings.HasSuffix(ce.Type(), "."+keptn.KindTriggered) {
-		return nil, fmt.Errorf("%s: the function ignores events of type %q: only sh.keptn.event.<task>.triggered starts tasks", name, ce.Type())
+	if !keptn.IsTriggeredType(ce.Type()) {
+		return nil, fmt.Errorf("%s: the function ignores events of type %q: only %s starts tasks", name, ce.Type(), keptn.TaskType("<task>", keptn.KindTriggered))
 	}
 	ev, err := keptn.ParseTaskEvent(ce)
 	if err != nil {

@@ -44,7 +44,7 @@ const DefaultResultType = "dev.jobexecutor.job.finished"
 
 // reservedPrefixes are types that are never generic: Keptn's (the Keptn
 // mode), Knative's sources (the watch and the sweep) and our own results.
-var reservedPrefixes = []string{"sh.keptn.", "dev.knative.", "dev.jobexecutor."}
+var reservedPrefixes = []string{keptn.TypeNamespace, "dev.knative.", "dev.jobexecutor."}
 
 // Accepts reports whether an event of type typ with extensions ext is a
 // generic trigger: not reserved, not a result of ours.

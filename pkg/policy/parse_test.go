@@ -21,10 +21,17 @@ func TestExamplePolicyParses(t *testing.T) {
 	assert.Len(t, p.images.registries, 2)
 	assert.Len(t, p.images.allow, 3)
 	assert.Len(t, p.images.deny, 2)
-	require.Len(t, p.images.signatures, 1)
+	require.Len(t, p.images.signatures, 2)
 	assert.Equal(t, "acme release key", p.images.signatures[0].Name)
 	assert.Len(t, p.images.signatures[0].verifier, 1)
 	assert.True(t, p.images.signatures[0].matchIdentity, "identity is checked unless turned off")
+	assert.False(t, p.images.signatures[0].requireTlog, "a key rule accepts a bundle without a log entry unless it says otherwise")
+	keyless := p.images.signatures[1]
+	require.Len(t, keyless.identities, 1)
+	assert.Contains(t, keyless.identities[0].text, `issuer "https://token.actions.githubusercontent.com"`)
+	assert.True(t, keyless.requireTlog, "identities require a log entry by default")
+	require.NotNil(t, keyless.trust)
+	assert.Equal(t, &ConfigMapRef{Name: "sigstore-trusted-root", Key: "trusted_root.json"}, keyless.trust.configMap)
 
 	require.Contains(t, p.plugins, "keptn-contrib/locust-test-job")
 	locust := p.plugins["keptn-contrib/locust-test-job"]

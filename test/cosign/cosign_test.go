@@ -230,6 +230,24 @@ func TestCosignTrustedRootConfigMap(t *testing.T) {
 	refused(t, parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(wrong)), d.String(), "bundle 1:")
 }
 
+// TestCosignTrustedRootTUF: the trusted root fetched from a TUF mirror the
+// policy names (here one on loopback, signed with its own root.json)
+// verifies the same bundle.
+func TestCosignTrustedRootTUF(t *testing.T) {
+	v3 := V3(t)
+	reg := policytest.NewRegistry(t)
+	ca := NewCA(t)
+	key := v3.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	mirror, rootFile := ServeTUF(t, ca.TrustedRoot())
+	p := parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", mirror, rootFile)))
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
+
+	other, otherRoot := ServeTUF(t, NewCA(t).TrustedRoot())
+	refused(t, parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", other, otherRoot))), d.String(), "bundle 1:")
+}
+
 // TestCosignTampered: a bundle whose signature was altered is refused
 // (and is a refusal, not a retry).
 func TestCosignTampered(t *testing.T) {
@@ -276,4 +294,38 @@ func TestCosignTagMoved(t *testing.T) {
 	moved := reg.Push("acme/app", "stable")
 	require.NotEqual(t, first.String(), moved.String())
 	refused(t, p, image, moved.String(), "has no signature")
+}
+
+// BenchmarkCosignVerify is one uncached verification (tag resolved,
+// signatures fetched from the loopback registry and verified) of an image
+// cosign v3 signed as a bundle, and of one cosign v2 signed in the legacy
+// layout; a cached one is a map lookup after the tag's HEAD.
+func BenchmarkCosignVerify(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		cli  func(testing.TB) *CLI
+		sign func(c *CLI, k *KeyPair, ref string)
+	}{
+		{"bundle", V3, func(c *CLI, k *KeyPair, ref string) { c.SignBundle(k, ref) }},
+		{"legacy", V2, func(c *CLI, k *KeyPair, ref string) { c.SignLegacy(k, ref) }},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := tt.cli(b)
+			reg := policytest.NewRegistry(b)
+			key := c.GenerateKeyPair()
+			d := reg.Push("acme/app", "v1")
+			tt.sign(c, key, d.String())
+			yaml := []byte(rule(reg, keys(key)))
+			image := reg.Host() + "/acme/app:v1"
+			for b.Loop() {
+				p, err := policy.Parse("policy.yaml", yaml)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.VerifyImage(context.Background(), image); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

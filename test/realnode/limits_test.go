@@ -9,19 +9,6 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
-// oneTask is a job config with a single task of the test event.
-func oneTask(image, extra string) string {
-	return `apiVersion: v2
-actions:
-  - name: "Run tests"
-    events:
-      - name: "sh.keptn.event.test.triggered"
-    tasks:
-      - name: "run"
-        image: "` + image + `"
-` + extra
-}
-
 // TestRealNodeDeadline has the Job's deadline kill a sleeping task.
 func TestRealNodeDeadline(t *testing.T) {
 	w := newWorld(t, "")
@@ -80,5 +67,5 @@ func TestRealNodeFetcherWrongToken(t *testing.T) {
 	msg, _ := fin.Data["message"].(string)
 	assert.Contains(t, msg, "fetch-files")
 	assert.Contains(t, msg, "exit code 7")
-	t.Logf("message: %s", msg)
+	assert.Contains(t, msg, "Keptn refused the credentials (HTTP 401)")
 }

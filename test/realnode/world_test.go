@@ -2,7 +2,7 @@ package realnode
 
 import (
 	"context"
-	"crypto/md5"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,4 +118,17 @@ func tools(config string) string {
 	return config
 }
 
-func md5hex(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) } //nolint:gosec // md5sum's output, not security
+func sha256hex(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// oneTask is a job config with a single task of the test event.
+func oneTask(image, extra string) string {
+	return `apiVersion: v2
+actions:
+  - name: "Run tests"
+    events:
+      - name: "sh.keptn.event.test.triggered"
+    tasks:
+      - name: "run"
+        image: "` + image + `"
+` + extra
+}

@@ -100,14 +100,11 @@ func RealNodePrerequisites() []string {
 
 // realNode is the lane's state while the bed runs.
 type realNode struct {
-	dir      string
-	unlock   func()
-	host     *hostChanges
-	kubelet  *process
-	port     int // the kubelet's HTTPS port
-	procs    []*process
-	stopped  bool
-	stopOnce func()
+	dir     string
+	unlock  func()
+	host    *hostChanges
+	kubelet *process
+	port    int // the kubelet's HTTPS port
 }
 
 // startRealNode takes the host, cleans what a killed lane left, and starts

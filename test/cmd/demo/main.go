@@ -217,14 +217,33 @@ func startKeptn(p printer, realNode bool) (*keptnstandin.Server, error) {
 		return nil, err
 	}
 	if realNode {
-		config, err := os.ReadFile(filepath.Join(sourceDir(), "realnode.yaml"))
-		if err != nil {
+		if err := commitRealNodeConfig(k); err != nil {
 			k.Close()
 			return nil, err
 		}
-		k.Commit(map[string][]byte{"project/demo/stage/hardening/service/carts/resource/job/config.yaml": config})
 	}
 	return k, nil
+}
+
+// commitRealNodeConfig commits the example project again with realnode.yaml
+// as its job config (a commit is a whole snapshot).
+func commitRealNodeConfig(k *keptnstandin.Server) error {
+	const service = "project/demo/stage/hardening/service/carts/resource/"
+	sources := map[string]string{
+		service + "job/config.yaml":    "realnode.yaml",
+		service + "locust/basic.py":    filepath.Join("project", service, "locust/basic.py"),
+		service + "locust/locust.conf": filepath.Join("project", service, "locust/locust.conf"),
+	}
+	files := map[string][]byte{}
+	for key, path := range sources {
+		data, err := os.ReadFile(filepath.Join(sourceDir(), path))
+		if err != nil {
+			return err
+		}
+		files[key] = data
+	}
+	k.Commit(files)
+	return nil
 }
 
 // startBed starts the local control plane, with the real node when this
