@@ -58,7 +58,7 @@ bench: ## benchmarks (results in docs/benchmarks.md)
 	grep '^summary: ' "$$out" | sed 's/^summary: //' && \
 	! grep -q -e '^FAIL' -e '^--- FAIL' -e '^panic:' "$$out"
 
-demo: ## run the main job end to end on the local control plane
+demo: ## run the main job end to end on the local control plane (a real node as root with the lane's packages, else kwok)
 	cd test && $(GO) run ./cmd/testbed build
 	cd test && $(GO) run ./cmd/demo
 
