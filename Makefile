@@ -64,7 +64,7 @@ bench: ## benchmarks (log in docs/bench/, results in docs/benchmarks.md)
 	  grep '^goal: ' "$$out" | sed 's/^goal: //'; } | tee -a "$$out" && \
 	! grep -q -e '^FAIL' -e '^--- FAIL' -e '^panic:' "$$out"
 
-demo: ## run the main job end to end on the local control plane
+demo: ## run the main job end to end on the local control plane (a real node as root with the lane's packages, else kwok)
 	cd test && $(GO) run ./cmd/testbed build
 	cd test && $(GO) run ./cmd/demo
 

@@ -193,10 +193,14 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 		return nil, nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
 	// No client-side rate limit (client-go's default is 5 QPS): it only
-	// queues events behind itself (50 QPS held the function to 22 events/s,
-	// docs/benchmarks.md). What is in flight is bounded already, by the
-	// Service's containerConcurrency and the sweep's Concurrency, and the
-	// API server protects itself with priority and fairness.
+	// queues events behind itself (50 QPS held the function to 22 events/s).
+	// What is in flight is bounded already, by the Service's
+	// containerConcurrency and the sweep's Concurrency, and the API server
+	// protects itself: measured as the function's ServiceAccount under API
+	// Priority and Fairness (the default FlowSchema service-accounts, level
+	// workload-low), bursts were neither rejected nor queued for long, and a
+	// 429 would be retried by client-go after its Retry-After
+	// (docs/benchmarks.md, "Identity").
 	rc.QPS, rc.Burst = -1, 0
 	rc.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(rc)

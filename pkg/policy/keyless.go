@@ -9,9 +9,9 @@ import (
 	"sync"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"gopkg.in/yaml.v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 

@@ -246,6 +246,9 @@ func (r *Reconciler) listJobs(ctx context.Context, namespace string, visit func(
 func (r *Reconciler) eachPage(ctx context.Context, namespace, what string, page func(metav1.ListOptions) (runtime.Object, error), visit func(runtime.Object)) error {
 	p := pager.New(pager.SimplePageFunc(page))
 	p.PageSize = r.pageSize()
+	// client-go buffers 10 pages ahead by default: 5,000 Jobs or pods in
+	// memory at once. One page ahead keeps the list streaming.
+	p.PageBufferSize = 1
 	each := func(obj runtime.Object) error {
 		visit(obj)
 		return nil

@@ -160,7 +160,10 @@ func steps(top float64) []float64 {
 // identity, holding one page at a time.
 func (w *world) rawList(b *testing.B, ctx context.Context) time.Duration {
 	b.Helper()
-	kube := w.functionClient()
+	if w.lister == nil {
+		w.lister = w.functionClient() // one client: its connection is reused, as the function's
+	}
+	kube := w.lister
 	sel := jobs.LabelManagedBy + "=" + jobs.DefaultSettings().ManagedBy
 	begin := time.Now()
 	for _, list := range []pager.ListPageFunc{

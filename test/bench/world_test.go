@@ -77,6 +77,8 @@ type world struct {
 	kubeconfig string
 	// fnNS is the function's own namespace (its PingSource lives there).
 	fnNS string
+	// lister is rawList's client, made on first use.
+	lister kubernetes.Interface
 }
 
 // worldOption changes a world before it starts.

@@ -92,6 +92,15 @@ func pinned(t *testing.T, p *policy.Policy, image string, d name.Digest) {
 	assert.Equal(t, d.String(), got, "the Job runs the verified digest")
 }
 
+// keylessApp is acme/app:v1 in a fresh registry, signed by cosign v3 with
+// a certificate a new test CA issued for (subject, issuer).
+func keylessApp(t *testing.T) (*policytest.Registry, *CA, *KeyPair, name.Digest) {
+	t.Helper()
+	v3, ca := V3(t), NewCA(t)
+	reg, key, d := signedApp(t, v3, func(k *KeyPair, ref string, _ ...string) { v3.SignBundle(k, ref, ca.Issue(k, subject, issuer)) })
+	return reg, ca, key, d
+}
+
 func verified(t *testing.T, p *policy.Policy, image string) policy.ImageVerification {
 	t.Helper()
 	v, err := p.VerifyImage(context.Background(), image)
@@ -162,12 +171,7 @@ func keyless(reg *policytest.Registry, trustedRoot string, identity ...string) s
 // another identity, another CA, or without a log entry when the rule
 // requires one (the default for identities).
 func TestCosignKeyless(t *testing.T) {
-	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	ca := NewCA(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	reg, ca, key, d := keylessApp(t)
 	fromFile := "trustedRoot: {file: " + ca.TrustedRootFile() + "}"
 	image := reg.Host() + "/acme/app:v1"
 
@@ -216,12 +220,7 @@ func (c configMaps) ConfigMapData(_ context.Context, namespace, name string) (ma
 // TestCosignTrustedRootConfigMap: the trusted root read from a ConfigMap
 // the operator supplies (air-gapped clusters) verifies the same bundle.
 func TestCosignTrustedRootConfigMap(t *testing.T) {
-	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	ca := NewCA(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	reg, ca, _, d := keylessApp(t)
 	cms := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(ca.TrustedRoot())}}
 	p := parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(cms))
 	pinned(t, p, reg.Host()+"/acme/app:v1", d)
@@ -234,12 +233,7 @@ func TestCosignTrustedRootConfigMap(t *testing.T) {
 // policy names (here one on loopback, signed with its own root.json)
 // verifies the same bundle.
 func TestCosignTrustedRootTUF(t *testing.T) {
-	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	ca := NewCA(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	reg, ca, _, d := keylessApp(t)
 	mirror, rootFile := ServeTUF(t, ca.TrustedRoot())
 	p := parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", mirror, rootFile)))
 	pinned(t, p, reg.Host()+"/acme/app:v1", d)
