@@ -498,7 +498,8 @@ func nodeResources() corev1.ResourceList {
 	return corev1.ResourceList{
 		corev1.ResourceCPU:              mustQuantity("64"),
 		corev1.ResourceMemory:           mustQuantity("256Gi"),
-		corev1.ResourcePods:             mustQuantity("1000"),
+		// Room for the scale benchmark's 5,000 running Jobs (docs/benchmarks.md).
+		corev1.ResourcePods:             mustQuantity("10000"),
 		corev1.ResourceEphemeralStorage: mustQuantity("1Ti"),
 	}
 }
