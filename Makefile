@@ -9,7 +9,7 @@ LDFLAGS := -s -w
 # Static binaries: they run on distroless/static and in any container.
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit e2e bench demo cluster-up cluster-down fmt vet lint clean
+.PHONY: all build test unit e2e bench demo demo-generic cluster-up cluster-down fmt vet lint clean
 
 all: build
 
@@ -64,9 +64,13 @@ bench: ## benchmarks (log in docs/bench/, results in docs/benchmarks.md)
 	  grep '^goal: ' "$$out" | sed 's/^goal: //'; } | tee -a "$$out" && \
 	! grep -q -e '^FAIL' -e '^--- FAIL' -e '^panic:' "$$out"
 
-demo: ## run the main job end to end on the local control plane
+demo: ## run the main job end to end on the local control plane (a real node as root with the lane's packages, else kwok)
 	cd test && $(GO) run ./cmd/testbed build
 	cd test && $(GO) run ./cmd/demo
+
+demo-generic: ## run the generic mode end to end: a CloudEvent that is not Keptn's runs a Job, its result comes back as a CloudEvent
+	cd test && $(GO) run ./cmd/testbed build
+	cd test && $(GO) run ./cmd/demo --generic
 
 cluster-up: ## start the local control plane in the background; prints KUBECONFIG
 	cd test && $(GO) run ./cmd/testbed up

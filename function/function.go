@@ -63,7 +63,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		log.DebugContext(ctx, "ignoring sequence-level event")
 		f.metrics.Event(ctx, e.Type(), outcomeIgnored)
 		return nil, nil
-	case strings.HasPrefix(e.Type(), "sh.keptn.event.") && strings.HasSuffix(e.Type(), "."+keptn.KindTriggered):
+	case keptn.IsTriggeredType(e.Type()):
 		ev, err := keptn.ParseTaskEvent(e)
 		if err != nil {
 			log.WarnContext(ctx, "refusing malformed event", "error", errString(err))
@@ -76,7 +76,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		log.InfoContext(ctx, "handled triggered event", "matched", out.Matched, "created", out.Created, "existing", out.Existing, "invalid", out.Invalid, "error", errString(err))
 		f.metrics.Event(ctx, e.Type(), triggeredOutcome(out, err))
 		return nil, answer(err)
-	case strings.HasPrefix(e.Type(), "dev.knative.apiserver.resource."):
+	case strings.HasPrefix(e.Type(), reporter.EventPrefix):
 		err := f.reporter.HandleEvent(ctx, e)
 		if err != nil {
 			log.WarnContext(ctx, "job status event", "subject", logctx.Value(e.Subject()), "error", errString(err))
@@ -84,7 +84,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		res := answer(err)
 		f.metrics.Event(ctx, e.Type(), errorOutcome(res))
 		return nil, res
-	case e.Type() == "dev.knative.sources.ping":
+	case e.Type() == reporter.EventPing:
 		st, err := f.reporter.Sweep(ctx)
 		idle, werr := f.settleSweep(ctx, st, err)
 		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,

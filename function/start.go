@@ -52,7 +52,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc)
+	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc, policy.KubeConfigMaps{Client: kube, Namespace: lookup(cfg, "POD_NAMESPACE")})
 	if err != nil {
 		return err
 	}
@@ -95,15 +95,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		Observer:    obs,
 		RetryWindow: set.retryWindow,
 	}
-	f.reporter, err = reporter.NewReconciler(kube, responses, reporter.Config{
-		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
-		ManagedBy:     set.jobs.ManagedBy,
-		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
-		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
-		RetryWindow:   set.retryWindow,
-		Log:           f.log,
-	})
-	if err != nil {
+	if f.reporter, err = f.newReporter(cfg, kube, responses, set); err != nil {
 		return err
 	}
 	if err := f.wireGeneric(cfg, pol); err != nil {
@@ -118,6 +110,18 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	f.ready.Store(true)
 	f.log.Info("started", "job_namespace", set.jobs.Namespace, "holder", set.holder)
 	return nil
+}
+
+// newReporter builds the reconciler that reports Jobs and sweeps.
+func (f *Function) newReporter(cfg map[string]string, kube kubernetes.Interface, responses *reporter.Sender, set settings) (*reporter.Reconciler, error) {
+	return reporter.NewReconciler(kube, responses, reporter.Config{
+		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
+		ManagedBy:     set.jobs.ManagedBy,
+		Namespaces:    sweepNamespaces(cfg, set.jobs.Namespace),
+		RecordTTL:     time.Duration(set.jobs.TTLSecondsAfterFinished) * time.Second,
+		RetryWindow:   set.retryWindow,
+		Log:           f.log,
+	})
 }
 
 // armedJobs sets up the sweep's switch and returns the Job clients the
@@ -205,7 +209,7 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 
 // loadPolicy reads the operator's policy (docs/security.md); without one
 // only the hard rules apply. A policy that does not parse stops the start.
-func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
+func loadPolicy(path string, rc *rest.Config, cms policy.ConfigMapReader) (*policy.Policy, error) {
 	meta, err := metadata.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes metadata client: %w", err)
@@ -214,7 +218,7 @@ func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
 	if path == "" {
 		return policy.Default(secrets), nil
 	}
-	p, err := policy.Load(path, secrets)
+	p, err := policy.Load(path, secrets, policy.WithConfigMaps(cms))
 	if err != nil {
 		return nil, fmt.Errorf("POLICY_FILE %s:\n%w", path, err)
 	}

@@ -13,6 +13,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 )
 
 // Keys names the two annotations of one claim: the claim and its done marker.
@@ -92,7 +94,7 @@ const maxConflicts = 8
 // when someone else holds it or it is done. The write carries the Job's
 // resourceVersion, so of two racing replicas exactly one wins.
 func Take(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder string, now time.Time, ttl time.Duration) (*batchv1.Job, bool, error) {
-	return update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+	return Update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
 		switch Of(j.Annotations, k, holder, now) {
 		case Done, HeldByOther:
 			return false, false
@@ -104,7 +106,7 @@ func Take(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder str
 
 // Complete records k as done at now and drops the claim.
 func Complete(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, now time.Time) (*batchv1.Job, error) {
-	j, _, err := update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+	j, _, err := Update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
 		if j.Annotations[k.Done] != "" {
 			return false, true
 		}
@@ -118,7 +120,7 @@ func Complete(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, now ti
 // Release drops holder's claim so another attempt can take it at once,
 // rather than after the expiry: used when sending failed.
 func Release(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder string) (*batchv1.Job, error) {
-	j, _, err := update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
+	j, _, err := Update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
 		h, _, _ := Parse(j.Annotations[k.Claim])
 		if h != holder {
 			return false, true
@@ -129,28 +131,46 @@ func Release(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder 
 	return j, err
 }
 
-// update applies mutate to the latest Job and writes it with optimistic
-// concurrency, re-reading on conflict. mutate returns (write, result).
-func update(ctx context.Context, c JobClient, job *batchv1.Job, mutate func(*batchv1.Job) (bool, bool)) (*batchv1.Job, bool, error) {
+// conflictBackoff is client-go's retry.DefaultRetry with our number of
+// attempts: a conflict means another writer just wrote the Job, and a short
+// jittered pause before re-reading lets its burst settle.
+var conflictBackoff = wait.Backoff{Steps: maxConflicts, Duration: 10 * time.Millisecond, Factor: 1, Jitter: 0.1}
+
+// Update applies mutate to the latest Job and writes it with optimistic
+// concurrency, re-reading on conflict (retry.RetryOnConflict). mutate
+// returns (write, result); without a write the Job is left as read.
+func Update(ctx context.Context, c JobClient, job *batchv1.Job, mutate func(*batchv1.Job) (bool, bool)) (*batchv1.Job, bool, error) {
 	cur := job.DeepCopy()
-	for range maxConflicts {
-		write, result := mutate(cur)
+	var out *batchv1.Job
+	var result, reread bool
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		if reread {
+			fresh, err := c.Get(ctx, job.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
+			}
+			cur = fresh
+		}
+		reread = true
+		write, res := mutate(cur)
 		if !write {
-			return cur, result, nil
+			out, result = cur, res
+			return nil
 		}
 		updated, err := c.Update(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			return updated, result, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return job, false, fmt.Errorf("updating job %s/%s: %w", job.Namespace, job.Name, err)
-		}
-		cur, err = c.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
-			return job, false, fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
+			return fmt.Errorf("updating job %s/%s: %w", job.Namespace, job.Name, err)
 		}
+		out, result = updated, res
+		return nil
+	})
+	if apierrors.IsConflict(err) {
+		return job, false, fmt.Errorf("still conflicting after %d attempts: %w", maxConflicts, err)
 	}
-	return job, false, fmt.Errorf("updating job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
+	if err != nil {
+		return job, false, err
+	}
+	return out, result, nil
 }
 
 func setAnnotation(j *batchv1.Job, k, v string) {

@@ -81,25 +81,7 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 		e.ValueFrom = EnvFromString
 	}
 
-	np := yamlnode.JoinPath(path, "name")
-	switch {
-	case e.Name == "":
-		what := "the variable's name"
-		if e.ValueFrom == EnvFromSecret {
-			what = "the Secret's name"
-		}
-		d.errorf(orNode(nameNode, m), np, "required: %s", what)
-	case e.ValueFrom == EnvFromSecret:
-		// JES took name as the Secret's name and accepted any string; one
-		// that Kubernetes would refuse only failed when the Job ran.
-		if msgs := validation.IsDNS1123Subdomain(e.Name); len(msgs) > 0 {
-			d.warnf(nameNode, np, "%q is not a valid Secret name, so the task cannot start: %s", e.Name, strings.Join(msgs, "; "))
-		}
-	default:
-		if msgs := validation.IsRelaxedEnvVarName(e.Name); len(msgs) > 0 {
-			d.errorf(nameNode, np, "not a valid environment variable name: %s (got %q)", strings.Join(msgs, "; "), e.Name)
-		}
-	}
+	d.envName(&e, nameNode, m, path)
 
 	vp := yamlnode.JoinPath(path, "value")
 	switch e.ValueFrom {
@@ -129,6 +111,30 @@ func (d *decoder) env(n *yaml.Node, path string) (Env, *yaml.Node) {
 		}
 	}
 	return e, nameNode
+}
+
+// envName checks an env entry's name: a variable's, or with valueFrom:
+// secret the Secret's.
+func (d *decoder) envName(e *Env, nameNode, m *yaml.Node, path string) {
+	np := yamlnode.JoinPath(path, "name")
+	switch {
+	case e.Name == "":
+		what := "the variable's name"
+		if e.ValueFrom == EnvFromSecret {
+			what = "the Secret's name"
+		}
+		d.errorf(orNode(nameNode, m), np, "required: %s", what)
+	case e.ValueFrom == EnvFromSecret:
+		// JES took name as the Secret's name and accepted any string; one
+		// that Kubernetes would refuse only failed when the Job ran.
+		if msgs := validation.IsDNS1123Subdomain(e.Name); len(msgs) > 0 {
+			d.warnf(nameNode, np, "%q is not a valid Secret name, so the task cannot start: %s", e.Name, strings.Join(msgs, "; "))
+		}
+	default:
+		if msgs := validation.IsRelaxedEnvVarName(e.Name); len(msgs) > 0 {
+			d.errorf(nameNode, np, "not a valid environment variable name: %s (got %q)", strings.Join(msgs, "; "), e.Name)
+		}
+	}
 }
 
 // valueFrom reads JES's scalar form (event, secret, string) or the mapping

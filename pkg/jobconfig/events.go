@@ -8,6 +8,7 @@ import (
 	"github.com/PaesslerAG/jsonpath"
 	"gopkg.in/yaml.v3"
 
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
@@ -130,7 +131,7 @@ func (d *decoder) eventName(n *yaml.Node, path, name string) *regexp.Regexp {
 		d.errorf(n, path, "not a valid regular expression: %v", err)
 		return nil
 	}
-	if regexp.QuoteMeta(name) == name && !strings.HasPrefix(name, "sh.keptn.") {
+	if regexp.QuoteMeta(name) == name && !strings.HasPrefix(name, keptn.TypeNamespace) {
 		d.warnf(n, path, "matches only the event type %q exactly (names are anchored; job-executor-service matched them anywhere in the type)", name)
 	}
 	return re

@@ -22,7 +22,11 @@ const (
 	SpecVersion = "0.2.4"
 )
 
-const typePrefix = "sh.keptn.event."
+// TypeNamespace starts every Keptn event type. This package is the one
+// place that spells Keptn's event types (design_test.go checks it).
+const TypeNamespace = "sh.keptn."
+
+const typePrefix = TypeNamespace + "event."
 
 // Event kinds of a task event type sh.keptn.event.<task>.<kind>.
 const (
@@ -32,7 +36,7 @@ const (
 )
 
 // LogErrorType is Keptn's general-purpose error log event.
-const LogErrorType = "sh.keptn.log.error"
+const LogErrorType = TypeNamespace + "log.error"
 
 // Bounds on what an event carries into a Job's annotations and into every
 // response: Keptn's own ids are UUIDs and its labels a few short pairs. A
@@ -65,6 +69,14 @@ func ParseTaskType(t string) (task, kind string, ok bool) {
 
 // TaskType builds sh.keptn.event.<task>.<kind>.
 func TaskType(task, kind string) string { return typePrefix + task + "." + kind }
+
+// IsTriggeredType reports whether t is sh.keptn.event.….triggered: what
+// starts work here. Sequence-level types match too (IsSequenceType tells
+// them apart); anything else that matches but is not a task type is
+// malformed (ParseTaskEvent says why).
+func IsTriggeredType(t string) bool {
+	return strings.HasPrefix(t, typePrefix) && strings.HasSuffix(t, "."+KindTriggered)
+}
 
 // TaskEvent is an incoming Keptn task event, reduced to what this service
 // needs, plus the JES-style document that jsonpath filters and env values are

@@ -100,6 +100,21 @@ func (p *Policy) Admit(ctx context.Context, cfg *jobconfig.Config, actionIndex i
 	if len(serrs) > 0 {
 		return nil, serrs
 	}
+	if err := p.pinImages(ctx, cfg, &a, images); err != nil {
+		return nil, err
+	}
+	out := *cfg
+	out.Actions = slices.Clone(cfg.Actions)
+	out.Actions[actionIndex] = a
+	out.Warnings = append(slices.Clone(cfg.Warnings), swarns...)
+	return &out, nil
+}
+
+// pinImages verifies each task's image under the signature rules and pins
+// it to the digest that verified. An unsigned image is a refusal (a
+// jobconfig.ErrorList); a registry that cannot answer is an error.
+func (p *Policy) pinImages(ctx context.Context, cfg *jobconfig.Config, a *jobconfig.Action, images []Image) error {
+	var errs jobconfig.ErrorList
 	for i := range a.Tasks {
 		t := &a.Tasks[i]
 		pinned, err := p.verifyImage(ctx, images[i])
@@ -108,19 +123,15 @@ func (p *Policy) Admit(ctx context.Context, cfg *jobconfig.Config, actionIndex i
 		case errors.As(err, &unsigned):
 			errs = append(errs, cfg.Errorf(t.Pos, "image", "%s", unsigned.Error()))
 		case err != nil:
-			return nil, err
+			return err
 		case pinned != "":
 			t.Image = pinned
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return errs
 	}
-	out := *cfg
-	out.Actions = slices.Clone(cfg.Actions)
-	out.Actions[actionIndex] = a
-	out.Warnings = append(slices.Clone(cfg.Warnings), swarns...)
-	return &out, nil
+	return nil
 }
 
 // verifyImage applies the signature rules covering img. It returns the

@@ -95,8 +95,17 @@ func (d *decoder) plugin(name string, n *yaml.Node, path string, allowEnv bool) 
 	if n.Kind == yaml.MappingNode && !haveImage {
 		d.errorf(n, yamlnode.JoinPath(path, "image"), "required: the plugin's image, by digest")
 	}
-	// Two parameters, or a parameter and a fixed variable, must not write
-	// the same variable: which one wins would depend on their order.
+	d.checkVariableOwners(pl, n, path)
+	if len(d.errs) > errs {
+		return nil
+	}
+	return pl
+}
+
+// checkVariableOwners: two parameters, or a parameter and a fixed
+// variable, must not write the same variable: which one wins would depend
+// on their order.
+func (d *decoder) checkVariableOwners(pl *Plugin, n *yaml.Node, path string) {
 	owner := map[string]string{}
 	for _, e := range pl.Env {
 		owner[e.Name] = "env"
@@ -108,10 +117,6 @@ func (d *decoder) plugin(name string, n *yaml.Node, path string, allowEnv bool) 
 		}
 		owner[v] = fmt.Sprintf("with[%q]", k)
 	}
-	if len(d.errs) > errs {
-		return nil
-	}
-	return pl
 }
 
 func (d *decoder) param(key string, k, n *yaml.Node, path string) *Param {

@@ -25,6 +25,8 @@ const (
 	EventUpdate = EventPrefix + "update"
 	EventDelete = EventPrefix + "delete"
 	EventPing   = "dev.knative.sources.ping"
+	// eventRefPrefix is an ApiServerSource in Reference mode: no object.
+	eventRefPrefix = "dev.knative.apiserver.ref."
 )
 
 // legacyJobNameLabel is the pod label Job controllers before 1.27 set.
@@ -48,7 +50,7 @@ func (r *Reconciler) handleEvent(ctx context.Context, ce event.Event) error {
 	switch ce.Type() {
 	case EventAdd, EventUpdate, EventDelete:
 	default:
-		if strings.HasPrefix(ce.Type(), "dev.knative.apiserver.ref.") {
+		if strings.HasPrefix(ce.Type(), eventRefPrefix) {
 			return fmt.Errorf("%w: %s carries only a reference; set the ApiServerSource's mode to Resource", ErrBadEvent, ce.Type())
 		}
 		return fmt.Errorf("%w: type %q", ErrBadEvent, ce.Type())

@@ -285,39 +285,34 @@ func (r *Reconciler) claimReport(ctx context.Context, job *batchv1.Job, v verdic
 		}
 		return j, claim.Of(j.Annotations, FinishedKeys, holder, now), nil
 	}
-	cur := job.DeepCopy()
-	for range maxConflicts {
-		if st := claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
-			return cur, st, nil
+	st, decided := claim.Free, false
+	j, _, err := claim.Update(ctx, client, job, func(cur *batchv1.Job) (bool, bool) {
+		if st = claim.Of(cur.Annotations, FinishedKeys, holder, now); st == claim.Done || st == claim.HeldByOther {
+			return false, false
 		}
-		if v.Early && verdict.Decided(cur) {
-			return cur, claim.Free, errDecidedMeanwhile
+		if decided = v.Early && verdict.Decided(cur); decided {
+			return false, false
 		}
 		if cur.Annotations == nil {
 			cur.Annotations = map[string]string{}
 		}
 		cur.Annotations[FinishedKeys.Claim] = claim.Value(holder, now.Add(s.ClaimTTL))
 		change(cur)
-		updated, err := client.Update(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			return updated, claim.HeldByUs, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return job, claim.Free, fmt.Errorf("claiming the report of job %s/%s: %w", job.Namespace, job.Name, err)
-		}
-		if cur, err = client.Get(ctx, job.Name, metav1.GetOptions{}); err != nil {
-			return job, claim.Free, fmt.Errorf("re-reading job %s/%s after a conflict: %w", job.Namespace, job.Name, err)
-		}
+		st = claim.HeldByUs
+		return true, true
+	})
+	switch {
+	case err != nil:
+		return job, claim.Free, fmt.Errorf("claiming the report: %w", err)
+	case decided:
+		return j, claim.Free, errDecidedMeanwhile
 	}
-	return job, claim.Free, fmt.Errorf("claiming the report of job %s/%s: still conflicting after %d attempts", job.Namespace, job.Name, maxConflicts)
+	return j, st, nil
 }
 
 // errDecidedMeanwhile: the Job got its condition or a stop record while an
 // early verdict was being claimed.
 var errDecidedMeanwhile = errors.New("the job's outcome was recorded meanwhile")
-
-// maxConflicts bounds re-reads on conflict, as in package claim.
-const maxConflicts = 8
 
 // stop stops job (its claim is written beside). The stop is activeDeadlineSeconds: 1, not
 // suspend: the Job controller then kills the pods and marks the Job Failed
