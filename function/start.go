@@ -52,7 +52,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc)
+	pol, err := loadPolicy(lookup(cfg, "POLICY_FILE"), rc, policy.KubeConfigMaps{Client: kube, Namespace: lookup(cfg, "POD_NAMESPACE")})
 	if err != nil {
 		return err
 	}
@@ -193,10 +193,14 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 		return nil, nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
 	// No client-side rate limit (client-go's default is 5 QPS): it only
-	// queues events behind itself (50 QPS held the function to 22 events/s,
-	// docs/benchmarks.md). What is in flight is bounded already, by the
-	// Service's containerConcurrency and the sweep's Concurrency, and the
-	// API server protects itself with priority and fairness.
+	// queues events behind itself (50 QPS held the function to 22 events/s).
+	// What is in flight is bounded already, by the Service's
+	// containerConcurrency and the sweep's Concurrency, and the API server
+	// protects itself: measured as the function's ServiceAccount under API
+	// Priority and Fairness (the default FlowSchema service-accounts, level
+	// workload-low), bursts were neither rejected nor queued for long, and a
+	// 429 would be retried by client-go after its Retry-After
+	// (docs/benchmarks.md, "Identity").
 	rc.QPS, rc.Burst = -1, 0
 	rc.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(rc)
@@ -205,7 +209,7 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 
 // loadPolicy reads the operator's policy (docs/security.md); without one
 // only the hard rules apply. A policy that does not parse stops the start.
-func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
+func loadPolicy(path string, rc *rest.Config, cms policy.ConfigMapReader) (*policy.Policy, error) {
 	meta, err := metadata.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes metadata client: %w", err)
@@ -214,7 +218,7 @@ func loadPolicy(path string, rc *rest.Config) (*policy.Policy, error) {
 	if path == "" {
 		return policy.Default(secrets), nil
 	}
-	p, err := policy.Load(path, secrets)
+	p, err := policy.Load(path, secrets, policy.WithConfigMaps(cms))
 	if err != nil {
 		return nil, fmt.Errorf("POLICY_FILE %s:\n%w", path, err)
 	}

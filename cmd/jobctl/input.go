@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/keptn-sandbox/job-executor-knative/pkg/generic"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 )
@@ -30,7 +31,8 @@ func inputName(path string) string {
 // parseEventFile reads a structured-mode CloudEvent and applies the
 // function's checks in the function's order: the body limit, then only
 // .triggered task events are routed (others are ignored with 200), then
-// keptn.ParseTaskEvent.
+// keptn.ParseTaskEvent; an event of any other type goes to the generic
+// mode (generic.Parse).
 func parseEventFile(name string, raw []byte) (*keptn.TaskEvent, error) {
 	if len(raw) > serve.MaxBodyBytes {
 		return nil, fmt.Errorf("%s: the function refuses events over %d bytes (413)", name, serve.MaxBodyBytes)
@@ -38,6 +40,13 @@ func parseEventFile(name string, raw []byte) (*keptn.TaskEvent, error) {
 	var ce event.Event
 	if err := json.Unmarshal(raw, &ce); err != nil {
 		return nil, fmt.Errorf("%s: not a CloudEvent in structured JSON: %w", name, err)
+	}
+	if generic.Accepts(ce.Type(), ce.Extensions()) {
+		ev, err := generic.Parse(ce)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the function answers 400 (when its generic mode is on): %s", name, strings.TrimSpace(err.Error()))
+		}
+		return ev, nil
 	}
 	if !keptn.IsTriggeredType(ce.Type()) {
 		return nil, fmt.Errorf("%s: the function ignores events of type %q: only %s starts tasks", name, ce.Type(), keptn.TaskType("<task>", keptn.KindTriggered))

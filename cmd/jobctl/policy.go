@@ -65,14 +65,18 @@ var policyEvent = &keptn.TaskEvent{Type: keptn.TaskType("validate", keptn.KindTr
 
 // admitAll checks every action of a valid config against p. Refusals are
 // returned as errors located in the config; actions the policy could not
-// decide on without a cluster or registry are returned as unchecked.
-func admitAll(ctx context.Context, p *policy.Policy, cfg *jobconfig.Config, s jobs.Settings) (errs, warns jobconfig.ErrorList, unchecked []string) {
+// decide on without a cluster or registry are returned as unchecked;
+// verified says which signature rule verified which image.
+func admitAll(ctx context.Context, p *policy.Policy, cfg *jobconfig.Config, s jobs.Settings) (errs, warns jobconfig.ErrorList, unchecked, verified []string) {
 	for i := range cfg.Actions {
 		admitted, err := p.Admit(ctx, cfg, i, policyEvent, s)
 		var list jobconfig.ErrorList
 		switch {
 		case err == nil:
 			warns = append(warns, admitted.Warnings[len(cfg.Warnings):]...)
+			for _, t := range admitted.Actions[i].Tasks {
+				verified = append(verified, verifications(ctx, p, fmt.Sprintf("%s:%d:%d", cfg.File, t.Pos.Line, t.Pos.Column), t.Image)...)
+			}
 		case errors.As(err, &list):
 			errs = append(errs, list...)
 		case policy.IsUnavailable(err):
@@ -82,5 +86,20 @@ func admitAll(ctx context.Context, p *policy.Policy, cfg *jobconfig.Config, s jo
 				Path: cfg.Actions[i].Pos.Path, Message: err.Error()})
 		}
 	}
-	return errs, warns, unchecked
+	return errs, warns, unchecked, verified
+}
+
+// verifications says, for an admitted image (pinned to the digest that was
+// verified, so the policy answers from its cache), which signature rule
+// verified it and with which signature; nothing when no rule covers it.
+func verifications(ctx context.Context, p *policy.Policy, where, image string) []string {
+	vs, err := p.VerifyImage(ctx, image)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = fmt.Sprintf("%s: image %s verified by rule %s (%s): %s", where, v.Digest, v.Rule, v.Name, v.How)
+	}
+	return out
 }

@@ -149,9 +149,11 @@ actions:
 	r := jobctl(t, "", "render", "--policy", pol, "--config", good, "--event", testEvent)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "        image: "+signed.String()+"\n", "the verified digest is what runs")
+	assert.Contains(t, r.stderr, "container task-0-tool: image "+signed.String()+" verified by rule images.signatures[0] (line 5) of "+pol+" (acme key): a signature in cosign's legacy layout", "which rule verified which image")
 
 	r = jobctl(t, "", "validate", "--policy", pol, good)
 	assert.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	assert.Regexp(t, `jobctl: `+regexpQuote(good)+`:\d+:\d+: image `+regexpQuote(signed.String())+` verified by rule images\.signatures\[0\] \(line 5\) of .*\(acme key\): a signature in cosign's legacy layout \(sha256-[0-9a-f]+\.sig\) verified with key 1 of the rule`, r.stderr)
 
 	r = jobctl(t, "", "validate", "--policy", pol, bad)
 	assert.Equal(t, exitInvalid, r.code)

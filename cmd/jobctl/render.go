@@ -42,7 +42,10 @@ would create, as YAML documents separated by "---", in the order of the
 actions in the jobconfig. No cluster is needed.
 
 The event is a CloudEvent in structured JSON, as Keptn sends it (see
-'jobctl event'). Only sh.keptn.event.<task>.triggered events start tasks.
+'jobctl event'). Of Keptn's events only sh.keptn.event.<task>.triggered
+start tasks. An event of any type not Keptn's (see 'jobctl event generic')
+is rendered as the function's generic mode runs it: --config is then the
+operator's config.yaml (GENERIC_CONFIG_DIR) and --level does not apply.
 
 When the config is invalid, the errors are printed as the function reports
 them (to Keptn, as sh.keptn.log.error) and the exit code is 1. An action that
@@ -159,6 +162,9 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 	for _, u := range out.unchecked {
 		fmt.Fprintf(stderr, "jobctl: action %q (actions[%d]) not checked against the policy, no Job printed: %s\n", u.action, u.index, u.message)
 	}
+	for _, v := range out.verified {
+		fmt.Fprintln(stderr, "jobctl:", v)
+	}
 	if out.matched == 0 {
 		fmt.Fprintf(stderr, "jobctl: no action of %s matches %s; the function would ignore the event\n", out.file, ev.Type)
 	}
@@ -195,6 +201,8 @@ type rendered struct {
 	failed    []failedAction
 	unchecked []failedAction
 	warnings  jobconfig.ErrorList
+	// verified says which signature rule verified which image.
+	verified []string
 }
 
 // renderJobs mirrors launch.Handler.Handle without a cluster: load the
@@ -202,8 +210,7 @@ type rendered struct {
 // cannot be built is failed with the message the handler would send.
 func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent, s jobs.Settings) (rendered, error) {
 	var out rendered
-	configs := &launch.Configs{Resources: src, Options: parseOptions(pol)}
-	cfg, err := configs.Load(ctx, ev)
+	cfg, err := loadConfig(ctx, pol, src, ev)
 	if cfg != nil {
 		out.file, out.warnings = cfg.File, cfg.Warnings
 	}
@@ -233,8 +240,21 @@ func renderJobs(ctx context.Context, pol *policy.Policy, src localConfig, ev *ke
 			continue
 		}
 		out.jobs = append(out.jobs, job)
+		for _, c := range job.Spec.Template.Spec.Containers {
+			out.verified = append(out.verified, verifications(ctx, pol, fmt.Sprintf("Job %s container %s", job.Name, c.Name), c.Image)...)
+		}
 	}
 	return out, nil
+}
+
+// loadConfig loads src as the function would for ev: job/config.yaml at
+// a level of Keptn's repository, or a generic event's config.yaml.
+func loadConfig(ctx context.Context, pol *policy.Policy, src localConfig, ev *keptn.TaskEvent) (*jobconfig.Config, error) {
+	if ev.Generic {
+		return jobconfig.Parse(launch.GenericConfigFile, src.data, parseOptions(pol)...)
+	}
+	configs := &launch.Configs{Resources: src, Options: parseOptions(pol)}
+	return configs.Load(ctx, ev)
 }
 
 // invalidConfig says what the handler's invalidConfig sends: a log.error

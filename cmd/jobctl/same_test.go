@@ -52,6 +52,8 @@ var notDefault = map[string]string{
 	"runAsUser":               "2000",
 	"runAsGroup":              "2001",
 	"fsGroup":                 "2002",
+	"genericConfigMap":        "job-files",
+	"genericResultType":       "org.acme.job.done",
 }
 
 const sameConfig = `apiVersion: v2

@@ -163,12 +163,15 @@ func runValidate(ctx context.Context, stdout, stderr io.Writer, o validateOption
 		}
 		cfg, errs, warns := checkConfig(file, data, parseOptions(pol)...)
 		if len(errs) == 0 {
-			perrs, pwarns, unchecked := admitAll(ctx, pol, cfg, settings)
+			perrs, pwarns, unchecked, verified := admitAll(ctx, pol, cfg, settings)
 			errs = perrs
 			warns = append(warns, pwarns...)
 			sortByPosition(errs)
 			for _, u := range unchecked {
 				fmt.Fprintln(stderr, "jobctl:", u)
+			}
+			for _, v := range verified {
+				fmt.Fprintln(stderr, "jobctl:", v)
 			}
 			unreadable = unreadable || len(unchecked) > 0
 		}

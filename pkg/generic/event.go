@@ -7,11 +7,14 @@
 package generic
 
 import (
+	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -67,6 +70,11 @@ func Parse(ce event.Event) (*keptn.TaskEvent, error) {
 		if len(a.v) > keptn.MaxAttributeBytes {
 			return nil, fmt.Errorf("%w: attribute %s is %d bytes; at most %d are accepted", keptn.ErrMalformed, a.name, len(a.v), keptn.MaxAttributeBytes)
 		}
+		if !utf8.ValidString(a.v) {
+			// JSON would replace the bad bytes: the Job's annotations and
+			// the event file would name another event.
+			return nil, fmt.Errorf("%w: attribute %s is not UTF-8", keptn.ErrMalformed, a.name)
+		}
 	}
 	raw, err := json.Marshal(ce)
 	if err != nil {
@@ -102,6 +110,13 @@ func document(raw []byte) (map[string]any, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("%w: decoding the event: %w", keptn.ErrMalformed, err)
 	}
+	// The SDK writes text as data_base64; filters want to read it.
+	ct, _ := doc["datacontenttype"].(string)
+	if b64, ok := doc["data_base64"].(string); ok && strings.HasPrefix(ct, "text/") {
+		if text, err := base64.StdEncoding.DecodeString(b64); err == nil && utf8.Valid(text) {
+			doc["data"] = string(text)
+		}
+	}
 	return doc, nil
 }
 
@@ -128,7 +143,7 @@ type Result struct {
 func ResultEvent(r Result) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(r.ID)
-	ev.SetType(cmpOr(r.Type, DefaultResultType))
+	ev.SetType(cmp.Or(r.Type, DefaultResultType))
 	ev.SetSource(r.Source)
 	ev.SetSubject(r.Subject)
 	ev.SetTime(r.Time.UTC())
@@ -165,12 +180,5 @@ func ResultEvent(r Result) (event.Event, error) {
 // "{type}.finished" answers com.example.build with
 // com.example.build.finished).
 func ResultType(setting, trigger string) string {
-	return strings.ReplaceAll(cmpOr(setting, DefaultResultType), "{type}", trigger)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return strings.ReplaceAll(cmp.Or(setting, DefaultResultType), "{type}", trigger)
 }

@@ -40,7 +40,7 @@ func NewGenericConfigs(dir string, opts ...jobconfig.Option) (*GenericConfigs, e
 // Load returns the config; the event does not choose it.
 func (g *GenericConfigs) Load(_ context.Context, _ *keptn.TaskEvent) (*jobconfig.Config, error) {
 	path := filepath.Join(g.Dir, GenericConfigFile)
-	content, err := os.ReadFile(path) //nolint:gosec // G304: the operator's mounted directory, not a path from the event
+	content, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNoConfig, path)
 	}

@@ -130,6 +130,9 @@ func checkBundle(data []byte, d name.Digest, s *SignatureRule, trust root.Truste
 	if err != nil {
 		return "", fmt.Errorf("bundle: %w", err)
 	}
+	if len(entries) > 0 && trust == nil {
+		return "", errors.New("it carries a transparency-log entry, and the rule has no trustedRoot naming the log to check it with")
+	}
 	opts, err := timeOptions(len(entries) > 0, vc.Certificate() != nil, s.requireTlog)
 	if err != nil {
 		return "", err

@@ -74,6 +74,8 @@ func FuzzParse(f *testing.F) {
 	f.Add("apiVersion: v1\nimages: {allow: [a], deny: ['**:latest'], registries: [ghcr.io]}\n")
 	f.Add("apiVersion: v1\nnamespaces: &a [x]\nserviceAccounts: *a\n")
 	f.Add("apiVersion: v1\nlimits: {eventBytes: -1}\n")
+	f.Add("apiVersion: v1\nimages:\n  signatures:\n    - images: [a/**]\n      identities: [{issuerRegExp: 'https://.*', subject: a@b}]\n      trustedRoot: {configMap: {name: r}}\n      transparencyLog: optional\n")
+	f.Add("apiVersion: v1\nimages:\n  signatures:\n    - images: [a/**]\n      identities: [{issuer: i, subjectRegExp: '(a'}]\n      trustedRoot: {tuf: {mirror: 'https://m', root: testdata/example.yaml}}\n")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, data string) {
 		p, err := Parse("policy.yaml", []byte(data), WithSecrets(&secretStore{}))

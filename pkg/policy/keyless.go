@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"gopkg.in/yaml.v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -260,7 +262,11 @@ func (t *trustSource) load(ctx context.Context, cms ConfigMapReader) (root.Trust
 	case t.configMap != nil:
 		return t.fromConfigMap(ctx, cms)
 	case t.tufMirror != "":
-		opts := tuf.DefaultOptions().WithRoot(t.tufRoot).WithRepositoryBaseURL(t.tufMirror).WithContext(ctx).WithDisableLocalCache()
+		// Bounded like a registry call; not the event's context, which
+		// sigstore-go would keep for its daily refreshes.
+		f := fetcher.NewDefaultFetcher()
+		f.SetHTTPClient(&http.Client{Timeout: registryTimeout})
+		opts := tuf.DefaultOptions().WithRoot(t.tufRoot).WithRepositoryBaseURL(t.tufMirror).WithDisableLocalCache().WithFetcher(f)
 		tr, err := root.NewLiveTrustedRoot(opts)
 		if err != nil {
 			return nil, fmt.Errorf("fetching the trusted root from the TUF mirror %s: %w: %w", t.tufMirror, ErrUnavailable, err)
@@ -274,7 +280,8 @@ func (t *trustSource) load(ctx context.Context, cms ConfigMapReader) (root.Trust
 func (t *trustSource) fromConfigMap(ctx context.Context, cms ConfigMapReader) (root.TrustedMaterial, error) {
 	ref := *t.configMap
 	if cms == nil {
-		return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ref.Namespace, ref.Name, ErrNotChecked)
+		// jobctl: no cluster to read it from; the image is left unchecked.
+		return nil, fmt.Errorf("the trusted root is in ConfigMap %s/%s, which cannot be read here: %w: %w", ref.Namespace, ref.Name, ErrUnavailable, ErrNotChecked)
 	}
 	data, err := cms.ConfigMapData(ctx, ref.Namespace, ref.Name)
 	if err != nil {

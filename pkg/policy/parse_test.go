@@ -21,10 +21,17 @@ func TestExamplePolicyParses(t *testing.T) {
 	assert.Len(t, p.images.registries, 2)
 	assert.Len(t, p.images.allow, 3)
 	assert.Len(t, p.images.deny, 2)
-	require.Len(t, p.images.signatures, 1)
+	require.Len(t, p.images.signatures, 2)
 	assert.Equal(t, "acme release key", p.images.signatures[0].Name)
 	assert.Len(t, p.images.signatures[0].verifier, 1)
 	assert.True(t, p.images.signatures[0].matchIdentity, "identity is checked unless turned off")
+	assert.False(t, p.images.signatures[0].requireTlog, "a key rule accepts a bundle without a log entry unless it says otherwise")
+	keyless := p.images.signatures[1]
+	require.Len(t, keyless.identities, 1)
+	assert.Contains(t, keyless.identities[0].text, `issuer "https://token.actions.githubusercontent.com"`)
+	assert.True(t, keyless.requireTlog, "identities require a log entry by default")
+	require.NotNil(t, keyless.trust)
+	assert.Equal(t, &ConfigMapRef{Name: "sigstore-trusted-root", Key: "trusted_root.json"}, keyless.trust.configMap)
 
 	require.Contains(t, p.plugins, "keptn-contrib/locust-test-job")
 	locust := p.plugins["keptn-contrib/locust-test-job"]
@@ -84,6 +91,17 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"namespaces without value", "apiVersion: v1\nnamespaces:\n", 2, "namespaces", "has no value"},
 		{"serviceAccounts without value", "apiVersion: v1\nserviceAccounts: null\n", 2, "serviceAccounts", "has no value"},
 		{"signature rule with keys: []", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: []\n", 4, "images.signatures[0].keys", "at least one PEM public key"},
+		{"identities without trustedRoot", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s@x}]\n", 4, "images.signatures[0].trustedRoot", "required with identities"},
+		{"identity with issuer and issuerRegExp", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, issuerRegExp: x, subject: s}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].issuer", "exactly one of issuer or issuerRegExp"},
+		{"identity without subject", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].subject", "exactly one of subject or subjectRegExp"},
+		{"identity regexp invalid", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subjectRegExp: \"a(\"}]\n      trustedRoot: {configMap: {name: r}}\n", 5, "images.signatures[0].identities[0].subjectRegExp", "not a regular expression"},
+		{"identities: []", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: []\n      trustedRoot: {configMap: {name: r}}\n", 4, "images.signatures[0].identities", "at least one identity"},
+		{"trustedRoot with two sources", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: [nope]\n      trustedRoot: {file: a, configMap: {name: r}}\n", 6, "images.signatures[0].trustedRoot", "exactly one of file, configMap or tuf"},
+		{"trustedRoot file missing", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {file: testdata/nonexistent.json}\n", 6, "images.signatures[0].trustedRoot.file", "nonexistent.json"},
+		{"trustedRoot file not a trusted root", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {file: testdata/example.yaml}\n", 6, "images.signatures[0].trustedRoot.file", "is not a sigstore trusted root"},
+		{"trustedRoot configMap without name", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {configMap: {key: k}}\n", 6, "images.signatures[0].trustedRoot.configMap.name", "required"},
+		{"trustedRoot tuf without root", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      identities: [{issuer: https://i, subject: s}]\n      trustedRoot: {tuf: {mirror: https://tuf.example}}\n", 6, "images.signatures[0].trustedRoot.tuf.root", "initial root.json"},
+		{"transparencyLog misspelt", "apiVersion: v1\nimages:\n  signatures:\n    - images: [ghcr.io/**]\n      keys: [nope]\n      transparencyLog: always\n", 6, "images.signatures[0].transparencyLog", "required or optional"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

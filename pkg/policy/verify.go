@@ -112,11 +112,17 @@ func (r *registry) verify(ctx context.Context, d name.Digest, s *SignatureRule, 
 	if how, ok := r.cache.get(key); ok {
 		return how, nil
 	}
+	var reasons []string
 	bundles, err := r.bundles(ctx, d)
-	if err != nil {
+	var unsigned errUnsigned
+	switch {
+	case errors.As(err, &unsigned):
+		// A registry that refuses the referrers API may still hold a
+		// legacy signature.
+		reasons = append(reasons, unsigned.reason)
+	case err != nil:
 		return "", err
 	}
-	var reasons []string
 	if len(bundles) > 0 {
 		tm, err := trust()
 		if err != nil {
@@ -139,7 +145,7 @@ func (r *registry) verify(ctx context.Context, d name.Digest, s *SignatureRule, 
 	case how != "":
 		r.cache.add(key, how)
 		return how, nil
-	case len(bundles) == 0 && legacy == "":
+	case len(bundles) == 0 && legacy == "" && len(reasons) == 0:
 		return "", errUnsigned{fmt.Sprintf("it has no signature (no sigstore bundle among its referrers, no %s)", legacyTag(d).TagStr())}
 	}
 	if legacy != "" {

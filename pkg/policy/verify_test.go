@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -188,4 +189,23 @@ func indent(s, prefix string) string {
 		b.WriteString(prefix + line + "\n")
 	}
 	return b.String()
+}
+
+// Signature material is bounded: a referrer whose bundle layer is over
+// maxBundle is not read (the image counts as unsigned), and the registry
+// is not asked for more than maxSignatures bundles.
+func TestBundleSizeIsBounded(t *testing.T) {
+	reg := policytest.NewRegistry(t)
+	key := policytest.NewKey(t)
+	p := signedPolicy(t, reg, key)
+	d := reg.Push("acme/huge", "v1")
+	reg.AttachReferrer(d, bytes.Repeat([]byte("x"), maxBundle+1))
+	_, err := admit(t, p, configYAML(withImageTask(d.String())), testEvent())
+	refusedAt(t, err, 7, "has no signature")
+
+	small := reg.Push("acme/garbage", "v1")
+	reg.AttachReferrer(small, []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`))
+	_, err = admit(t, p, configYAML(withImageTask(small.String())), testEvent())
+	refusedAt(t, err, 7, "bundle 1:")
+	assert.False(t, IsUnavailable(err), "a bad bundle is a refusal, never a retry")
 }

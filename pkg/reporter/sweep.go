@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 )
 
 // SweepStats count what one sweep did, for logs and metrics.
@@ -79,15 +79,18 @@ func (r *Reconciler) Sweep(ctx context.Context) (SweepStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// sweepNamespace is one namespace's part of Sweep.
+// sweepNamespace is one namespace's part of Sweep. Jobs whose outcome
+// needs no pod to be due (ended, stopped, owing .started, placeholders) are
+// held from the Job list; a running Job is held only by name, and only an
+// ended or stuck pod in the pod list makes it due (it is then read again):
+// so a sweep of thousands of running Jobs holds names, not objects.
 func (r *Reconciler) sweepNamespace(ctx context.Context, ns string, count func(func(*SweepStats))) error {
-	var todo []*batchv1.Job
-	seen := map[types.UID]bool{}
+	held := map[string]*batchv1.Job{}
+	running := map[string]bool{}
 	err := r.listJobs(ctx, ns, func(job *batchv1.Job) {
-		if seen[job.UID] && job.UID != "" {
+		if held[job.Name] != nil || running[job.Name] {
 			return // listed again after an expired continue token
 		}
-		seen[job.UID] = true
 		count(func(st *SweepStats) { st.Scanned++ })
 		done := job.Annotations[jobs.AnnotationReported] != "" || job.Annotations[jobs.AnnotationWaiting] != "" && r.expiredRecord(job)
 		if done && r.expiredRecord(job) {
@@ -95,25 +98,36 @@ func (r *Reconciler) sweepNamespace(ctx context.Context, ns string, count func(f
 			count(func(st *SweepStats) { st.Deleted += b2i(deleted); st.Errors += b2i(err != nil) })
 			return
 		}
-		if r.unreported(job) {
-			todo = append(todo, trimJob(job))
+		switch {
+		case !r.unreported(job):
+		case dueWithoutPods(job):
+			held[job.Name] = trimJob(job)
+		default:
+			running[job.Name] = true
 		}
 	})
-	if err != nil || len(todo) == 0 {
+	if err != nil || len(held)+len(running) == 0 {
 		return err
 	}
-	pods, err := r.podsByJob(ctx, ns)
+	now := r.Sender.now()
+	pods, err := r.podsByJob(ctx, ns, func(job string, pod *corev1.Pod) bool {
+		return held[job] != nil || running[job] && (verdict.Ended(pod) || verdict.Stuck(pod, now, r.Config.Eval))
+	})
 	if err != nil {
 		return err
 	}
+	for name := range running {
+		if _, due := pods[name]; !due {
+			count(func(st *SweepStats) { st.Pending++ })
+			continue
+		}
+		held[name] = nil // read again below
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.concurrency())
-	for _, job := range todo {
+	for name, job := range held {
 		g.Go(func() error {
-			out, err := r.reconcileWith(gctx, job, pods[job.Name], true)
-			if err != nil {
-				r.Config.Log.WarnContext(gctx, "sweep: reconciling job", "job", job.Namespace+"/"+job.Name, "error", err.Error(), "retryable", IsRetryable(err))
-			}
+			out, err := r.sweepOne(gctx, ns, name, job, pods[name])
 			count(func(st *SweepStats) {
 				st.Started += b2i(out.Started)
 				st.Stopped += b2i(out.Stopped)
@@ -129,15 +143,44 @@ func (r *Reconciler) sweepNamespace(ctx context.Context, ns string, count func(f
 	return g.Wait()
 }
 
+// sweepOne reconciles one Job of a sweep; a nil job is read first (a
+// running Job whose pod has ended or is stuck).
+func (r *Reconciler) sweepOne(ctx context.Context, ns, name string, job *batchv1.Job, pods []corev1.Pod) (Outcome, error) {
+	if job == nil {
+		var err error
+		job, err = r.Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return Outcome{}, nil
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("reading job %s/%s: %w", ns, name, err)
+		}
+	}
+	out, err := r.reconcileWith(ctx, job, pods, true)
+	if err != nil {
+		r.Config.Log.WarnContext(ctx, "sweep: reconciling job", "job", ns+"/"+name, "error", err.Error(), "retryable", IsRetryable(err))
+	}
+	return out, err
+}
+
+// dueWithoutPods says whether an unreported Job has something due whatever
+// its pods show: its outcome is recorded (condition or stop), its .started
+// is owed, or it is a placeholder or a record.
+func dueWithoutPods(job *batchv1.Job) bool {
+	a := job.Annotations
+	return verdict.Decided(job) || a[jobs.AnnotationStarted] == "" || a[jobs.AnnotationWaiting] != "" || a[jobs.AnnotationInvalid] != ""
+}
+
 // podsByJob lists our pods in namespace once, grouped by their Job's name
-// (the verdict keeps only the pods the Job controls, by UID).
-func (r *Reconciler) podsByJob(ctx context.Context, namespace string) (map[string][]corev1.Pod, error) {
+// (the verdict keeps only the pods the Job controls, by UID), keeping those
+// keep wants.
+func (r *Reconciler) podsByJob(ctx context.Context, namespace string, keep func(job string, pod *corev1.Pod) bool) (map[string][]corev1.Pod, error) {
 	out := map[string][]corev1.Pod{}
 	err := r.eachPage(ctx, namespace, "pods", func(opts metav1.ListOptions) (runtime.Object, error) {
 		return r.Pods(namespace).List(ctx, opts)
 	}, func(obj runtime.Object) {
 		pod := obj.(*corev1.Pod)
-		if name := jobNameOf(pod); name != "" {
+		if name := jobNameOf(pod); name != "" && keep(name, pod) {
 			pod.ManagedFields = nil
 			out[name] = append(out[name], *pod)
 		}
@@ -203,6 +246,9 @@ func (r *Reconciler) listJobs(ctx context.Context, namespace string, visit func(
 func (r *Reconciler) eachPage(ctx context.Context, namespace, what string, page func(metav1.ListOptions) (runtime.Object, error), visit func(runtime.Object)) error {
 	p := pager.New(pager.SimplePageFunc(page))
 	p.PageSize = r.pageSize()
+	// client-go buffers 10 pages ahead by default: 5,000 Jobs or pods in
+	// memory at once. One page ahead keeps the list streaming.
+	p.PageBufferSize = 1
 	each := func(obj runtime.Object) error {
 		visit(obj)
 		return nil

@@ -61,8 +61,10 @@ func TestSweepListsPodsOncePerNamespace(t *testing.T) {
 			}
 			objs = append(objs, namedJob(20, failedJob(), failedPod())...)
 			objs = append(objs, namedJob(21, verdicttest.NewJob(), failedPod())...) // ended, no condition yet
+			stuck := podObj(verdicttest.Phase(corev1.PodPending), verdicttest.OK(jobs.FetcherContainer), verdicttest.Waiting(verdicttest.C0, "ImagePullBackOff", "no such image"))
+			objs = append(objs, namedJob(22, verdicttest.NewJob(), stuck)...)
 			return objs
-		}(), podLists: 1, reported: 2, remaining: 20},
+		}(), podLists: 1, reported: 3, remaining: 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

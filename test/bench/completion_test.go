@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,12 +12,15 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry/telemetrytest"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -41,6 +47,7 @@ func BenchmarkCompletion(b *testing.B) {
 	w.watchJobs(b, fn)
 	tr := newTracker(b, w)
 	client := httpClient(4)
+	w.startFloorReporter(b, client)
 
 	for b.Loop() {
 		ctx := ctxFor(b, 5*time.Minute)
@@ -60,7 +67,7 @@ func BenchmarkCompletion(b *testing.B) {
 		for range events {
 			must(b, <-errs)
 		}
-		var fromPod, fromJob, fromCondition []time.Duration
+		var fromPod, fromJob, fromCondition, floor []time.Duration
 		for _, id := range ids {
 			fin, err := w.keptn.WaitFor(ctx, func(e keptnstandin.Event) bool {
 				return e.Type == keptn.TaskType(task, keptn.KindFinished) && e.Triggeredid == id
@@ -72,21 +79,79 @@ func BenchmarkCompletion(b *testing.B) {
 				b.Fatalf("the bench's watch never saw the Job of %s end", id)
 			}
 			s, _ := tr.get(id)
+			fl, err := w.keptn.WaitFor(ctx, func(e keptnstandin.Event) bool {
+				return e.Type == keptn.TaskType(floorTask, keptn.KindFinished) && e.Triggeredid == id
+			})
+			must(b, err)
+			floor = append(floor, fl.Received.Sub(s.PodEnded))
 			fromPod = append(fromPod, fin.Received.Sub(s.PodEnded))
 			fromJob = append(fromJob, fin.Received.Sub(s.Ended))
 			fromCondition = append(fromCondition, fin.Received.Sub(s.Transition))
 		}
 		ss, err := telemetrytest.Fetch(fn.metrics)
 		must(b, err)
-		summary("completion → .finished (n=%d, one event every %s): p50 %s, p90 %s, p99 %s from the Job's terminal condition seen by a watch (goal: p50 < 500 ms)",
-			events, interval, Ms(Percentile(fromJob, 50)), Ms(Percentile(fromJob, 90)), Ms(Percentile(fromJob, 99)))
-		summary("completion → .finished: p50 %s from the condition's lastTransitionTime (whole seconds: up to 1 s more); p50 %s from the task's pod ending (the Job controller batches pod updates for 1 s before it writes the condition)",
-			Ms(Percentile(fromCondition, 50)), Ms(Percentile(fromPod, 50)))
+		fnP50, floorP50 := Percentile(fromPod, 50), Percentile(floor, 50)
+		summary("completion → .finished (n=%d, one event every %s) from the task's pod ending, seen by a watch: function p50 %s, p90 %s, p99 %s; floor (a pod watch that POSTs at once) p50 %s, p90 %s, p99 %s; ratio of p50s %s",
+			events, interval, Ms(fnP50), Ms(Percentile(fromPod, 90)), Ms(Percentile(fromPod, 99)),
+			Ms(floorP50), Ms(Percentile(floor, 90)), Ms(Percentile(floor, 99)), Ratio(float64(fnP50), float64(floorP50)))
+		summary("completion → .finished: p50 %s after the Job's terminal condition was seen (negative: before it), p50 %s from the condition's lastTransitionTime (whole seconds)",
+			Ms(Percentile(fromJob, 50)), Ms(Percentile(fromCondition, 50)))
+		goal("completion: p50 from the pod's end ≤ 2 × the floor's", "≤ 2 × "+Ms(floorP50), Ms(fnP50)+" ("+Ratio(float64(fnP50), float64(floorP50))+" ×)", fnP50 <= 2*floorP50)
+		goal("completion: p50 from the pod's end, well under 250 ms", "< 250 ms", Ms(fnP50), fnP50 < 250*time.Millisecond)
 		summary("completion: the function's report-latency histogram: %.0f reports, mean %.2f s (from lastTransitionTime)",
 			ss.Sum(telemetry.MetricReportLatency+"_count"), ss.Sum(telemetry.MetricReportLatency+"_sum")/ss.Sum(telemetry.MetricReportLatency+"_count"))
-		b.ReportMetric(float64(Percentile(fromJob, 50))/1e6, "p50-ms")
-		b.ReportMetric(float64(Percentile(fromJob, 99))/1e6, "p99-ms")
+		b.ReportMetric(float64(fnP50)/1e6, "p50-ms")
+		b.ReportMetric(float64(floorP50)/1e6, "floor-p50-ms")
 	}
+}
+
+// floorTask names the floor reporter's events, so they are told apart
+// from the function's .finished.
+const floorTask = "floor"
+
+// startFloorReporter is the least a reporter must do: a client-go watch of
+// the namespace's pods that, the moment one is terminal, POSTs a .finished
+// (of task floorTask) to the stand-in. It reads the triggered event from
+// its Job in an informer's cache, so it makes no API call per pod.
+func (w *world) startFloorReporter(b *testing.B, client *http.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	f := informers.NewSharedInformerFactoryWithOptions(w.kube, 0, informers.WithNamespace(w.ns))
+	jobLister := f.Batch().V1().Jobs().Lister()
+	pods := f.Core().V1().Pods().Informer()
+	var mu sync.Mutex
+	sent := map[string]bool{}
+	report := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || !verdict.Ended(pod) {
+			return
+		}
+		mu.Lock()
+		done := sent[pod.Name]
+		sent[pod.Name] = true
+		mu.Unlock()
+		if done {
+			return
+		}
+		job, err := jobLister.Jobs(w.ns).Get(pod.Labels[batchv1.JobNameLabel])
+		if err != nil {
+			return
+		}
+		o, err := jobs.OriginOf(job)
+		if err != nil {
+			return
+		}
+		o.Task = floorTask
+		ev, err := keptn.FinishedEvent("floor", uuid.NewString(), o, keptn.Finished{Status: keptn.StatusSucceeded, Result: keptn.ResultPass, Message: "floor"}, time.Now())
+		if err != nil {
+			return
+		}
+		go func() { _ = w.postToKeptn(ctx, client, ev) }()
+	}
+	_, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: report, UpdateFunc: func(_, obj any) { report(obj) }})
+	must(b, err)
+	f.Start(ctx.Done())
+	f.WaitForCacheSync(ctx.Done())
 }
 
 // watchJobs runs the ApiServerSource adapter on the world's Jobs, sending

@@ -38,7 +38,7 @@ func BenchmarkIdle(b *testing.B) {
 			const tickEvery = hold / 2
 			dyn, err := dynamic.NewForConfig(restConfig(w.bed))
 			must(b, err)
-			ps := dyn.Resource(wake.PingSources).Namespace(w.ns)
+			ps := dyn.Resource(wake.PingSources).Namespace(w.fnNS)
 			_, err = ps.Create(context.Background(), &unstructured.Unstructured{Object: map[string]any{
 				"apiVersion": "sources.knative.dev/v1", "kind": "PingSource",
 				"metadata": map[string]any{"name": name},
@@ -46,7 +46,7 @@ func BenchmarkIdle(b *testing.B) {
 			}}, metav1.CreateOptions{})
 			must(b, err)
 			env := w.functionEnv("bench-idle")
-			env["SWEEP_PINGSOURCE"] = w.ns + "/" + name
+			env["SWEEP_PINGSOURCE"] = w.fnNS + "/" + name
 			env["CLAIM_TTL"] = hold.String()
 			fnBin, _ := binaries(b)
 			fn := startProcess(b, fnBin, env, true)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
+	"github.com/keptn-sandbox/job-executor-knative/test/manifests"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -67,6 +69,16 @@ type world struct {
 	// keptnURL is where the function reaches Keptn: the stand-in, or a
 	// handler in front of it.
 	keptnURL string
+	// asFunction is a client config of the function's ServiceAccount with
+	// the RBAC config/knative ships, and kubeconfig its file: the function
+	// and the baselines run under API Priority and Fairness as in a
+	// cluster, never as system:masters (which APF exempts).
+	asFunction *rest.Config
+	kubeconfig string
+	// fnNS is the function's own namespace (its PingSource lives there).
+	fnNS string
+	// lister is rawList's client, made on first use.
+	lister kubernetes.Interface
 }
 
 // worldOption changes a world before it starts.
@@ -117,7 +129,33 @@ func newWorld(tb testing.TB, image string, opts ...worldOption) *world {
 	must(tb, err)
 	// Task containers' logs, read for .finished.
 	must(tb, bed.SetLogs(ctx, w.ns, "", "ok\n"))
+	w.identity(ctx)
 	return w
+}
+
+// identity gives the world the function's ServiceAccount, in a function
+// namespace of its own, with the shipped RBAC for w.ns.
+func (w *world) identity(ctx context.Context) {
+	fnNS := w.namespace()
+	w.fnNS = fnNS
+	objs, err := manifests.RBACFor(fnNS, w.ns)
+	must(w.tb, err)
+	_, err = w.bed.ApplyObjects(ctx, "", objs...)
+	must(w.tb, err)
+	rc, err := manifests.ServiceAccountConfig(ctx, w.bed.RESTConfig(), fnNS, manifests.FunctionServiceAccount)
+	must(w.tb, err)
+	rc.QPS, rc.Burst = -1, 0
+	w.asFunction = rc
+	w.kubeconfig = filepath.Join(w.tb.TempDir(), "function.kubeconfig")
+	must(w.tb, manifests.WriteKubeconfig(rc, w.kubeconfig))
+}
+
+// functionClient is an unthrottled client with the function's identity,
+// for the baselines: they then meet the same APF priority level.
+func (w *world) functionClient() kubernetes.Interface {
+	kube, err := kubernetes.NewForConfig(w.asFunction)
+	must(w.tb, err)
+	return kube
 }
 
 // rawClient is the admin client without client-go's rate limiter: the
@@ -180,7 +218,7 @@ func (w *world) namespace() string {
 // bed and the stand-in.
 func (w *world) functionEnv(podName string) map[string]string {
 	return map[string]string{
-		"KUBECONFIG":         w.bed.KubeconfigPath(),
+		"KUBECONFIG":         w.kubeconfig,
 		"JOB_NAMESPACE":      w.ns,
 		"KEPTN_API_URL":      w.keptnURL,
 		"KEPTN_API_TOKEN":    w.keptn.Token(),

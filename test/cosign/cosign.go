@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +23,8 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +38,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -385,4 +390,69 @@ func CopyLegacy(t testing.TB, from, to name.Digest) {
 	if err := remote.Write(tag(to), img); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ServeTUF serves a TUF repository on loopback whose one target is
+// trusted_root.json, as the operator's mirror would, and returns the
+// mirror's URL and the file holding its initial root.json.
+func ServeTUF(t testing.TB, trustedRoot []byte) (mirror, rootFile string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.LoadSigner(priv, crypto.Hash(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := metadata.KeyFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(24 * time.Hour)
+	root := metadata.Root(expires)
+	root.Signed.ConsistentSnapshot = false
+	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		if err := root.Signed.AddKey(key, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets := metadata.Targets(expires)
+	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", trustedRoot, "sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets.Signed.Targets["trusted_root.json"] = tf
+	files := map[string][]byte{"/targets/trusted_root.json": trustedRoot}
+	files["/root.json"] = signed(t, root, signer)
+	files["/1.root.json"] = files["/root.json"]
+	files["/targets.json"] = signed(t, targets, signer)
+	files["/snapshot.json"] = signed(t, metadata.Snapshot(expires), signer)
+	files["/timestamp.json"] = signed(t, metadata.Timestamp(expires), signer)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	rootFile = filepath.Join(t.TempDir(), "root.json")
+	if err := os.WriteFile(rootFile, files["/root.json"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, rootFile
+}
+
+func signed[T metadata.Roles](t testing.TB, m *metadata.Metadata[T], s signature.Signer) []byte {
+	t.Helper()
+	if _, err := m.Sign(s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.ToBytes(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

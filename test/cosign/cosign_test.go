@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,6 +73,34 @@ func jobImage(t *testing.T, p *policy.Policy, image string) (string, error) {
 	return job.Spec.Template.Spec.Containers[0].Image, nil
 }
 
+// signedApp is acme/app:v1 in a fresh registry, signed by a new key pair
+// of c with sign (c.SignBundle or c.SignLegacy, certificate-less).
+func signedApp(t *testing.T, c *CLI, sign func(*KeyPair, string, ...string)) (*policytest.Registry, *KeyPair, name.Digest) {
+	t.Helper()
+	reg := policytest.NewRegistry(t)
+	key := c.GenerateKeyPair()
+	d := reg.Push("acme/app", "v1")
+	sign(key, d.String())
+	return reg, key, d
+}
+
+// pinned requires image to be admitted under p, its Job running d.
+func pinned(t *testing.T, p *policy.Policy, image string, d name.Digest) {
+	t.Helper()
+	got, err := jobImage(t, p, image)
+	require.NoError(t, err)
+	assert.Equal(t, d.String(), got, "the Job runs the verified digest")
+}
+
+// keylessApp is acme/app:v1 in a fresh registry, signed by cosign v3 with
+// a certificate a new test CA issued for (subject, issuer).
+func keylessApp(t *testing.T) (*policytest.Registry, *CA, *KeyPair, name.Digest) {
+	t.Helper()
+	v3, ca := V3(t), NewCA(t)
+	reg, key, d := signedApp(t, v3, func(k *KeyPair, ref string, _ ...string) { v3.SignBundle(k, ref, ca.Issue(k, subject, issuer)) })
+	return reg, ca, key, d
+}
+
 func verified(t *testing.T, p *policy.Policy, image string) policy.ImageVerification {
 	t.Helper()
 	v, err := p.VerifyImage(context.Background(), image)
@@ -96,15 +125,9 @@ func refused(t *testing.T, p *policy.Policy, image string, want ...string) {
 // sigstore-go, and the Job runs the verified digest.
 func TestCosignKeyBundle(t *testing.T) {
 	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String())
-
+	reg, key, d := signedApp(t, v3, v3.SignBundle)
 	p := parse(t, rule(reg, keys(key)))
-	image, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), image, "the Job runs the verified digest")
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 	v := verified(t, p, reg.Host()+"/acme/app:v1")
 	assert.Equal(t, d.String(), v.Digest)
 	assert.Contains(t, v.How, "sigstore bundle (OCI referrer)")
@@ -118,15 +141,9 @@ func TestCosignKeyBundle(t *testing.T) {
 // tag) still verifies, and a key-based bundle rule accepts either.
 func TestCosignKeyLegacy(t *testing.T) {
 	v2 := V2(t)
-	reg := policytest.NewRegistry(t)
-	key := v2.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v2.SignLegacy(key, d.String())
-
+	reg, key, d := signedApp(t, v2, func(k *KeyPair, ref string, _ ...string) { v2.SignLegacy(k, ref) })
 	p := parse(t, rule(reg, keys(key)))
-	image, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), image)
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 	v := verified(t, p, d.String())
 	assert.Contains(t, v.How, "cosign's legacy layout")
 
@@ -154,12 +171,7 @@ func keyless(reg *policytest.Registry, trustedRoot string, identity ...string) s
 // another identity, another CA, or without a log entry when the rule
 // requires one (the default for identities).
 func TestCosignKeyless(t *testing.T) {
-	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	ca := NewCA(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	reg, ca, key, d := keylessApp(t)
 	fromFile := "trustedRoot: {file: " + ca.TrustedRootFile() + "}"
 	image := reg.Host() + "/acme/app:v1"
 
@@ -173,9 +185,7 @@ func TestCosignKeyless(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := parse(t, keyless(reg, fromFile, tt.ids...))
-			pinned, err := jobImage(t, p, image)
-			require.NoError(t, err)
-			assert.Equal(t, d.String(), pinned)
+			pinned(t, p, image, d)
 			assert.Contains(t, verified(t, p, image).How, "keyless identity")
 		})
 	}
@@ -210,30 +220,33 @@ func (c configMaps) ConfigMapData(_ context.Context, namespace, name string) (ma
 // TestCosignTrustedRootConfigMap: the trusted root read from a ConfigMap
 // the operator supplies (air-gapped clusters) verifies the same bundle.
 func TestCosignTrustedRootConfigMap(t *testing.T) {
-	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	ca := NewCA(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String(), ca.Issue(key, subject, issuer))
+	reg, ca, _, d := keylessApp(t)
 	cms := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(ca.TrustedRoot())}}
 	p := parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(cms))
-	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err)
-	assert.Equal(t, d.String(), pinned)
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
 
 	wrong := configMaps{"keptn/sigstore-root": {"trusted_root.json": string(NewCA(t).TrustedRoot())}}
 	refused(t, parse(t, keyless(reg, "trustedRoot: {configMap: {namespace: keptn, name: sigstore-root}}"), policy.WithConfigMaps(wrong)), d.String(), "bundle 1:")
+}
+
+// TestCosignTrustedRootTUF: the trusted root fetched from a TUF mirror the
+// policy names (here one on loopback, signed with its own root.json)
+// verifies the same bundle.
+func TestCosignTrustedRootTUF(t *testing.T) {
+	reg, ca, _, d := keylessApp(t)
+	mirror, rootFile := ServeTUF(t, ca.TrustedRoot())
+	p := parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", mirror, rootFile)))
+	pinned(t, p, reg.Host()+"/acme/app:v1", d)
+
+	other, otherRoot := ServeTUF(t, NewCA(t).TrustedRoot())
+	refused(t, parse(t, keyless(reg, fmt.Sprintf("trustedRoot: {tuf: {mirror: %q, root: %q}}", other, otherRoot))), d.String(), "bundle 1:")
 }
 
 // TestCosignTampered: a bundle whose signature was altered is refused
 // (and is a refusal, not a retry).
 func TestCosignTampered(t *testing.T) {
 	v3 := V3(t)
-	reg := policytest.NewRegistry(t)
-	key := v3.GenerateKeyPair()
-	d := reg.Push("acme/app", "v1")
-	v3.SignBundle(key, d.String())
+	reg, key, d := signedApp(t, v3, v3.SignBundle)
 	RewriteBundles(t, d, nil, TamperSignature(t))
 	refused(t, parse(t, rule(reg, keys(key))), reg.Host()+"/acme/app:v1", d.String(), "bundle 1:")
 }
@@ -250,9 +263,7 @@ func TestCosignOtherImage(t *testing.T) {
 	RewriteBundles(t, signed, &other, Same)
 	p := parse(t, rule(reg, keys(key)))
 	refused(t, p, reg.Host()+"/acme/app:v2", other.String(), "bundle 1:")
-	pinned, err := jobImage(t, p, reg.Host()+"/acme/app:v1")
-	require.NoError(t, err, "the signed image itself still runs")
-	assert.Equal(t, signed.String(), pinned)
+	pinned(t, p, reg.Host()+"/acme/app:v1", signed)
 
 	legacySigned, legacyOther := reg.Push("acme/old", "v1"), reg.Push("acme/old", "v2")
 	v2.SignLegacy(key, legacySigned.String())
@@ -272,11 +283,43 @@ func TestCosignTagMoved(t *testing.T) {
 	p := parse(t, rule(reg, keys(key)))
 	image := reg.Host() + "/acme/app:stable"
 
-	pinned, err := jobImage(t, p, image)
-	require.NoError(t, err)
-	assert.Equal(t, first.String(), pinned)
+	pinned(t, p, image, first)
 
 	moved := reg.Push("acme/app", "stable")
 	require.NotEqual(t, first.String(), moved.String())
 	refused(t, p, image, moved.String(), "has no signature")
+}
+
+// BenchmarkCosignVerify is one uncached verification (tag resolved,
+// signatures fetched from the loopback registry and verified) of an image
+// cosign v3 signed as a bundle, and of one cosign v2 signed in the legacy
+// layout; a cached one is a map lookup after the tag's HEAD.
+func BenchmarkCosignVerify(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		cli  func(testing.TB) *CLI
+		sign func(c *CLI, k *KeyPair, ref string)
+	}{
+		{"bundle", V3, func(c *CLI, k *KeyPair, ref string) { c.SignBundle(k, ref) }},
+		{"legacy", V2, func(c *CLI, k *KeyPair, ref string) { c.SignLegacy(k, ref) }},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := tt.cli(b)
+			reg := policytest.NewRegistry(b)
+			key := c.GenerateKeyPair()
+			d := reg.Push("acme/app", "v1")
+			tt.sign(c, key, d.String())
+			yaml := []byte(rule(reg, keys(key)))
+			image := reg.Host() + "/acme/app:v1"
+			for b.Loop() {
+				p, err := policy.Parse("policy.yaml", yaml)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.VerifyImage(context.Background(), image); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

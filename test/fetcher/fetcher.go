@@ -49,7 +49,8 @@ type runOptions struct{ configMaps ConfigMapData }
 
 // WithConfigMaps lets Run mount the container's ConfigMap volumes: their
 // keys become files in a local directory standing for the mount, and
-// variables naming a path under the mount name that directory instead.
+// variables naming the mount or a path under it name that directory
+// instead.
 func WithConfigMaps(f ConfigMapData) Option { return func(o *runOptions) { o.configMaps = f } }
 
 // Container returns the Job's fetch-files container, or nil if the Job
@@ -88,7 +89,10 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 	}
 	var env []string
 	for _, e := range c.Env {
-		v := e.Value
+		// The kubelet reads $$ as $: values the function took from an
+		// event are escaped that way (jobs.EscapeExpansion), and none of
+		// ours references another variable with $(...).
+		v := strings.ReplaceAll(e.Value, "$$", "$")
 		if e.ValueFrom != nil {
 			ref := e.ValueFrom.SecretKeyRef
 			if ref == nil {
@@ -100,7 +104,7 @@ func Run(ctx context.Context, bin string, job *batchv1.Job, workspace string, se
 			}
 		}
 		for mountPath, local := range mounted {
-			if strings.HasPrefix(v, mountPath+"/") {
+			if v == mountPath || strings.HasPrefix(v, mountPath+"/") {
 				v = local + strings.TrimPrefix(v, mountPath)
 			}
 		}

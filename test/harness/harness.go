@@ -247,3 +247,16 @@ func NewTriggered(task string, data map[string]any, commitID string) event.Event
 	_ = ce.SetData(event.ApplicationJSON, data)
 	return ce
 }
+
+// GenericEvent is a CloudEvent that is not Keptn's, as a CI system would
+// send one to the generic mode (docs/generic.md), with a new id.
+func GenericEvent(typ, source, subject string, data map[string]any) event.Event {
+	ce := event.New()
+	ce.SetID(uuid.NewString())
+	ce.SetSource(source)
+	ce.SetType(typ)
+	ce.SetSubject(subject)
+	ce.SetTime(time.Now())
+	_ = ce.SetData(event.ApplicationJSON, data)
+	return ce
+}

@@ -5,21 +5,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
-
-// oneTask is a job config with a single task of the test event.
-func oneTask(image, extra string) string {
-	return `apiVersion: v2
-actions:
-  - name: "Run tests"
-    events:
-      - name: "sh.keptn.event.test.triggered"
-    tasks:
-      - name: "run"
-        image: "` + image + `"
-` + extra
-}
 
 // TestRealNodeDeadline has the Job's deadline kill a sleeping task.
 func TestRealNodeDeadline(t *testing.T) {
@@ -66,10 +54,11 @@ func TestRealNodeRootImageRefused(t *testing.T) {
 	assert.Contains(t, msg, "exit code 1")
 }
 
-// TestRealNodeFetcherWrongToken gives the fetcher a token Keptn refuses:
-// its exit code (7) and message come from the real container.
+// TestRealNodeFetcherWrongToken gives the fetcher a token Keptn refuses
+// (behind the api-gateway, which checks x-token on resources too): its exit
+// code (7) and message come from the real container.
 func TestRealNodeFetcherWrongToken(t *testing.T) {
-	w := newWorld(t, "not-the-token")
+	w := newWorld(t, "not-the-token", keptnstandin.WithGateway(true))
 	w.commit(oneTask(testbed.RealToolsImage, `        files: [small.file]
         cmd: [cat, /keptn/small.file]
 `), map[string]string{"small.file": "small\n"})
@@ -78,5 +67,5 @@ func TestRealNodeFetcherWrongToken(t *testing.T) {
 	msg, _ := fin.Data["message"].(string)
 	assert.Contains(t, msg, "fetch-files")
 	assert.Contains(t, msg, "exit code 7")
-	t.Logf("message: %s", msg)
+	assert.Contains(t, msg, "Keptn refused the credentials (HTTP 401)")
 }

@@ -39,7 +39,7 @@ actions:
           - small.file
           - folder/file.py
           - helm
-        cmd: [sh, -c, 'cd /keptn && find . -type f | sort && cat small.file folder/file.py helm/values.yaml && md5sum helm/templates/big.yaml']
+        cmd: [sh, -c, 'cd /keptn && find . -type f | sort && cat small.file folder/file.py helm/values.yaml && sha256sum helm/templates/big.yaml']
 `
 	big := strings.Repeat("0123456789abcdef", 40<<10)
 	w.commit(config, map[string]string{
@@ -54,7 +54,7 @@ actions:
 	assert.Equal(t, "pass", fin.Data["result"], "%v", fin.Data)
 	msg, _ := fin.Data["message"].(string)
 	for _, want := range []string{"./small.file", "./folder/file.py", "./helm/values.yaml", "./helm/templates/big.yaml",
-		"small", "print('hello')", "replicas: 1", md5hex(big) + "  helm/templates/big.yaml"} {
+		"small", "print('hello')", "replicas: 1", sha256hex(big) + "  helm/templates/big.yaml"} {
 		assert.Contains(t, msg, want)
 	}
 	assert.NotContains(t, msg, "other.py")
@@ -64,16 +64,8 @@ actions:
 // TestRealNodeFailingTask reports a task's real exit code and log.
 func TestRealNodeFailingTask(t *testing.T) {
 	w := newWorld(t, "")
-	w.commit(`apiVersion: v2
-actions:
-  - name: "Run tests"
-    events:
-      - name: "sh.keptn.event.test.triggered"
-    tasks:
-      - name: "run"
-        image: "`+testbed.RealToolsImage+`"
-        cmd: [sh, -c, 'echo "AssertionError: expected 200, got 503"; exit 3']
-`, nil)
+	w.commit(oneTask(testbed.RealToolsImage, `        cmd: [sh, -c, 'echo "AssertionError: expected 200, got 503"; exit 3']
+`), nil)
 	fin := w.run("test")
 	assert.Equal(t, "fail", fin.Data["result"])
 	msg, _ := fin.Data["message"].(string)
@@ -85,16 +77,8 @@ actions:
 // /dev/termination-log into structured results of .finished.
 func TestRealNodeTerminationMessage(t *testing.T) {
 	w := newWorld(t, "")
-	w.commit(`apiVersion: v2
-actions:
-  - name: "Run tests"
-    events:
-      - name: "sh.keptn.event.test.triggered"
-    tasks:
-      - name: "run"
-        image: "`+testbed.RealToolsImage+`"
-        cmd: [sh, -c, 'echo "{\"result\":\"warning\",\"sli\":{\"passed\":12,\"error_rate\":0.01}}" > /dev/termination-log']
-`, nil)
+	w.commit(oneTask(testbed.RealToolsImage, `        cmd: [sh, -c, 'echo "{\"result\":\"warning\",\"sli\":{\"passed\":12,\"error_rate\":0.01}}" > /dev/termination-log']
+`), nil)
 	fin := w.run("test")
 	// The task's JSON is merged under its name and may set the result.
 	assert.Equal(t, "warning", fin.Data["result"], "%v", fin.Data)

@@ -2,7 +2,7 @@ package realnode
 
 import (
 	"context"
-	"crypto/md5"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,11 +37,13 @@ type world struct {
 // Generous: a bound on a missing .finished, not a speed claim.
 const finishWithin = 3 * time.Minute
 
-func newWorld(t *testing.T, fnToken string) *world {
+// newWorld starts the world; fnToken, if set, is the token the job
+// namespace's Secret gives the fetcher instead of the right one.
+func newWorld(t *testing.T, fnToken string, opts ...keptnstandin.Option) *world {
 	t.Helper()
 	bed := testbed.Get(t)
 	w := &world{t: t, bed: bed, ns: bed.Namespace(t, testbed.Restricted())}
-	w.keptn = keptnstandin.NewStarted(t, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))
+	w.keptn = keptnstandin.NewStarted(t, append(opts, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))...)
 	ctx := context.Background()
 	// The Secret the fetcher reads; a wrong one shows the fetcher refused.
 	if fnToken == "" {
@@ -116,4 +118,17 @@ func tools(config string) string {
 	return config
 }
 
-func md5hex(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) } //nolint:gosec // md5sum's output, not security
+func sha256hex(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// oneTask is a job config with a single task of the test event.
+func oneTask(image, extra string) string {
+	return `apiVersion: v2
+actions:
+  - name: "Run tests"
+    events:
+      - name: "sh.keptn.event.test.triggered"
+    tasks:
+      - name: "run"
+        image: "` + image + `"
+` + extra
+}

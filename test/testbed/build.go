@@ -165,25 +165,19 @@ func GolangciLint(ctx context.Context, log io.Writer) (string, error) {
 // Cosign3 returns the path of the cosign v3 CLI (tools/cosign3), which
 // signs as cosign does today: a sigstore bundle stored as an OCI referrer.
 // Built into the binary cache on first use.
-func Cosign3(ctx context.Context, log io.Writer) (string, error) {
-	return toolBinary(ctx, log, tool{
-		name:     "cosign",
-		dir:      "cosign3",
-		module:   "github.com/sigstore/cosign/v3",
-		pkg:      "github.com/sigstore/cosign/v3/cmd/cosign",
-		inputs:   []string{"go.mod", "go.sum"},
-		estimate: cosignBuildEstimate,
-	})
-}
+func Cosign3(ctx context.Context, log io.Writer) (string, error) { return cosign(ctx, log, "v3") }
 
 // Cosign2 returns the path of the cosign v2 CLI (tools/cosign2), which
 // signs in cosign's legacy layout (a sha256-<digest>.sig tag).
-func Cosign2(ctx context.Context, log io.Writer) (string, error) {
+func Cosign2(ctx context.Context, log io.Writer) (string, error) { return cosign(ctx, log, "v2") }
+
+func cosign(ctx context.Context, log io.Writer, major string) (string, error) {
+	module := "github.com/sigstore/cosign/" + major
 	return toolBinary(ctx, log, tool{
 		name:     "cosign",
-		dir:      "cosign2",
-		module:   "github.com/sigstore/cosign/v2",
-		pkg:      "github.com/sigstore/cosign/v2/cmd/cosign",
+		dir:      "cosign" + strings.TrimPrefix(major, "v"),
+		module:   module,
+		pkg:      module + "/cmd/cosign",
 		inputs:   []string{"go.mod", "go.sum"},
 		estimate: cosignBuildEstimate,
 	})

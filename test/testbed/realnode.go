@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -99,14 +100,11 @@ func RealNodePrerequisites() []string {
 
 // realNode is the lane's state while the bed runs.
 type realNode struct {
-	dir      string
-	unlock   func()
-	host     *hostChanges
-	kubelet  *process
-	port     int // the kubelet's HTTPS port
-	procs    []*process
-	stopped  bool
-	stopOnce func()
+	dir     string
+	unlock  func()
+	host    *hostChanges
+	kubelet *process
+	port    int // the kubelet's HTTPS port
 }
 
 // startRealNode takes the host, cleans what a killed lane left, and starts
@@ -162,12 +160,26 @@ func (b *Bed) stopRealNode() error {
 
 // setNodeIP makes 127.0.0.1 the node's InternalIP: the kubelet refuses a
 // loopback --node-ip, and the apiserver reaches the kubelet (pods/log) at
-// that address. The kubelet leaves an address it did not set alone.
+// that address. The kubelet runs with --cloud-provider=external, so it
+// leaves addresses that are set alone, as it would a cloud controller's;
+// the bed plays that controller and lifts its "uninitialized" taint.
 func (b *Bed) setNodeIP(ctx context.Context) error {
+	nodes := b.client.CoreV1().Nodes()
 	return b.waitFor(ctx, b.real.kubelet, "register node "+RealNodeName, func(ctx context.Context) (bool, error) {
-		node, err := b.client.CoreV1().Nodes().Get(ctx, RealNodeName, metav1.GetOptions{})
+		node, err := nodes.Get(ctx, RealNodeName, metav1.GetOptions{})
 		if err != nil {
 			return false, nil //nolint:nilerr // not registered yet: poll again
+		}
+		var taints []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != cloudUninitializedTaint {
+				taints = append(taints, t)
+			}
+		}
+		if len(taints) != len(node.Spec.Taints) {
+			node.Spec.Taints = taints
+			_, err := nodes.Update(ctx, node, metav1.UpdateOptions{})
+			return false, ignoreConflict(err)
 		}
 		for _, a := range node.Status.Addresses {
 			if a.Type == corev1.NodeInternalIP && a.Address == NodeIP {
@@ -175,9 +187,20 @@ func (b *Bed) setNodeIP(ctx context.Context) error {
 			}
 		}
 		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":%q},{"type":"Hostname","address":%q}]}}`, NodeIP, RealNodeName)
-		_, err = b.client.CoreV1().Nodes().Patch(ctx, RealNodeName, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
+		_, err = nodes.Patch(ctx, RealNodeName, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
 		return false, err
 	})
+}
+
+// cloudUninitializedTaint keeps pods off a node of an external cloud
+// provider until its controller has set the node up.
+const cloudUninitializedTaint = "node.cloudprovider.kubernetes.io/uninitialized"
+
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
 
 // waitPoll sleeps between polls of something outside our control (a

@@ -76,6 +76,8 @@ func (b *Bed) startKubelet(ctx context.Context) error {
 		"--root-dir="+filepath.Join(rn.dir, "kubelet"),
 		"--cert-dir="+filepath.Join(rn.dir, "kubelet-pki"),
 		"--hostname-override="+RealNodeName,
+		// Addresses the bed sets stay set (see setNodeIP).
+		"--cloud-provider=external",
 		"--v=1",
 	)
 	if err != nil {

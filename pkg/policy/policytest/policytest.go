@@ -149,3 +149,31 @@ func (r *Registry) Digest(repo, tag string) v1.Hash {
 	}
 	return desc.Digest
 }
+
+// AttachReferrer attaches body as a sigstore bundle referrer of d: a
+// manifest whose subject is d, whose config media type (the artifact
+// type the referrers API reports) and one layer are cosign v3's bundle
+// type. Real bundles come from the real CLI (test/cosign); this writes
+// malformed or oversized ones.
+func (r *Registry) AttachReferrer(d name.Digest, body []byte) {
+	r.t.Helper()
+	const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	desc, err := remote.Head(d)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, bundleType)
+	img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(body, bundleType)})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	img = mutate.Subject(img, *desc).(v1.Image)
+	dg, err := img.Digest()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := remote.Write(d.Context().Digest(dg.String()), img); err != nil {
+		r.t.Fatal(err)
+	}
+}

@@ -1,18 +1,24 @@
 // Command floor is the least a program must do to serve the function's
 // purpose: set up a client-go clientset and a CloudEvents HTTP receiver,
-// and create one Job per event. The cold-start benchmark builds and
-// measures it beside the function, with the same flags, as the floor the
-// function is compared with (docs/benchmarks.md).
+// and per event do the I/O the function does on a cold start: fetch
+// job/config.yaml from Keptn (once: the function caches it per commit),
+// create one Job, and POST .started to Keptn. The cold-start benchmark
+// builds and measures it beside the function, with the same flags, as the
+// floor the function is compared with (docs/benchmarks.md).
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -46,8 +52,17 @@ func run(listen string) error {
 	if err != nil {
 		return err
 	}
+	var config sync.Once
 	receive, err := cloudevents.NewHTTPReceiveHandler(context.Background(), p, func(ctx context.Context, e cloudevents.Event) cloudevents.Result {
-		if _, err := kube.BatchV1().Jobs(ns).Create(ctx, job(e.ID()), metav1.CreateOptions{}); err != nil {
+		var err error
+		config.Do(func() { err = fetchConfig(ctx, e) })
+		if err == nil {
+			_, err = kube.BatchV1().Jobs(ns).Create(ctx, job(e.ID()), metav1.CreateOptions{})
+		}
+		if err == nil {
+			err = started(ctx, e)
+		}
+		if err != nil {
 			return cloudevents.NewHTTPResult(http.StatusServiceUnavailable, "%s", err.Error())
 		}
 		return cloudevents.NewHTTPResult(http.StatusAccepted, "")
@@ -64,6 +79,63 @@ func run(listen string) error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(l)
+}
+
+// scope is the Keptn scope of a triggered event.
+type scope struct {
+	Project string `json:"project"`
+	Stage   string `json:"stage"`
+	Service string `json:"service"`
+}
+
+// fetchConfig GETs job/config.yaml of e's service at e's commit.
+func fetchConfig(ctx context.Context, e cloudevents.Event) error {
+	var s scope
+	if err := e.DataAs(&s); err != nil {
+		return err
+	}
+	u := fmt.Sprintf("%s/v1/project/%s/stage/%s/service/%s/resource/job%%2Fconfig.yaml?gitCommitID=%s",
+		os.Getenv("KEPTN_RESOURCE_URL"), s.Project, s.Stage, s.Service, e.Extensions()["gitcommitid"])
+	return call(ctx, http.MethodGet, u, nil)
+}
+
+// started POSTs e's .started to Keptn's event API.
+func started(ctx context.Context, e cloudevents.Event) error {
+	var s scope
+	if err := e.DataAs(&s); err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": e.ID() + "-started", "source": "floor",
+		"type":           strings.TrimSuffix(e.Type(), ".triggered") + ".started",
+		"shkeptncontext": e.Extensions()["shkeptncontext"], "triggeredid": e.ID(),
+		"data": s,
+	})
+	if err != nil {
+		return err
+	}
+	return call(ctx, http.MethodPost, os.Getenv("KEPTN_API_URL")+"/v1/event", body)
+}
+
+func call(ctx context.Context, method, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("x-token", os.Getenv("KEPTN_API_TOKEN"))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	return nil
 }
 
 // job is a suspended one-container Job: created, never run.

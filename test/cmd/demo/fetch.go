@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -17,7 +18,7 @@ import (
 // runFetcher runs the real initcontainer binary with the Job's fetch-files
 // container (kwok does not execute containers) against the Keptn stand-in,
 // and lists what landed in the workspace.
-func runFetcher(ctx context.Context, p printer, job *batchv1.Job, keptn *keptnstandin.Server) error {
+func runFetcher(ctx context.Context, p printer, job *batchv1.Job, keptn *keptnstandin.Server, opts ...fetcher.Option) error {
 	if fetcher.Container(job) == nil {
 		return nil
 	}
@@ -31,8 +32,13 @@ func runFetcher(ctx context.Context, p printer, job *batchv1.Job, keptn *keptnst
 		return err
 	}
 	workspace := filepath.Join(dir, "keptn")
-	token := func(string, string) (string, error) { return keptn.Token(), nil }
-	out, code, err := fetcher.Run(ctx, bin, job, workspace, token)
+	token := func(string, string) (string, error) {
+		if keptn == nil {
+			return "", errors.New("no Keptn token in the generic mode")
+		}
+		return keptn.Token(), nil
+	}
+	out, code, err := fetcher.Run(ctx, bin, job, workspace, token, opts...)
 	if err != nil || code != 0 {
 		return fmt.Errorf("the fetcher failed (exit %d): %v\n%s", code, err, out) //nolint:errorlint // err may be nil: it is shown, not wrapped
 	}

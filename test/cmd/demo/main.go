@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,13 +40,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
-	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 	"github.com/keptn-sandbox/job-executor-knative/test/broker"
+	"github.com/keptn-sandbox/job-executor-knative/test/harness"
 	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
@@ -54,14 +54,19 @@ const namespace = "keptn-demo"
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "use this cluster instead of starting the local control plane (ping-only mode)")
+	generic := flag.Bool("generic", false, "run the generic scenario instead (docs/generic.md): a CloudEvent that is not Keptn's runs a Job, and its result comes back as a CloudEvent")
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long (excluding the first build)")
 	verbose := flag.Bool("v", false, "show the function's own logs")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: demo [--kubeconfig FILE] [--timeout D] [-v]\n\n%s\n\nFlags:\n", strings.TrimSpace(usage))
+		fmt.Fprintf(os.Stderr, "Usage: demo [--generic] [--kubeconfig FILE] [--timeout D] [-v]\n\n%s\n\nFlags:\n", strings.TrimSpace(usage))
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	run := run
+	if *generic {
+		run = runGeneric
+	}
 	err := run(ctx, *kubeconfig, *timeout, *verbose)
 	stop()
 	if err != nil {
@@ -76,9 +81,23 @@ project in test/cmd/demo/project (the seed's "Hello World" and a locust
 test), the function turns sh.keptn.event.test.triggered into a Job, and the
 Job's completion comes back as sh.keptn.event.test.finished.
 
-Containers are simulated by kwok on the local control plane, so the task
-logs shown are the ones the simulated kubelet serves. The file fetcher is
-the real initcontainer binary, run here with the Job's own arguments.`
+As root with containerd, runc, the CNI plugins and busybox-static
+installed (apt-get install -y containerd runc containernetworking-plugins
+busybox-static), the control plane gets a real node: a kubelet with
+containerd runs the Job's containers, the fetcher image fills /keptn from
+the stand-in over the pod network, and the log in .finished is the
+container's. The host is put back as it was when the demo ends.
+
+Otherwise containers are simulated by kwok (the demo says it fell back),
+so the task logs shown are the ones the simulated kubelet serves, and the
+file fetcher is the real initcontainer binary, run here with the Job's own
+arguments.
+
+With --generic (make demo-generic) it runs the generic mode instead, on
+kwok: a com.example.build.requested CloudEvent runs the Job of the
+operator's config.yaml (test/cmd/demo/generic), the real fetcher writes the
+event file and the ConfigMap's files, and the result comes back as one
+dev.jobexecutor.job.finished CloudEvent.`
 
 type printer struct{ start time.Time }
 
@@ -90,16 +109,15 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	p := printer{start: time.Now()}
 	var bed *testbed.Bed
 	if kubeconfig == "" {
-		p.say("starting the local control plane (the first run builds it from Go modules: 20-35 min on 2 cores)")
 		var err error
-		bed, err = testbed.Start(ctx, testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")})
-		if err != nil {
+		if bed, err = startBed(ctx, p, true); err != nil {
 			return err
 		}
-		defer bed.Stop()
+		defer stopBed(p, bed)
 		kubeconfig = bed.KubeconfigPath()
 		p.say("control plane up; KUBECONFIG=%s", kubeconfig)
 	}
+	realNode := bed != nil && bed.RealNode()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -107,7 +125,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	if err != nil {
 		return err
 	}
-	keptn, err := startKeptn(p)
+	keptn, err := startKeptn(p, realNode)
 	if err != nil {
 		return err
 	}
@@ -116,7 +134,7 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 		return err
 	}
 
-	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose)
+	fnURL, stopFn, err := startFunction(ctx, kubeconfig, keptn, verbose, realNode, nil)
 	if err != nil {
 		return err
 	}
@@ -124,10 +142,12 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	p.say("function listening on %s", fnURL)
 
 	if bed != nil {
-		if err := watchJobs(ctx, bed, kube, fnURL); err != nil {
+		if _, err := bed.StartAdapter(ctx, harness.JobsSource(namespace), fnURL); err != nil {
 			return err
 		}
 		p.say("ApiServerSource adapter watching Jobs and pods in %s", namespace)
+	}
+	if bed != nil && !realNode {
 		// What the simulated kubelet answers for the tasks' logs.
 		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(0, "Greet the world"), "Hello World")
 		_ = bed.SetLogs(ctx, namespace, jobs.ContainerName(1, "Run locust"),
@@ -156,8 +176,10 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	for _, c := range append(job.Spec.Template.Spec.InitContainers, job.Spec.Template.Spec.Containers...) {
 		fmt.Printf("           %-28s %s %s\n", c.Name, c.Image, strings.Join(append(c.Command, c.Args...), " "))
 	}
-	if err := runFetcher(ctx, p, job, keptn); err != nil {
-		return err
+	if !realNode {
+		if err := runFetcher(ctx, p, job, keptn); err != nil {
+			return err
+		}
 	}
 
 	finished, err := follow(ctx, p, keptn, kube, fnURL, ce.ID(), bed == nil)
@@ -173,9 +195,17 @@ func run(ctx context.Context, kubeconfig string, timeout time.Duration, verbose 
 	return nil
 }
 
-func startKeptn(p printer) (*keptnstandin.Server, error) {
+// startKeptn serves the example project. On the real node the stand-in
+// listens on the pods' bridge, where the fetcher in its pod reaches it, and
+// the job config uses the bed's tools image (realnode.yaml): the node pulls
+// nothing.
+func startKeptn(p printer, realNode bool) (*keptnstandin.Server, error) {
 	p.say("starting the Keptn stand-in with the example project")
-	k, err := keptnstandin.New()
+	var opts []keptnstandin.Option
+	if realNode {
+		opts = append(opts, keptnstandin.WithListen(testbed.PodBridgeIP+":0"))
+	}
+	k, err := keptnstandin.New(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +216,61 @@ func startKeptn(p printer) (*keptnstandin.Server, error) {
 		k.Close()
 		return nil, err
 	}
+	if realNode {
+		if err := commitRealNodeConfig(k); err != nil {
+			k.Close()
+			return nil, err
+		}
+	}
 	return k, nil
+}
+
+// commitRealNodeConfig commits the example project again with realnode.yaml
+// as its job config (a commit is a whole snapshot).
+func commitRealNodeConfig(k *keptnstandin.Server) error {
+	const service = "project/demo/stage/hardening/service/carts/resource/"
+	sources := map[string]string{
+		service + "job/config.yaml":    "realnode.yaml",
+		service + "locust/basic.py":    filepath.Join("project", service, "locust/basic.py"),
+		service + "locust/locust.conf": filepath.Join("project", service, "locust/locust.conf"),
+	}
+	files := map[string][]byte{}
+	for key, path := range sources {
+		data, err := os.ReadFile(filepath.Join(sourceDir(), path))
+		if err != nil {
+			return err
+		}
+		files[key] = data
+	}
+	k.Commit(files)
+	return nil
+}
+
+// startBed starts the local control plane, with the real node when this
+// host can run it (root and the lane's packages), else with kwok, saying
+// why.
+func startBed(ctx context.Context, p printer, allowRealNode bool) (*testbed.Bed, error) {
+	opts := testbed.Options{Log: prefixed(os.Stderr, "  testbed: ")}
+	if !allowRealNode {
+		p.say("starting the local control plane with kwok, which simulates containers (the first run builds it from Go modules: 20-35 min on 2 cores)")
+		return testbed.Start(ctx, opts)
+	}
+	if missing := testbed.RealNodePrerequisites(); len(missing) == 0 {
+		opts.RealNode = true
+		p.say("starting the local control plane with a real node (kubelet + containerd: containers really run; the first run builds it from Go modules: 20-35 min on 2 cores)")
+	} else {
+		p.say("real node unavailable (%s): fell back to kwok, which simulates containers", strings.Join(missing, "; "))
+		p.say("starting the local control plane (the first run builds it from Go modules: 20-35 min on 2 cores)")
+	}
+	return testbed.Start(ctx, opts)
+}
+
+// stopBed stops the bed and says what the real node could not undo.
+func stopBed(p printer, bed *testbed.Bed) {
+	bed.Stop()
+	if err := bed.RealNodeErr(); err != nil {
+		p.say("%v", err)
+	}
 }
 
 // sourceDir is this file's directory, so the demo finds its example project
@@ -213,18 +297,7 @@ func prepareNamespace(ctx context.Context, kube kubernetes.Interface, token stri
 	if ignoreExists(err) != nil {
 		return err
 	}
-	_, err = kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: "keptn-job"},
-		AutomountServiceAccountToken: ptr.To(false),
-	}, metav1.CreateOptions{})
-	if ignoreExists(err) != nil {
-		return err
-	}
-	_, err = kube.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "keptn-api-token"},
-		StringData: map[string]string{"token": token},
-	}, metav1.CreateOptions{})
-	return ignoreExists(err)
+	return harness.PrepareJobNamespace(ctx, kube, namespace, token)
 }
 
 func ignoreExists(err error) error {
@@ -234,20 +307,28 @@ func ignoreExists(err error) error {
 	return err
 }
 
-func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose bool) (string, func(), error) {
+// startFunction starts the function with the demo's settings, Keptn's
+// from keptn when it is not nil, and extra over them.
+func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.Server, verbose, realNode bool, extra map[string]string) (string, func(), error) {
 	fn := function.New()
 	env := map[string]string{
-		"KUBECONFIG":         kubeconfig,
-		"JOB_NAMESPACE":      namespace,
-		"KEPTN_API_URL":      keptn.APIURL(),
-		"KEPTN_API_TOKEN":    keptn.Token(),
-		"KEPTN_RESOURCE_URL": keptn.ResourceServiceURL(),
-		"POD_NAME":           "demo",
-		"FETCHER_IMAGE":      "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:demo",
-		"LOG_LEVEL":          "warn",
+		"KUBECONFIG":    kubeconfig,
+		"JOB_NAMESPACE": namespace,
+		"POD_NAME":      "demo",
+		"FETCHER_IMAGE": "ghcr.io/keptn-sandbox/job-executor-knative/initcontainer:demo",
+		"LOG_LEVEL":     "warn",
 	}
+	if keptn != nil {
+		env["KEPTN_API_URL"] = keptn.APIURL()
+		env["KEPTN_API_TOKEN"] = keptn.Token()
+		env["KEPTN_RESOURCE_URL"] = keptn.ResourceServiceURL()
+	}
+	maps.Copy(env, extra)
 	if verbose {
 		env["LOG_LEVEL"] = "debug"
+	}
+	if realNode {
+		env["FETCHER_IMAGE"] = testbed.RealFetcherImage
 	}
 	if err := fn.Start(ctx, env); err != nil {
 		return "", nil, err
@@ -263,22 +344,6 @@ func startFunction(ctx context.Context, kubeconfig string, keptn *keptnstandin.S
 		_ = serve.Run(sctx, l, fn, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second)
 	}()
 	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
-}
-
-func watchJobs(ctx context.Context, bed *testbed.Bed, kube kubernetes.Interface, sink string) error {
-	selector := &metav1.LabelSelector{MatchLabels: map[string]string{jobs.LabelManagedBy: "keptn-job-executor"}}
-	src := &sourcesv1.ApiServerSource{
-		ObjectMeta: metav1.ObjectMeta{Name: "keptn-jobs", Namespace: namespace},
-		Spec: sourcesv1.ApiServerSourceSpec{
-			EventMode: sourcesv1.ResourceMode,
-			Resources: []sourcesv1.APIVersionKindSelector{
-				{APIVersion: "batch/v1", Kind: "Job", LabelSelector: selector},
-				{APIVersion: "v1", Kind: "Pod", LabelSelector: selector},
-			},
-		},
-	}
-	_, err := bed.StartAdapter(ctx, src, sink)
-	return err
 }
 
 func triggered() event.Event {
