@@ -252,7 +252,7 @@ func (w *world) waitRunning(b *testing.B, ctx context.Context, n int) int {
 	b.Helper()
 	deadline := time.Now().Add(15 * time.Minute)
 	for {
-		list, err := w.kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=" + string(corev1.PodRunning), ResourceVersion: "0"})
+		list, err := w.kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=" + string(corev1.PodRunning)})
 		must(b, err)
 		if len(list.Items) >= n || time.Now().After(deadline) {
 			return len(list.Items)

@@ -496,9 +496,10 @@ func (b *Bed) createNode(ctx context.Context) error {
 
 func nodeResources() corev1.ResourceList {
 	return corev1.ResourceList{
-		corev1.ResourceCPU:              mustQuantity("64"),
-		corev1.ResourceMemory:           mustQuantity("256Gi"),
-		corev1.ResourcePods:             mustQuantity("1000"),
+		corev1.ResourceCPU:    mustQuantity("64"),
+		corev1.ResourceMemory: mustQuantity("256Gi"),
+		// Room for the scale benchmark's 5,000 running Jobs (docs/benchmarks.md).
+		corev1.ResourcePods:             mustQuantity("10000"),
 		corev1.ResourceEphemeralStorage: mustQuantity("1Ti"),
 	}
 }
