@@ -194,7 +194,9 @@ var eventTypeHomes = map[string]string{
 	"dev.knative.": "pkg/reporter/",
 }
 
-func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
+// inspectProduct calls visit on every node of every product file.
+func inspectProduct(t *testing.T, visit func(fset *token.FileSet, path string, n ast.Node)) {
+	t.Helper()
 	fset := token.NewFileSet()
 	for _, path := range productFiles(t) {
 		f, err := parser.ParseFile(fset, path, nil, 0)
@@ -202,23 +204,29 @@ func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
 			t.Fatal(err)
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			// A literal that starts with a type is one in use; help texts
-			// that name a type in prose are documentation, and the bare
-			// namespace names a family, not a type (pkg/generic reserves
-			// Knative's).
-			v := strings.Trim(lit.Value, "`\"")
-			for family, home := range eventTypeHomes {
-				if strings.HasPrefix(v, family) && v != family && !strings.HasPrefix(filepath.ToSlash(path), home) {
-					t.Errorf("%s: %s spells an event type; use the constants of %s", fset.Position(lit.Pos()), lit.Value, home)
-				}
-			}
+			visit(fset, path, n)
 			return true
 		})
 	}
+}
+
+func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
+	inspectProduct(t, func(fset *token.FileSet, path string, n ast.Node) {
+		lit, ok := n.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return
+		}
+		// A literal that starts with a type is one in use; help texts
+		// that name a type in prose are documentation, and the bare
+		// namespace names a family, not a type (pkg/generic reserves
+		// Knative's).
+		v := strings.Trim(lit.Value, "`\"")
+		for family, home := range eventTypeHomes {
+			if strings.HasPrefix(v, family) && v != family && !strings.HasPrefix(filepath.ToSlash(path), home) {
+				t.Errorf("%s: %s spells an event type; use the constants of %s", fset.Position(lit.Pos()), lit.Value, home)
+			}
+		}
+	})
 }
 
 // maxFuncLines bounds a product function, counted from `func` to its
@@ -227,30 +235,20 @@ func TestEventTypesAreSpelledInOnePlace(t *testing.T) {
 const maxFuncLines = 80
 
 func TestNoProductFunctionIsOver80Lines(t *testing.T) {
-	fset := token.NewFileSet()
-	for _, path := range productFiles(t) {
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			t.Fatal(err)
+	inspectProduct(t, func(fset *token.FileSet, _ string, n ast.Node) {
+		var body *ast.BlockStmt
+		switch fn := n.(type) {
+		case *ast.FuncDecl:
+			body = fn.Body
+		case *ast.FuncLit:
+			body = fn.Body
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			var body *ast.BlockStmt
-			switch fn := n.(type) {
-			case *ast.FuncDecl:
-				body = fn.Body
-			case *ast.FuncLit:
-				body = fn.Body
-			default:
-				return true
-			}
-			if body == nil {
-				return true
-			}
-			from, to := fset.Position(n.Pos()), fset.Position(body.Rbrace)
-			if lines := to.Line - from.Line + 1; lines > maxFuncLines {
-				t.Errorf("%s: function is %d lines, at most %d", from, lines, maxFuncLines)
-			}
-			return true
-		})
-	}
+		if body == nil {
+			return
+		}
+		from, to := fset.Position(n.Pos()), fset.Position(body.Rbrace)
+		if lines := to.Line - from.Line + 1; lines > maxFuncLines {
+			t.Errorf("%s: function is %d lines, at most %d", from, lines, maxFuncLines)
+		}
+	})
 }

@@ -81,7 +81,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	responses.Observer = obs
 	f.launcher = &launch.Handler{
 		Configs: &launch.Configs{
-			Resources: keptn.NewCachedGetter(resources, 1024, 30*time.Second),
+			Resources: launch.NewCachedGetter(resources, 1024, 30*time.Second),
 			Options:   []jobconfig.Option{jobconfig.WithLimits(pol.ConfigLimits())},
 		},
 		Jobs:        jobsFor,

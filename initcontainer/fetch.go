@@ -150,7 +150,9 @@ func (f *fetcher) store(r *keptn.Resource, l keptn.Lookup) error {
 	return nil
 }
 
-// backoff is exponential with jitter, bounded by the caller's deadline.
+// backoff is exponential with jitter, bounded by the caller's deadline. Ours
+// rather than apimachinery's wait.Backoff: the fetcher runs in every Job's
+// pod with the Keptn token and carries no k8s.io library (design_test.go).
 type backoff struct {
 	initial, max time.Duration
 }

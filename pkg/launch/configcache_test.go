@@ -1,8 +1,6 @@
-package keptn
+package launch
 
 import (
-	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +12,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 )
+
+var svcScope = keptn.Scope{Project: "podtato", Stage: "dev", Service: "helloservice"}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -41,18 +44,18 @@ type countingGetter struct {
 	fail    error
 }
 
-func (g *countingGetter) GetResource(_ context.Context, s Scope, uri, commit string) (*Resource, error) {
+func (g *countingGetter) GetResource(_ context.Context, s keptn.Scope, uri, commit string) (*keptn.Resource, error) {
 	n := g.calls.Add(1)
 	if g.fail != nil {
 		return nil, g.fail
 	}
 	if g.missing[uri] {
-		return nil, fmt.Errorf("%s: %w", uri, ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", uri, keptn.ErrNotFound)
 	}
-	return &Resource{URI: uri, Content: fmt.Appendf(nil, "%s@%s#%d", uri, commit, n)}, nil
+	return &keptn.Resource{URI: uri, Content: fmt.Appendf(nil, "%s@%s#%d", uri, commit, n)}, nil
 }
 
-func content(t *testing.T, g ResourceGetter, s Scope, uri, commit string) string {
+func content(t *testing.T, g keptn.ResourceGetter, s keptn.Scope, uri, commit string) string {
 	t.Helper()
 	r, err := g.GetResource(context.Background(), s, uri, commit)
 	require.NoError(t, err)
@@ -62,40 +65,40 @@ func content(t *testing.T, g ResourceGetter, s Scope, uri, commit string) string
 func TestCacheCommitEntriesAreImmutable(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	g := &countingGetter{}
-	c := NewCachedGetter(g, 10, time.Minute, WithClock(clk.now))
+	c := NewCachedGetter(g, 10, time.Minute, WithCacheClock(clk.now))
 	assert.Equal(t, "a@c1#1", content(t, c, svcScope, "a", "c1"))
 	clk.advance(24 * time.Hour)
 	assert.Equal(t, "a@c1#1", content(t, c, svcScope, "a", "c1"))
 	assert.Equal(t, int32(1), g.calls.Load())
 	// Another commit or scope is another key.
 	assert.Equal(t, "a@c2#2", content(t, c, svcScope, "a", "c2"))
-	assert.Equal(t, "a@c1#3", content(t, c, Scope{Project: "podtato", Stage: "dev"}, "a", "c1"))
+	assert.Equal(t, "a@c1#3", content(t, c, keptn.Scope{Project: "podtato", Stage: "dev"}, "a", "c1"))
 }
 
 func TestCacheHeadEntriesExpireAfterTTL(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	g := &countingGetter{}
-	c := NewCachedGetter(g, 10, time.Minute, WithClock(clk.now))
-	p := Scope{Project: "podtato"}
+	c := NewCachedGetter(g, 10, time.Minute, WithCacheClock(clk.now))
+	p := keptn.Scope{Project: "podtato"}
 	assert.Equal(t, "a@#1", content(t, c, p, "a", ""))
-	clk.advance(59 * time.Second)
-	assert.Equal(t, "a@#1", content(t, c, p, "a", ""))
-	clk.advance(time.Second)
+	clk.advance(time.Minute)
+	assert.Equal(t, "a@#1", content(t, c, p, "a", ""), "LRUExpireCache serves up to the TTL itself")
+	clk.advance(time.Nanosecond)
 	assert.Equal(t, "a@#2", content(t, c, p, "a", ""))
 }
 
 func TestCacheNotFoundIsCachedBriefly(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	g := &countingGetter{missing: map[string]bool{"gone": true}}
-	c := NewCachedGetter(g, 10, time.Hour, WithClock(clk.now), WithNotFoundTTL(5*time.Second))
+	c := NewCachedGetter(g, 10, time.Hour, WithCacheClock(clk.now), WithNotFoundTTL(5*time.Second))
 	for range 3 {
 		_, err := c.GetResource(context.Background(), svcScope, "gone", "c1")
-		assert.ErrorIs(t, err, ErrNotFound)
+		assert.ErrorIs(t, err, keptn.ErrNotFound)
 	}
 	assert.Equal(t, int32(1), g.calls.Load())
-	clk.advance(5 * time.Second)
+	clk.advance(5*time.Second + time.Nanosecond)
 	_, err := c.GetResource(context.Background(), svcScope, "gone", "c1")
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, keptn.ErrNotFound)
 	assert.Equal(t, int32(2), g.calls.Load(), "a not-found at a commit expires too")
 }
 
@@ -107,7 +110,7 @@ func TestCacheDefaultNotFoundTTL(t *testing.T) {
 }
 
 func TestCacheDoesNotKeepOtherErrors(t *testing.T) {
-	g := &countingGetter{fail: &RetryableError{StatusCode: 503, Err: errors.New("down")}}
+	g := &countingGetter{fail: &keptn.RetryableError{StatusCode: 503, Err: errors.New("down")}}
 	c := NewCachedGetter(g, 10, time.Hour)
 	for range 2 {
 		_, err := c.GetResource(context.Background(), svcScope, "a", "c1")
@@ -144,10 +147,10 @@ type blockingGetter struct {
 	release chan struct{}
 }
 
-func (g *blockingGetter) GetResource(_ context.Context, s Scope, uri, commit string) (*Resource, error) {
+func (g *blockingGetter) GetResource(_ context.Context, s keptn.Scope, uri, commit string) (*keptn.Resource, error) {
 	g.calls.Add(1)
 	<-g.release
-	return &Resource{URI: uri, Content: []byte("shared")}, nil
+	return &keptn.Resource{URI: uri, Content: []byte("shared")}, nil
 }
 
 func TestCacheConcurrentMissesFetchOnce(t *testing.T) {
