@@ -334,17 +334,7 @@ func fetcherContainer(ev *keptn.TaskEvent, files []string, workspace resource.Qu
 		env = append(env, corev1.EnvVar{Name: "KEPTN_API_CA_FILE", Value: caMountPath + "/" + s.CAConfigMap.Key})
 		mounts = append(mounts, corev1.VolumeMount{Name: caVolume, MountPath: caMountPath, ReadOnly: true})
 	}
-	return corev1.Container{
-		Name:                     FetcherContainer,
-		Image:                    s.FetcherImage,
-		ImagePullPolicy:          s.FetcherImagePullPolicy,
-		Args:                     args,
-		Env:                      env,
-		Resources:                s.FetcherResources,
-		VolumeMounts:             mounts,
-		SecurityContext:          restrictedContext(),
-		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-	}
+	return initContainer(s, args, env, mounts)
 }
 
 func taskContainer(cfg *jobconfig.Config, i int, t *jobconfig.Task, doc *jobconfig.EventReader, base []corev1.EnvVar, s Settings) (corev1.Container, error) {
@@ -511,4 +501,20 @@ func cmpOr(a, b string) string {
 
 func fieldErr(cfg *jobconfig.Config, pos jobconfig.Pos, field, msg string) error {
 	return cfg.Errorf(pos, field, "%s", msg)
+}
+
+// initContainer is the fetcher container of both modes: the same image,
+// resources and restricted context, whatever it fetches.
+func initContainer(s Settings, args []string, env []corev1.EnvVar, mounts []corev1.VolumeMount) corev1.Container {
+	return corev1.Container{
+		Name:                     FetcherContainer,
+		Image:                    s.FetcherImage,
+		ImagePullPolicy:          s.FetcherImagePullPolicy,
+		Args:                     args,
+		Env:                      env,
+		Resources:                s.FetcherResources,
+		VolumeMounts:             mounts,
+		SecurityContext:          restrictedContext(),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
 }

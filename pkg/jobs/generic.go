@@ -108,17 +108,7 @@ func genericFetcher(ev *keptn.TaskEvent, files []string, workspace resource.Quan
 		env = append(env, corev1.EnvVar{Name: FilesDirEnv, Value: genericFilesPath})
 		mounts = append(mounts, corev1.VolumeMount{Name: genericFilesVolume, MountPath: genericFilesPath, ReadOnly: true})
 	}
-	return corev1.Container{
-		Name:                     FetcherContainer,
-		Image:                    s.FetcherImage,
-		ImagePullPolicy:          s.FetcherImagePullPolicy,
-		Args:                     args,
-		Env:                      env,
-		Resources:                s.FetcherResources,
-		VolumeMounts:             mounts,
-		SecurityContext:          restrictedContext(),
-		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-	}
+	return initContainer(s, args, env, mounts)
 }
 
 // genericVolume is GENERIC_CONFIGMAP as the fetcher mounts it.
