@@ -150,13 +150,17 @@ func TestCompletionTwoReplicasOneFinished(t *testing.T) {
 func TestCompletionKeptnDownThenSweep(t *testing.T) {
 	e := newEnv(t)
 	fn := e.startFunction("replica-0")
-	e.startWatch(fn)
 	e.setConfig(testConfig("alpine:3.20", ""))
 	ce := newTriggered("test", scope, "")
 	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
-	e.keptn.SetDown(true)
-	// The Job completes while Keptn is down: the watch's sends fail.
+	// The Job ends while Keptn is down. The watch starts only then: on kwok
+	// the pod ends within milliseconds, and the function reports from the
+	// pod's end, so a watch running from the start could report before
+	// Keptn goes down. Its first list still brings the ended Job, whose
+	// send fails.
 	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+	e.keptn.SetDown(true)
+	e.startWatch(fn)
 	time.Sleep(500 * time.Millisecond)
 	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"))
 	e.keptn.SetDown(false)
