@@ -177,11 +177,7 @@ func (d *decoder) tasks(n *yaml.Node, path string) []taskDraft {
 		d.errorf(orNode(seq, yamlnode.Resolve(n)), tp, "required: an action needs at least one task")
 		return nil
 	}
-	items := seq.Content
-	if len(items) > d.lim.MaxTasksPerAction {
-		d.errorf(seq, tp, "too many tasks (%d, at most %d)", len(items), d.lim.MaxTasksPerAction)
-		items = items[:d.lim.MaxTasksPerAction]
-	}
+	items := d.atMost(seq, tp, "tasks", d.lim.MaxTasksPerAction)
 	out := make([]taskDraft, 0, len(items))
 	for j, item := range items {
 		out = append(out, d.task(item, fmt.Sprintf("%s[%d]", tp, j)))

@@ -22,11 +22,7 @@ func (d *decoder) envList(n *yaml.Node, path string) []Env {
 	if !ok || seq == nil {
 		return nil
 	}
-	items := seq.Content
-	if len(items) > d.lim.MaxEnvPerTask {
-		d.errorf(seq, path, "too many entries (%d, at most %d)", len(items), d.lim.MaxEnvPerTask)
-		items = items[:d.lim.MaxEnvPerTask]
-	}
+	items := d.atMost(seq, path, "entries", d.lim.MaxEnvPerTask)
 	out := make([]Env, 0, len(items))
 	seen := map[string]Pos{}
 	for i, item := range items {

@@ -46,11 +46,7 @@ func (d *decoder) actionEvents(m *yaml.Node, path string, events, event, eventKe
 		d.errorf(orNode(seq, m), ep, "required: an action needs at least one event")
 		return nil
 	}
-	items := seq.Content
-	if len(items) > d.lim.MaxEventsPerAction {
-		d.errorf(seq, ep, "too many events (%d, at most %d)", len(items), d.lim.MaxEventsPerAction)
-		items = items[:d.lim.MaxEventsPerAction]
-	}
+	items := d.atMost(seq, ep, "events", d.lim.MaxEventsPerAction)
 	out := make([]EventMatcher, 0, len(items))
 	var dead []int
 	for k, item := range items {

@@ -156,11 +156,7 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 		}
 		return
 	}
-	items := seq.Content
-	if len(items) > d.lim.MaxActions {
-		d.errorf(seq, "actions", "too many actions (%d, at most %d)", len(items), d.lim.MaxActions)
-		items = items[:d.lim.MaxActions]
-	}
+	items := d.atMost(seq, "actions", "actions", d.lim.MaxActions)
 	cfg.Actions = make([]Action, len(items))
 	names := map[string]Pos{}
 	for i, item := range items {
@@ -186,4 +182,15 @@ func sortByPosition(l ErrorList) {
 		}
 		return cmp.Compare(a.Column, b.Column)
 	})
+}
+
+// atMost is seq's items up to limit; past it, an error names the count and
+// the rest is not decoded, so a huge list costs no more than the limit.
+func (d *decoder) atMost(seq *yaml.Node, path, what string, limit int) []*yaml.Node {
+	items := seq.Content
+	if len(items) > limit {
+		d.errorf(seq, path, "too many %s (%d, at most %d)", what, len(items), limit)
+		items = items[:limit]
+	}
+	return items
 }

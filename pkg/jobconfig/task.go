@@ -164,11 +164,7 @@ func (d *decoder) files(n *yaml.Node, path string) []string {
 	if !ok || seq == nil {
 		return nil
 	}
-	items := seq.Content
-	if len(items) > d.lim.MaxFilesPerTask {
-		d.errorf(seq, path, "too many files (%d, at most %d)", len(items), d.lim.MaxFilesPerTask)
-		items = items[:d.lim.MaxFilesPerTask]
-	}
+	items := d.atMost(seq, path, "files", d.lim.MaxFilesPerTask)
 	out := make([]string, 0, len(items))
 	for i, item := range items {
 		ip := fmt.Sprintf("%s[%d]", path, i)
