@@ -49,8 +49,10 @@ func (o *Observer) Created(ctx context.Context, job *batchv1.Job) {
 func (o *Observer) Sent(ctx context.Context, job *batchv1.Job, ev event.Event) {
 	switch {
 	case strings.HasSuffix(ev.Type(), ".started"):
+		// No Event: the Job's jobs.keptn.sh/started annotation already says
+		// when .started went out, and an Event per response would be a
+		// second API write per triggered event for the same fact.
 		o.Metrics.Report(ctx, "started", "", "")
-		o.Events.Record(job, corev1.EventTypeNormal, ReasonStartedSent, "SendStarted", "Sent "+ev.Type())
 	case strings.HasSuffix(ev.Type(), ".finished"):
 		var d struct {
 			Status string `json:"status"`
