@@ -23,6 +23,7 @@ require (
 	k8s.io/api v0.33.5
 	k8s.io/apimachinery v0.33.5
 	k8s.io/client-go v0.33.5
+	k8s.io/pod-security-admission v0.33.5
 	k8s.io/utils v0.0.0-20241210054802-24370beab758
 	knative.dev/eventing v0.47.0
 	sigs.k8s.io/yaml v1.6.0
@@ -130,6 +131,7 @@ require (
 	gopkg.in/evanphx/json-patch.v4 v4.12.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
+	k8s.io/component-base v0.33.5 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect
 	knative.dev/pkg v0.0.0-20251022152246-7bf6febca0b3 // indirect

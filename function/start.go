@@ -14,6 +14,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -202,6 +203,12 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 	// 429 would be retried by client-go after its Retry-After
 	// (docs/benchmarks.md, "Identity").
 	rc.QPS, rc.Burst = -1, 0
+	// Protobuf, as Kubernetes' own controllers speak it: a sweep decodes
+	// thousands of Jobs and pods, and JSON decoding is what its memory and
+	// time went to (docs/benchmarks.md, "Many running Jobs"). The dynamic
+	// client (PingSource) sets JSON for itself.
+	rc.ContentType = runtime.ContentTypeProtobuf
+	rc.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	rc.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(rc)
 	return kube, rc, err

@@ -50,8 +50,10 @@ func (o *Observer) Created(ctx context.Context, job *batchv1.Job) {
 func (o *Observer) Sent(ctx context.Context, job *batchv1.Job, ev event.Event) {
 	switch {
 	case keptnv2.IsStartedEventType(ev.Type()):
+		// No Event: the Job's jobs.keptn.sh/started annotation already says
+		// when .started went out, and an Event per response would be a
+		// second API write per triggered event for the same fact.
 		o.Metrics.Report(ctx, "started", "", "")
-		o.Events.Record(job, corev1.EventTypeNormal, ReasonStartedSent, "SendStarted", "Sent "+ev.Type())
 	case keptnv2.IsFinishedEventType(ev.Type()):
 		var d keptnv2.EventData
 		_ = json.Unmarshal(ev.Data(), &d)
