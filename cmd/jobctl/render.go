@@ -125,15 +125,8 @@ func runRender(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o
 	if o.config == "-" && o.event == "-" {
 		return usage("--config and --event cannot both be read from stdin")
 	}
-	pol, err := loadPolicy(o.policy)
+	pol, settings, err := policyAndSettings(o.policy, o.settings)
 	if err != nil {
-		return err
-	}
-	settings, err := readSettings(o.settings)
-	if err != nil {
-		return err
-	}
-	if settings, err = applyPolicySettings(pol, settings); err != nil {
 		return err
 	}
 	raw, err := readInput(stdin, o.event)

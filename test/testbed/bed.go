@@ -202,6 +202,9 @@ func (b *Bed) start(ctx context.Context) error {
 		// limit (20 QPS) would make the Job controller the bottleneck of the
 		// setup, not of what is measured (docs/benchmarks.md).
 		"--kube-api-qps=200", "--kube-api-burst=400",
+		// ... and its 5 default workers, each waiting on a round trip,
+		// would too.
+		"--concurrent-job-syncs=50",
 		"--controllers=*",
 	)
 	if err != nil {
