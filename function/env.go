@@ -44,7 +44,7 @@ var ownEnv = []envVar{
 	{"DOCKER_CONFIG", "", "directory of a Docker config.json with registry credentials, used to check image signatures (read by the registry client)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"METRICS_PORT", "9095", "port of the Prometheus metrics endpoint /metrics (docs/observability.md; not 9090 or 9091, Knative's queue-proxy has them)"},
-	{"KUBE_EVENTS", "true", "record Kubernetes Events on each Job (created, .started sent, stopped, .finished sent); needs create and patch on events.events.k8s.io"},
+	{"KUBE_EVENTS", "true", "record Kubernetes Events on each Job (created, stopped, .finished sent); needs create and patch on events.events.k8s.io"},
 }
 
 func jobEnv() []envVar {

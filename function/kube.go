@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
@@ -33,6 +34,12 @@ func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTrippe
 	// 429 would be retried by client-go after its Retry-After
 	// (docs/benchmarks.md, "Identity").
 	rc.QPS, rc.Burst = -1, 0
+	// Protobuf, as Kubernetes' own controllers speak it: a sweep decodes
+	// thousands of Jobs and pods, and JSON decoding is what its memory and
+	// time went to (docs/benchmarks.md, "Many running Jobs"). The dynamic
+	// client (PingSource) sets JSON for itself.
+	rc.ContentType = runtime.ContentTypeProtobuf
+	rc.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	rc.Wrap(wrap)
 	kube, err := newKubeClients(rc)
 	return kube, rc, err

@@ -49,14 +49,22 @@ func parseOptions(p *policy.Policy) []jobconfig.Option {
 	return []jobconfig.Option{jobconfig.WithLimits(p.ConfigLimits())}
 }
 
-// applyPolicySettings gives the settings the policy's resource defaults
-// and workspace ceiling, as the function does at start.
-func applyPolicySettings(p *policy.Policy, s jobs.Settings) (jobs.Settings, error) {
-	s, err := p.ApplySettings(s)
+// policyAndSettings loads the policy and the settings file and gives the
+// settings the policy's resource defaults and workspace ceiling, as the
+// function does at start.
+func policyAndSettings(policyPath, settingsPath string) (*policy.Policy, jobs.Settings, error) {
+	p, err := loadPolicy(policyPath)
 	if err != nil {
-		return s, invalid("%w", err)
+		return nil, jobs.Settings{}, err
 	}
-	return s, nil
+	s, err := readSettings(settingsPath)
+	if err != nil {
+		return nil, jobs.Settings{}, err
+	}
+	if s, err = p.ApplySettings(s); err != nil {
+		return nil, jobs.Settings{}, invalid("%w", err)
+	}
+	return p, s, nil
 }
 
 // policyEvent stands in for an event when validating without one: Admit

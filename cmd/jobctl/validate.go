@@ -141,15 +141,8 @@ func runValidate(ctx context.Context, stdout, stderr io.Writer, o validateOption
 	if o.output != "text" && o.output != "json" {
 		return usage("--output %q: want text or json", o.output)
 	}
-	pol, err := loadPolicy(o.policy)
+	pol, settings, err := policyAndSettings(o.policy, o.settings)
 	if err != nil {
-		return err
-	}
-	settings, err := readSettings(o.settings)
-	if err != nil {
-		return err
-	}
-	if settings, err = applyPolicySettings(pol, settings); err != nil {
 		return err
 	}
 	all := []diagnostic{}

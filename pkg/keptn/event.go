@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	keptnv2 "github.com/keptn/go-utils/pkg/lib/v0_2_0"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 )
@@ -22,8 +23,11 @@ const (
 	SpecVersion = "0.2.4"
 )
 
-// TypeNamespace starts every Keptn event type. This package is the one
-// place that spells Keptn's event types (design_test.go checks it).
+// TypeNamespace starts every Keptn event type. This package and go-utils
+// are the places that spell Keptn's event types (design_test.go checks
+// it); go-utils keeps its "sh.keptn.event." prefix unexported, and its
+// helpers match a suffix or a count of parts without it, so the prefix
+// test is ours.
 const TypeNamespace = "sh.keptn."
 
 const typePrefix = TypeNamespace + "event."
@@ -53,29 +57,36 @@ const (
 var ErrMalformed = errors.New("malformed Keptn event")
 
 // ParseTaskType splits sh.keptn.event.<task>.<kind>. A task event type has
-// exactly five dot-separated parts (go-utils IsTaskEventType), so task names
-// never contain dots.
+// exactly five dot-separated parts (go-utils ParseTaskEventType), so task
+// names never contain dots.
 func ParseTaskType(t string) (task, kind string, ok bool) {
-	rest, found := strings.CutPrefix(t, typePrefix)
-	if !found {
+	if !strings.HasPrefix(t, typePrefix) {
 		return "", "", false
 	}
-	task, kind, found = strings.Cut(rest, ".")
-	if !found || task == "" || kind == "" || strings.Contains(kind, ".") {
-		return "", "", false
-	}
-	return task, kind, true
+	task, kind, err := keptnv2.ParseTaskEventType(t)
+	return task, kind, err == nil
 }
 
-// TaskType builds sh.keptn.event.<task>.<kind>.
-func TaskType(task, kind string) string { return typePrefix + task + "." + kind }
+// TaskType builds sh.keptn.event.<task>.<kind>: go-utils' spelling for the
+// three kinds this service receives and sends.
+func TaskType(task, kind string) string {
+	switch kind {
+	case KindTriggered:
+		return keptnv2.GetTriggeredEventType(task)
+	case KindStarted:
+		return keptnv2.GetStartedEventType(task)
+	case KindFinished:
+		return keptnv2.GetFinishedEventType(task)
+	}
+	return typePrefix + task + "." + kind
+}
 
 // IsTriggeredType reports whether t is sh.keptn.event.….triggered: what
 // starts work here. Sequence-level types match too (IsSequenceType tells
 // them apart); anything else that matches but is not a task type is
 // malformed (ParseTaskEvent says why).
 func IsTriggeredType(t string) bool {
-	return strings.HasPrefix(t, typePrefix) && strings.HasSuffix(t, "."+KindTriggered)
+	return strings.HasPrefix(t, typePrefix) && keptnv2.IsTriggeredEventType(t)
 }
 
 // TaskEvent is an incoming Keptn task event, reduced to what this service
@@ -179,12 +190,9 @@ func ParseTaskEvent(ce event.Event) (*TaskEvent, error) {
 	if err := json.Unmarshal(ce.Data(), &ev.Data); err != nil || ev.Data == nil {
 		return nil, fmt.Errorf("%w: data is not a JSON object", ErrMalformed)
 	}
-	var fields struct {
-		Project string            `json:"project"`
-		Stage   string            `json:"stage"`
-		Service string            `json:"service"`
-		Labels  map[string]string `json:"labels"`
-	}
+	// go-utils' EventData, as Keptn's services decode it: a status, result
+	// or message that is not a string is refused here as it is there.
+	var fields keptnv2.EventData
 	if err := json.Unmarshal(ce.Data(), &fields); err != nil {
 		return nil, fmt.Errorf("%w: data: %w", ErrMalformed, err)
 	}

@@ -7,15 +7,18 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	keptnv2 "github.com/keptn/go-utils/pkg/lib/v0_2_0"
 )
 
-// Status and Result values of Keptn's .finished data.
+// Status and Result values of Keptn's .finished data, as go-utils spells
+// them. They are plain strings here because pkg/verdict ranks and parses
+// results as text (a task's own "result" line); FinishedEvent types them.
 const (
-	StatusSucceeded = "succeeded"
-	StatusErrored   = "errored"
-	ResultPass      = "pass"
-	ResultWarning   = "warning"
-	ResultFail      = "fail"
+	StatusSucceeded = string(keptnv2.StatusSucceeded)
+	StatusErrored   = string(keptnv2.StatusErrored)
+	ResultPass      = string(keptnv2.ResultPass)
+	ResultWarning   = string(keptnv2.ResultWarning)
+	ResultFail      = string(keptnv2.ResultFailed)
 )
 
 // Origin is what every response to a triggered event must repeat. It is
@@ -61,40 +64,46 @@ type Finished struct {
 
 // StartedEvent is sh.keptn.event.<task>.started for o.
 func StartedEvent(source, id string, o Origin, now time.Time) (event.Event, error) {
-	return response(TaskType(o.Task, KindStarted), source, id, o, now, nil)
+	return response(keptnv2.GetStartedEventType(o.Task), source, id, o, now, nil)
 }
 
 // FinishedEvent is sh.keptn.event.<task>.finished for o.
 func FinishedEvent(source, id string, o Origin, f Finished, now time.Time) (event.Event, error) {
-	data := map[string]any{}
-	maps.Copy(data, f.Extra)
-	// Extra never overrides what Keptn requires.
-	data["status"] = f.Status
-	data["result"] = f.Result
-	data["message"] = f.Message
-	return response(TaskType(o.Task, KindFinished), source, id, o, now, data)
+	typ := keptnv2.GetFinishedEventType(o.Task)
+	data, err := asMap(keptnv2.EventData{Status: keptnv2.StatusType(f.Status), Result: keptnv2.ResultType(f.Result), Message: f.Message})
+	if err != nil {
+		return event.Event{}, fmt.Errorf("encoding %s data: %w", typ, err)
+	}
+	// Extra never speaks for Keptn's fields, even where EventData omits
+	// them (an empty message or labels).
+	for k, v := range f.Extra {
+		if !EventDataKeys[k] {
+			data[k] = v
+		}
+	}
+	return response(typ, source, id, o, now, data)
+}
+
+// EventDataKeys are the JSON names of keptnv2.EventData's fields: the data
+// keys of a response that only Keptn's fields may take.
+var EventDataKeys = map[string]bool{
+	"project": true, "stage": true, "service": true, "labels": true,
+	"status": true, "result": true, "message": true,
 }
 
 // LogErrorEvent is sh.keptn.log.error, Keptn's way to show an integration's
 // error in its UI when there is no task to fail.
 func LogErrorEvent(source, id string, o Origin, integration, message string, now time.Time) (event.Event, error) {
-	data := map[string]any{
-		"message":       message,
-		"integrationid": integration,
-		"task":          o.Task,
+	data, err := asMap(keptnv2.ErrorLogEvent{Message: message, IntegrationID: integration, Task: o.Task})
+	if err != nil {
+		return event.Event{}, fmt.Errorf("encoding %s data: %w", LogErrorType, err)
 	}
 	return response(LogErrorType, source, id, o, now, data)
 }
 
-func response(typ, source, id string, o Origin, now time.Time, extra map[string]any) (event.Event, error) {
-	data := map[string]any{}
-	maps.Copy(data, extra)
-	data["project"] = o.Project
-	data["stage"] = o.Stage
-	data["service"] = o.Service
-	if len(o.Labels) > 0 {
-		data["labels"] = o.Labels
-	}
+// response is an event of type typ answering o, whose data is data with
+// o's project, stage, service and labels (go-utils' EventData) over it.
+func response(typ, source, id string, o Origin, now time.Time, data map[string]any) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(id)
 	ev.SetType(typ)
@@ -109,6 +118,15 @@ func response(typ, source, id string, o Origin, now time.Time, extra map[string]
 	if o.TraceParent != "" {
 		ev.SetExtension("traceparent", o.TraceParent)
 	}
+	scope, err := asMap(keptnv2.EventData{Project: o.Project, Stage: o.Stage, Service: o.Service, Labels: o.Labels})
+	if err != nil {
+		return ev, fmt.Errorf("encoding %s data: %w", typ, err)
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	maps.Copy(data, scope)
+	// A map, not the struct: its keys come out sorted, as they always have.
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return ev, fmt.Errorf("encoding %s data: %w", typ, err)
@@ -117,4 +135,24 @@ func response(typ, source, id string, o Origin, now time.Time, extra map[string]
 		return ev, fmt.Errorf("setting %s data: %w", typ, err)
 	}
 	return ev, nil
+}
+
+// asMap is v's JSON object as a map of its fields' JSON, so that it can sit
+// beside other keys. The fields stay as encoded: decoding them would turn an
+// invalid byte's \ufffd escape into the raw rune, and pkg/finished sizes
+// messages by encoding/json's own escaping.
+func asMap(v any) (map[string]any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(fields))
+	for k, f := range fields {
+		m[k] = f
+	}
+	return m, nil
 }

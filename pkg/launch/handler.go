@@ -254,7 +254,7 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 		return nil, err
 	}
 	ctx = logctx.With(ctx, "job", rec.Namespace+"/"+rec.Name)
-	if _, err := h.run(ctx, withSiblings(rec, sibs)); err != nil {
+	if _, _, err := h.run(ctx, withSiblings(rec, sibs)); err != nil {
 		if errors.Is(err, errRefused) {
 			// The record carries nothing but bounded fields, so this is
 			// the operator's setup (say, our own namespace is gone): no
@@ -268,8 +268,10 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 }
 
 // run creates job (tolerating AlreadyExists) and makes sure its .started
-// went out. It reports whether this call created the Job.
-func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
+// went out. It returns the Job as the write that recorded .started left it
+// (or as read, when another attempt recorded it), and whether this call
+// created the Job.
+func (h *Handler) run(ctx context.Context, job *batchv1.Job) (*batchv1.Job, bool, error) {
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name)
 	silent := job.Annotations[jobs.AnnotationSilent] == "true"
 	holder := h.Responses.NewHolder()
@@ -286,49 +288,51 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (bool, error) {
 		if h.Observer != nil {
 			h.Observer.Created(ctx, created)
 		}
-		_, err = h.Responses.StartedHolding(ctx, created, holder)
-		return true, h.responseErr(ctx, err)
+		started, err := h.Responses.StartedHolding(ctx, created, holder)
+		return started, true, h.responseErr(ctx, err)
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
+			return nil, false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		if existing.Annotations[jobs.AnnotationWaiting] != "" {
 			// An earlier delivery left a placeholder: the caller resumes.
-			return false, &waitingError{job: existing}
+			return nil, false, &waitingError{job: existing}
 		}
-		return false, h.ensureStarted(ctx, existing)
+		started, err := h.ensureStarted(ctx, existing)
+		return started, false, err
 	case jobs.RefusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
 		// we may not use, too large to store): say so to Keptn rather than
 		// retry forever.
-		return false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
+		return nil, false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
-		return false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
+		return nil, false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
 	}
 }
 
 // ensureStarted handles a redelivery: the Job exists, and its .started was
 // sent, is being sent by another replica (wait a little), or was never sent
-// because its creator crashed (claim expired: take it and send).
-func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) error {
+// because its creator crashed (claim expired: take it and send). It
+// returns the Job as last read or written.
+func (h *Handler) ensureStarted(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
 	if job.Annotations[jobs.AnnotationSilent] == "true" {
-		return nil
+		return job, nil
 	}
 	deadline := time.Now().Add(h.BusyWait)
 	for {
-		_, err := h.Responses.Started(ctx, job)
+		j, err := h.Responses.Started(ctx, job)
 		if !errors.Is(err, reporter.ErrBusy) || time.Now().After(deadline) {
-			return h.responseErr(ctx, err)
+			return j, h.responseErr(ctx, err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return job, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		fresh, gerr := h.Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return gerr
+			return job, gerr
 		}
 		job = fresh
 	}

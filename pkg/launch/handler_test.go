@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim/claimtest"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 
 	"context"
@@ -76,7 +77,7 @@ func newHandler(t *testing.T, config string, rec *recorder, opts ...handlerOptio
 	}
 	dir, err := keptn.NewDirSource(root)
 	require.NoError(t, err)
-	kube := fake.NewClientset()
+	kube := claimtest.NewClientset()
 	s := jobs.DefaultSettings()
 	s.Namespace = "ns"
 	h := &Handler{

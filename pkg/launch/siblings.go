@@ -47,6 +47,14 @@ func withSiblings(job *batchv1.Job, sibs string) *batchv1.Job {
 // errored .finished of the actions that could not run, and lets the Jobs
 // that ended meanwhile report (their .finished waited for the last
 // .started; without this they would wait for the next sweep).
+//
+// created holds each Job as the write that recorded its .started left it.
+// A Job of an event with one action waited for nothing but its own
+// .started, and a reporter that saw it end meanwhile marked it
+// (reporter.AnnotationReportDue), which that write cannot miss: so only a
+// marked Job is reconciled, from the object in hand. The Jobs of several
+// actions are read again: one may have ended while a later sibling's
+// .started went out, and no write of ours saw that.
 func (h *Handler) settle(ctx context.Context, pending []*batchv1.Job, created []*batchv1.Job) error {
 	var errs []error
 	for _, rec := range pending {
@@ -64,8 +72,16 @@ func (h *Handler) settle(ctx context.Context, pending []*batchv1.Job, created []
 	if h.Settle == nil {
 		return errors.Join(errs...)
 	}
+	alone := len(pending)+len(created) == 1
 	for _, job := range created {
-		if err := h.settleOne(ctx, job); err != nil {
+		var err error
+		switch {
+		case !alone:
+			err = h.settleOne(ctx, job)
+		case reporter.ReportDue(job):
+			err = h.Settle(ctx, job)
+		}
+		if err != nil {
 			// The watch and the sweep report it later; the triggered
 			// event itself is done.
 			h.Log.WarnContext(ctx, "reporting a sibling job", "job", job.Namespace+"/"+job.Name, "error", err.Error())

@@ -93,7 +93,7 @@ func (h *Handler) action(ctx context.Context, cfg *jobconfig.Config, i int, ev *
 		// run.
 		return h.refuse(ctx, ev, i, name, actionNamespace(cfg, i, h.Settings), err.Error(), sibs)
 	}
-	created, err := h.run(ctx, withSiblings(job, sibs))
+	started, created, err := h.run(ctx, withSiblings(job, sibs))
 	var w *waitingError
 	switch {
 	case errors.As(err, &w):
@@ -107,7 +107,7 @@ func (h *Handler) action(ctx context.Context, cfg *jobconfig.Config, i int, ev *
 		// or the sweep sends it.
 		return actionResult{created: created, err: err}
 	}
-	return actionResult{started: job, created: created, existing: !created}
+	return actionResult{started: started, created: created, existing: !created}
 }
 
 // actionNamespace is where action i's Job runs.
@@ -173,13 +173,13 @@ func (h *Handler) wait(ctx context.Context, cfg *jobconfig.Config, i int, ev *ke
 	if err != nil {
 		return actionResult{err: err}
 	}
-	created, err := h.run(ctx, withSiblings(p, sibs))
+	started, created, err := h.run(ctx, withSiblings(p, sibs))
 	var w *waitingError
 	switch {
 	case errors.As(err, &w):
 		// Placeholder from an earlier delivery: its .started may still be
 		// owed (its sender crashed).
-		if err := h.ensureStarted(ctx, w.job); err != nil {
+		if _, err := h.ensureStarted(ctx, w.job); err != nil {
 			return actionResult{err: err}
 		}
 		return actionResult{existing: true, err: owed(cause)}
@@ -192,7 +192,7 @@ func (h *Handler) wait(ctx context.Context, cfg *jobconfig.Config, i int, ev *ke
 		return actionResult{created: true, err: owed(cause)}
 	}
 	// The real Job was there: another delivery could build it.
-	return actionResult{started: p, existing: true}
+	return actionResult{started: started, existing: true}
 }
 
 // resume ends placeholder p's wait: job is the action's real Job, or nil
@@ -203,7 +203,7 @@ func (h *Handler) wait(ctx context.Context, cfg *jobconfig.Config, i int, ev *ke
 // first owns the .finished.
 func (h *Handler) resume(ctx context.Context, ev *keptn.TaskEvent, i int, name string, p, job *batchv1.Job, message, sibs string) actionResult {
 	// Nothing may inherit a .started that is not out.
-	if err := h.ensureStarted(ctx, p); err != nil {
+	if _, err := h.ensureStarted(ctx, p); err != nil {
 		return actionResult{err: err}
 	}
 	p, err := h.Jobs(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
@@ -328,7 +328,7 @@ func (h *Handler) giveUpEvent(ctx context.Context, ev *keptn.TaskEvent, cause er
 	if err != nil {
 		return out, err
 	}
-	created, err := h.run(ctx, rec)
+	_, created, err := h.run(ctx, rec)
 	if err != nil {
 		return out, owed(err)
 	}

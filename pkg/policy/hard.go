@@ -3,132 +3,140 @@ package policy
 import (
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	psa "k8s.io/pod-security-admission/policy"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 )
+
+// Restricted is the Pod Security level every Job meets: "restricted" as the
+// linked k8s.io/pod-security-admission defines its latest version (v0.33.5:
+// Kubernetes v1.33). Pinning latest of the module, not a version of our
+// own, keeps "restricted" meaning what the API server we build against
+// means; a cluster's admission may in addition enforce its own version.
+var Restricted = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+
+// evaluator is built on first use: populating every version's checks takes
+// time that a cold start that never builds a Job should not pay.
+var evaluator = sync.OnceValues(func() (psa.Evaluator, error) {
+	return psa.NewEvaluator(psa.DefaultChecks())
+})
 
 // Violation is a built Job that breaks a hard rule. The job builder should
 // never produce one; CheckJob is the independent last check, so that no
 // config path (present or added later) can loosen the rules.
 type Violation struct {
-	Job  string
-	Rule string
+	Job string
+	// Rule is Kubernetes' own wording of every failed Pod Security check
+	// when PodSecurity is set, otherwise the rule of ours that was broken.
+	Rule        string
+	PodSecurity bool
 }
 
 func (v *Violation) Error() string {
-	return fmt.Sprintf("job %s breaks the hard rule %q (Pod Security \"restricted\"); it is not created", v.Job, v.Rule)
+	if v.PodSecurity {
+		return fmt.Sprintf("job %s breaks Pod Security %q (%s): %s; it is not created", v.Job, Restricted.Level, Restricted.Version, v.Rule)
+	}
+	return fmt.Sprintf("job %s breaks the hard rule %q; it is not created", v.Job, v.Rule)
 }
 
-// CheckJob enforces the rules no policy can lift: no privileged or
-// privilege-escalating containers, no host namespaces, ports or paths, no
-// added capabilities (but NET_BIND_SERVICE where the policy allows it), a
-// non-root user, and a RuntimeDefault or Localhost seccomp profile.
-//
-// Two rules are this project's own: no task container, volume or image pull
-// reads the Secret holding the fetcher's Keptn API token (s.TokenSecret),
-// and no pod runs under the "default" account with its token mounted.
+// CheckJob enforces the rules no policy can lift. First Kubernetes' own
+// Pod Security evaluator at Restricted, on the pod template, so that
+// "restricted" means exactly what the API server means by it. Then the
+// rules of ours that are stricter than restricted or that it has no check
+// for (ownRule).
 func (p *Policy) CheckJob(job *batchv1.Job, s jobs.Settings) error {
-	spec := &job.Spec.Template.Spec
-	fail := func(format string, args ...any) error {
-		return &Violation{Job: job.Namespace + "/" + job.Name, Rule: fmt.Sprintf(format, args...)}
+	name := job.Namespace + "/" + job.Name
+	failed, err := podSecurity(&job.Spec.Template)
+	if err != nil {
+		return err
 	}
-	if s.TokenSecret != nil {
-		if where := readsSecret(spec, s.TokenSecret.Name); where != "" {
-			return fail("the Keptn API token Secret %s is read by %s; only the %s container may read it", s.TokenSecret.Name, where, jobs.FetcherContainer)
-		}
+	if failed != "" {
+		return &Violation{Job: name, Rule: failed, PodSecurity: true}
 	}
-	if (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") {
-		return fail("no token of the default service account")
-	}
-	switch {
-	case spec.HostNetwork:
-		return fail("hostNetwork")
-	case spec.HostPID:
-		return fail("hostPID")
-	case spec.HostIPC:
-		return fail("hostIPC")
-	case spec.SecurityContext != nil && len(spec.SecurityContext.Sysctls) > 0:
-		return fail("no sysctls")
-	}
-	for _, v := range spec.Volumes {
-		if v.EmptyDir == nil && v.ConfigMap == nil && v.Secret == nil && v.Projected == nil && v.DownwardAPI == nil {
-			return fail("volume %s: only emptyDir, configMap, secret, projected and downwardAPI volumes", v.Name)
-		}
-	}
-	podSC := spec.SecurityContext
-	if podSC == nil {
-		podSC = &corev1.PodSecurityContext{}
-	}
-	if podSC.RunAsUser != nil && *podSC.RunAsUser == 0 {
-		return fail("pod runAsUser 0")
-	}
-	if podSC.RunAsGroup != nil && *podSC.RunAsGroup == 0 {
-		return fail("pod runAsGroup 0")
-	}
-	if podSC.WindowsOptions != nil && podSC.WindowsOptions.HostProcess != nil && *podSC.WindowsOptions.HostProcess {
-		return fail("hostProcess")
-	}
-	var all []corev1.Container
-	all = append(all, spec.InitContainers...)
-	all = append(all, spec.Containers...)
-	if len(spec.EphemeralContainers) > 0 {
-		return fail("no ephemeral containers")
-	}
-	for i := range all {
-		if err := p.checkContainer(&all[i], podSC); err != "" {
-			return fail("container %s: %s", all[i].Name, err)
-		}
+	if rule := p.ownRule(&job.Spec.Template.Spec, s); rule != "" {
+		return &Violation{Job: name, Rule: rule}
 	}
 	return nil
 }
 
-func (p *Policy) checkContainer(c *corev1.Container, podSC *corev1.PodSecurityContext) string {
+// podSecurity is the evaluator's verdict on a pod template: "" when every
+// check allows it, else the failed checks in the API server's own words
+// ("allowPrivilegeEscalation != false (container "task" must set ...)").
+func podSecurity(tmpl *corev1.PodTemplateSpec) (string, error) {
+	e, err := evaluator()
+	if err != nil {
+		return "", fmt.Errorf("pod security evaluator: %w", err)
+	}
+	agg := psa.AggregateCheckResults(e.EvaluatePod(Restricted, &tmpl.ObjectMeta, &tmpl.Spec))
+	if agg.Allowed {
+		return "", nil
+	}
+	return agg.ForbiddenDetail(), nil
+}
+
+// ownRule names the first of our rules spec breaks, or "". Each is one
+// Kubernetes' restricted does not have, or has looser:
+//   - the Keptn API token Secret and the default account's token are this
+//     project's own threats, not a pod's privileges;
+//   - restricted allows the "safe" sysctls and csi, ephemeral and
+//     persistentVolumeClaim volumes; a config can write none of them, so
+//     a Job that has one came from a builder bug;
+//   - restricted allows adding NET_BIND_SERVICE; we allow it only where
+//     the operator's policy says so (pods.allowNetBindService);
+//   - restricted does not look at groups; gid 0 owns root's files on most
+//     images;
+//   - restricted checks ephemeral containers' settings but not their
+//     presence; a Job's template has no business carrying one.
+func (p *Policy) ownRule(spec *corev1.PodSpec, s jobs.Settings) string {
+	if s.TokenSecret != nil {
+		if where := readsSecret(spec, s.TokenSecret.Name); where != "" {
+			return fmt.Sprintf("the Keptn API token Secret %s is read by %s; only the %s container may read it", s.TokenSecret.Name, where, jobs.FetcherContainer)
+		}
+	}
+	if (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") {
+		return "no token of the default service account"
+	}
+	if len(spec.EphemeralContainers) > 0 {
+		return "no ephemeral containers"
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		if len(sc.Sysctls) > 0 {
+			return "no sysctls"
+		}
+		if sc.RunAsGroup != nil && *sc.RunAsGroup == 0 {
+			return "pod runAsGroup 0"
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.EmptyDir == nil && v.ConfigMap == nil && v.Secret == nil && v.Projected == nil && v.DownwardAPI == nil {
+			return fmt.Sprintf("volume %s: only emptyDir, configMap, secret, projected and downwardAPI volumes", v.Name)
+		}
+	}
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		if rule := p.containerRule(&c); rule != "" {
+			return fmt.Sprintf("container %s: %s", c.Name, rule)
+		}
+	}
+	return ""
+}
+
+// containerRule is ownRule for one container that the evaluator has
+// already passed (so it drops ALL and adds nothing but NET_BIND_SERVICE).
+func (p *Policy) containerRule(c *corev1.Container) string {
 	sc := c.SecurityContext
 	if sc == nil {
-		return "has no securityContext"
+		return ""
 	}
-	for _, port := range c.Ports {
-		if port.HostPort != 0 {
-			return "hostPort"
-		}
-	}
-	switch {
-	case sc.Privileged != nil && *sc.Privileged:
-		return "privileged"
-	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-		return "allowPrivilegeEscalation must be false"
-	case sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount:
-		return "procMount must be Default"
-	case sc.RunAsUser != nil && *sc.RunAsUser == 0:
-		return "runAsUser 0"
-	case sc.RunAsGroup != nil && *sc.RunAsGroup == 0:
+	if sc.RunAsGroup != nil && *sc.RunAsGroup == 0 {
 		return "runAsGroup 0"
-	case sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess:
-		return "hostProcess"
 	}
-	nonRoot := (sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && podSC.RunAsNonRoot != nil && *podSC.RunAsNonRoot)
-	if !nonRoot {
-		return "runAsNonRoot must be true"
-	}
-	seccomp := sc.SeccompProfile
-	if seccomp == nil {
-		seccomp = podSC.SeccompProfile
-	}
-	if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
-		return "seccompProfile must be RuntimeDefault or Localhost"
-	}
-	caps := sc.Capabilities
-	if caps == nil || !dropsAll(caps.Drop) {
-		return "capabilities must drop ALL"
-	}
-	for _, c := range caps.Add {
-		if c != "NET_BIND_SERVICE" || !p.allowNetBindService {
-			return fmt.Sprintf("capability %s added", c)
-		}
+	if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 && !p.allowNetBindService {
+		return fmt.Sprintf("capability %s added without pods.allowNetBindService", sc.Capabilities.Add[0])
 	}
 	return ""
 }
@@ -171,13 +179,4 @@ func readsSecret(spec *corev1.PodSpec, name string) string {
 		}
 	}
 	return ""
-}
-
-func dropsAll(drop []corev1.Capability) bool {
-	for _, c := range drop {
-		if strings.EqualFold(string(c), "ALL") {
-			return true
-		}
-	}
-	return false
 }

@@ -7,7 +7,8 @@
 // Admit checks one matching action against the policy before the Job is
 // built and returns the config to build from (plugin tasks turned into
 // containers, verified images pinned by digest); CheckJob is the last word
-// on the built Job (the hard rules of Pod Security "restricted").
+// on the built Job (Kubernetes' own Pod Security "restricted" evaluator,
+// then the hard rules of ours it has no check for).
 package policy
 
 import (

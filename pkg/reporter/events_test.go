@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+	"knative.dev/eventing/pkg/apis/sources"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
@@ -219,4 +221,16 @@ func TestSweepReportsListFailures(t *testing.T) {
 	_, err := b.reconciler(t, "a").Sweep(context.Background())
 	require.Error(t, err)
 	assert.False(t, permanent.Is(err))
+}
+
+// TestEventPrefixIsEventingsTypes: EventPrefix, ours, routes exactly the
+// types eventing gives the ApiServerSource's Resource mode, and none of
+// Reference mode's (those are refused with a hint).
+func TestEventPrefixIsEventingsTypes(t *testing.T) {
+	for _, typ := range sources.ApiServerSourceEventResourceModeTypes {
+		assert.True(t, strings.HasPrefix(typ, EventPrefix), typ)
+	}
+	for _, typ := range sources.ApiServerSourceEventReferenceModeTypes {
+		assert.False(t, strings.HasPrefix(typ, EventPrefix), typ)
+	}
 }

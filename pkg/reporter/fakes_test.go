@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,46 +16,21 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim/claimtest"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
-var jobsResource = batchv1.SchemeGroupVersion.WithResource("jobs")
+var jobsResource = claimtest.JobsResource
 
 // newKube is a fake clientset whose Job updates are decided by
-// resourceVersion as the API server decides them; client-go's tracker
-// accepts any write, which would let two claimers both win.
+// resourceVersion as the API server decides them.
 func newKube(objs ...runtime.Object) *fake.Clientset {
-	cs := fake.NewClientset(objs...)
-	var mu sync.Mutex
-	rv := 100
-	cs.PrependReactor("update", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		// The fake runs reactors under its own lock; mu guards rv against
-		// future changes of that.
-		mu.Lock()
-		defer mu.Unlock()
-		job := a.(k8stesting.UpdateAction).GetObject().(*batchv1.Job).DeepCopy()
-		cur, err := cs.Tracker().Get(jobsResource, job.Namespace, job.Name)
-		if err != nil {
-			return true, nil, err
-		}
-		if cur.(*batchv1.Job).ResourceVersion != job.ResourceVersion {
-			return true, nil, apierrors.NewConflict(jobsResource.GroupResource(), job.Name, errors.New("the object has been modified"))
-		}
-		rv++
-		job.ResourceVersion = strconv.Itoa(rv)
-		if err := cs.Tracker().Update(jobsResource, job, job.Namespace); err != nil {
-			return true, nil, err
-		}
-		return true, job.DeepCopy(), nil
-	})
-	return cs
+	return claimtest.NewClientset(objs...)
 }
 
 // setJobStatus stands in for the Job controller.

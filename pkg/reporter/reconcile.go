@@ -135,12 +135,13 @@ type Outcome struct {
 // run (then the Job is stopped first). Another replica sending at the same
 // time is not an error: Outcome.Busy is set.
 func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, error) {
-	return r.reconcileWith(ctx, job, nil, false)
+	return r.reconcileWith(ctx, job, nil, podsUnknown)
 }
 
-// reconcileWith is Reconcile with job's pods already listed (listed), as
-// the sweep lists them for a whole namespace at once.
-func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, listed bool) (Outcome, error) {
+// reconcileWith is Reconcile with what the caller knows of job's pods:
+// the sweep lists them for a whole namespace at once, and a pod event
+// says one ended.
+func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, src podSource) (Outcome, error) {
 	var out Outcome
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
 		return out, nil
@@ -151,24 +152,15 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 	}
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
-		j, err := r.Sender.Started(ctx, job)
-		switch {
-		case errors.Is(err, ErrBusy):
-			out.Busy = true
-			return out, nil
-		case apierrors.IsNotFound(err):
-			return out, nil
-		case err != nil:
+		if job, pods, src, err = r.ensureStarted(ctx, job, pods, src, &out); err != nil || job == nil {
 			return out, err
 		}
-		out.Started = true
-		job = j
 	}
 	if job.Annotations[jobs.AnnotationWaiting] != "" {
 		// A placeholder never sends .finished (waiting.go).
 		return out, r.giveUpWaiting(ctx, job)
 	}
-	if job.Annotations[jobs.AnnotationInvalid] == "" && !listed {
+	if job.Annotations[jobs.AnnotationInvalid] == "" && src != podsListed {
 		if pods, err = r.podsOf(ctx, job); err != nil {
 			return out, err
 		}
@@ -177,6 +169,32 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 		pods = nil
 	}
 	return r.report(ctx, job, pods, out)
+}
+
+// ensureStarted sends job's .started if no one did. A nil Job means there
+// is nothing more to do now: another attempt is sending .started (and will
+// report the Job if it is due, startedBusy), or the Job is gone. src says
+// whether the pods returned were listed.
+func (r *Reconciler) ensureStarted(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, src podSource, out *Outcome) (*batchv1.Job, []corev1.Pod, podSource, error) {
+	j, err := r.Sender.Started(ctx, job)
+	switch {
+	case errors.Is(err, ErrBusy):
+		j, pods, started, err := r.startedBusy(ctx, j, pods, src)
+		if err != nil || !started {
+			out.Busy = err == nil
+			return nil, nil, src, err
+		}
+		if src == podsHinted {
+			src = podsListed
+		}
+		return j, pods, src, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil, src, nil
+	case err != nil:
+		return nil, nil, src, err
+	}
+	out.Started = true
+	return j, pods, src, nil
 }
 
 // report sends job's .finished if its verdict is due, under the report

@@ -19,17 +19,18 @@ const ReportingController = "keptn-sandbox.github.io/job-executor-knative"
 // Reasons of the Kubernetes Events recorded on Jobs.
 const (
 	ReasonCreated      = "Created"
-	ReasonStartedSent  = "StartedSent"
 	ReasonStopped      = "Stopped"
 	ReasonFinishedSent = "FinishedSent"
 )
 
 // Kubernetes Events are diagnostics: they must not take the API server's
-// capacity from Jobs. They are written at a bounded rate per replica (as the
-// kubelet's are, by eventRecordQPS): plenty for Keptn's pace of a few
-// events a minute, and a constant, small cost under a burst (at 200
-// triggered events/s, 10 writes/s beside 400 for the Jobs;
-// docs/benchmarks.md). A burst beyond the queue is dropped and counted.
+// capacity from Jobs. So a Job gets one as it is created and one as it is
+// reported (or stopped), not one per step, and they are written at a
+// bounded rate per replica (as the kubelet's are, by eventRecordQPS):
+// plenty for Keptn's pace of a few events a minute, and a constant, small
+// cost under a burst (at 200 triggered events/s, 10 writes/s beside 400 for
+// the Jobs; docs/benchmarks.md). A burst beyond the queue is dropped and
+// counted.
 const (
 	EventQPS       = 10
 	EventBurst     = 20

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	keptnv2 "github.com/keptn/go-utils/pkg/lib/v0_2_0"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,21 +49,20 @@ func (o *Observer) Created(ctx context.Context, job *batchv1.Job) {
 // Sent is called once a Keptn response for job was sent and recorded.
 func (o *Observer) Sent(ctx context.Context, job *batchv1.Job, ev event.Event) {
 	switch {
-	case strings.HasSuffix(ev.Type(), ".started"):
+	case keptnv2.IsStartedEventType(ev.Type()):
+		// No Event: the Job's jobs.keptn.sh/started annotation already says
+		// when .started went out, and an Event per response would be a
+		// second API write per triggered event for the same fact.
 		o.Metrics.Report(ctx, "started", "", "")
-		o.Events.Record(job, corev1.EventTypeNormal, ReasonStartedSent, "SendStarted", "Sent "+ev.Type())
-	case strings.HasSuffix(ev.Type(), ".finished"):
-		var d struct {
-			Status string `json:"status"`
-			Result string `json:"result"`
-		}
+	case keptnv2.IsFinishedEventType(ev.Type()):
+		var d keptnv2.EventData
 		_ = json.Unmarshal(ev.Data(), &d)
-		o.Metrics.Report(ctx, "finished", d.Status, d.Result)
+		o.Metrics.Report(ctx, "finished", string(d.Status), string(d.Result))
 		if end, ok := terminalTime(job); ok {
 			o.Metrics.ReportLatency(ctx, o.now().Sub(end))
 		}
 		kind := corev1.EventTypeNormal
-		if d.Result == "fail" || d.Status == "errored" {
+		if d.Result == keptnv2.ResultFailed || d.Status == keptnv2.StatusErrored {
 			kind = corev1.EventTypeWarning
 		}
 		o.Events.Record(job, kind, ReasonFinishedSent, "SendFinished",

@@ -258,7 +258,7 @@ func conclude(job *batchv1.Job, v Verdict, pod *corev1.Pod) Verdict {
 		if !ok {
 			continue
 		}
-		if reservedData[t.Name] {
+		if keptn.EventDataKeys[t.Name] {
 			notes = append(notes, fmt.Sprintf("The structured result of task %q is not in the data: %q is a key Keptn reserves.", t.Name, t.Name))
 			continue
 		}

@@ -14,13 +14,6 @@ const MaxResultBytes = 4096
 // ResultKey is the key of a structured result that sets the task's result.
 const ResultKey = "result"
 
-// reservedData are the .finished data keys a task's result may not take:
-// Keptn requires them, and keptn.FinishedEvent never lets Extra override them.
-var reservedData = map[string]bool{
-	"project": true, "stage": true, "service": true, "labels": true,
-	"status": true, "result": true, "message": true,
-}
-
 // ParseResult reads a task's termination message as a structured result: a
 // JSON object of at most MaxResultBytes. result is its "result" key when
 // that is pass, warning or fail (any case), else "". ok is false for

@@ -232,6 +232,10 @@ func (w *world) createRunning(b *testing.B, ctx context.Context, n int) {
 				job, err := jobs.Build(cfg, 0, taskEvent(b, w.triggered()), settings)
 				if err == nil {
 					job.Annotations[jobs.AnnotationStarted] = time.Now().UTC().Format(time.RFC3339Nano)
+					// The Jobs must all still run when the last step is
+					// swept: on a loaded machine creating 5,000 takes
+					// longer than a task's default deadline.
+					job.Spec.ActiveDeadlineSeconds = &benchJobDeadline
 					_, err = w.kube.BatchV1().Jobs(w.ns).Create(ctx, job, metav1.CreateOptions{})
 				}
 				if err != nil {
@@ -245,6 +249,10 @@ func (w *world) createRunning(b *testing.B, ctx context.Context, n int) {
 	close(errs)
 	must(b, <-errs)
 }
+
+// benchJobDeadline outlasts any BenchmarkManyJobs run (its context ends
+// after 40 minutes).
+var benchJobDeadline = int64(2 * time.Hour / time.Second)
 
 // waitRunning waits (up to 15 minutes) until n pods run in the world's
 // namespace and returns how many do.

@@ -150,16 +150,15 @@ func TestCompletionTwoReplicasOneFinished(t *testing.T) {
 func TestCompletionKeptnDownThenSweep(t *testing.T) {
 	e := newEnv(t)
 	fn := e.startFunction("replica-0")
-	e.setConfig(testConfig("alpine:3.20", ""))
+	// The task runs until its deadline, so the Job ends after the delivery
+	// has been answered and its settle step found nothing to report.
+	e.setConfig(oneTask("", "        image: "+testbed.ImageSleep+"\n        maxPollDuration: 2\n"))
 	ce := newTriggered("test", scope, "")
 	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
-	// The Job ends while Keptn is down. The watch starts only then: on kwok
-	// the pod ends within milliseconds, and the function reports from the
-	// pod's end, so a watch running from the start could report before
-	// Keptn goes down. Its first list still brings the ended Job, whose
-	// send fails.
-	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+	// The Job ends while Keptn is down; the watch's first list brings the
+	// ended Job, whose send fails.
 	e.keptn.SetDown(true)
+	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Failed")
 	e.startWatch(fn)
 	time.Sleep(500 * time.Millisecond)
 	assert.Empty(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"))

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
 // buildFunction builds cmd/function, as the image does.
@@ -72,11 +73,13 @@ func TestCompletionReplicaKilledBetweenClaimAndSend(t *testing.T) {
 	e := newEnv(t)
 	bin := buildFunction(t)
 	survivor := e.startFunction("replica-b")
-	e.setConfig(testConfig("alpine:3.20", ""))
+	// The task runs until its deadline, so the Job ends after the delivery
+	// has been answered: the survivor's settle step cannot report it.
+	e.setConfig(oneTask("", "        image: "+testbed.ImageSleep+"\n        maxPollDuration: 2\n"))
 	ce := newTriggered("test", scope, "")
 	require.Equal(t, http.StatusAccepted, deliver(t, survivor.url, ce))
 	name := e.jobsOf(ce.ID())[0].Name
-	waitJobCondition(t, context.Background(), e.kube, e.ns, name, "Complete")
+	waitJobCondition(t, context.Background(), e.kube, e.ns, name, "Failed")
 
 	// The doomed replica's sink never answers, so it is stuck between its
 	// claim and the end of its send when it is killed.

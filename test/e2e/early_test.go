@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +13,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
+	"github.com/keptn-sandbox/job-executor-knative/test/keptnstandin"
 	"github.com/keptn-sandbox/job-executor-knative/test/testbed"
 )
 
@@ -84,4 +89,56 @@ func (e *env) confirmed(id string) (*batchv1.Job, []corev1.Pod) {
 	pods, err := e.kube.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + job.Name})
 	require.NoError(e.t, err)
 	return &job, pods.Items
+}
+
+// TestEarlyPodEndsBeforeStartedIsRecorded: on kwok a task's pod ends at
+// once, so with the watch running its end can be seen while the creator
+// is still sending .started. The stand-in holds the .started POST until
+// the watch has marked the Job (reporter.AnnotationReportDue): the pod has
+// ended, the .finished is due, and it cannot go out yet. The creator's
+// write that records .started then conflicts with the mark and reports
+// the Job at once: exactly one .finished, after the .started, with no
+// sweep.
+func TestEarlyPodEndsBeforeStartedIsRecorded(t *testing.T) {
+	var e *env
+	var id atomic.Value
+	id.Store("")
+	var marked atomic.Bool
+	hold := func(ev keptnstandin.Event) {
+		if ev.Type != "sh.keptn.event.test.started" || ev.Triggeredid != id.Load().(string) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), reportWithin)
+		defer cancel()
+		err := wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(context.Context) (bool, error) {
+			for _, j := range e.jobsOf(ev.Triggeredid) {
+				if j.Annotations[reporter.AnnotationReportDue] != "" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		marked.Store(err == nil)
+	}
+	e = newEnv(t, withKeptn(keptnstandin.WithEventHook(hold)))
+	fn := e.startFunction("replica-0")
+	e.startWatch(fn)
+	e.setConfig(testConfig("alpine:3.20", ""))
+
+	ce := newTriggered("test", scope, "")
+	id.Store(ce.ID())
+	require.Equal(t, http.StatusAccepted, deliver(t, fn.url, ce))
+	require.True(t, marked.Load(), "the watch saw the pod end while .started was being sent, and marked the Job")
+	fin := e.waitFinished(ce.ID(), "test", reportWithin)
+	assert.Equal(t, "pass", fin.Data["result"])
+
+	started := e.eventsFor(ce.ID(), "sh.keptn.event.test.started")
+	require.Len(t, started, 1)
+	assert.True(t, started[0].Received.Before(fin.Received), ".finished after .started")
+	// Whatever the watch still delivers for this Job sends nothing more;
+	// a sweep finds it reported.
+	require.Equal(t, http.StatusAccepted, ping(t, fn.url))
+	assert.Len(t, e.eventsFor(ce.ID(), "sh.keptn.event.test.finished"), 1)
+	job := e.jobsOf(ce.ID())[0]
+	assert.NotEmpty(t, job.Annotations[jobs.AnnotationReported])
 }

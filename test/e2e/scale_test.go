@@ -174,7 +174,9 @@ func TestScaleToZeroSafetySweep(t *testing.T) {
 	e := newEnv(t)
 	ps := e.installSweep(time.Second)
 	fn := e.startFunction("replica-0")
-	e.setConfig(testConfig("alpine:3.20", ""))
+	// The task runs until its deadline, so the Job ends after the delivery
+	// has been answered: the launcher's settle step cannot report it.
+	e.setConfig(oneTask("", "        image: "+testbed.ImageSleep+"\n        maxPollDuration: 2\n"))
 	ticker := newCronTicker(t, ps, fn.url)
 
 	ce := newTriggered("test", scope, "")
@@ -185,7 +187,7 @@ func TestScaleToZeroSafetySweep(t *testing.T) {
 	require.NoError(t, unstructured.SetNestedField(obj.Object, "0 * * * *", "spec", "schedule"))
 	_, err = ps.Update(context.Background(), obj, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Complete")
+	waitJobCondition(t, context.Background(), e.kube, e.ns, e.jobsOf(ce.ID())[0].Name, "Failed")
 
 	before := fn.total.Load()
 	for ticker.Minute.Minute() != 59 {

@@ -1,0 +1,50 @@
+// Package claimtest is a fake Kubernetes clientset for the tests of the
+// packages that write claims on Jobs (pkg/reporter, pkg/launch): it decides
+// Job updates by resourceVersion as the API server does.
+package claimtest
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// JobsResource is the resource of Jobs in the fake's tracker.
+var JobsResource = batchv1.SchemeGroupVersion.WithResource("jobs")
+
+// NewClientset is a fake clientset holding objs whose Job updates conflict
+// unless they carry the stored resourceVersion. client-go's own tracker
+// accepts any write, which would let two claimers both win, and would hide
+// every interleaving that optimistic concurrency decides.
+func NewClientset(objs ...runtime.Object) *fake.Clientset {
+	cs := fake.NewClientset(objs...)
+	var mu sync.Mutex
+	rv := 100
+	cs.PrependReactor("update", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		// The fake runs reactors under its own lock; mu guards rv against
+		// future changes of that.
+		mu.Lock()
+		defer mu.Unlock()
+		job := a.(k8stesting.UpdateAction).GetObject().(*batchv1.Job).DeepCopy()
+		cur, err := cs.Tracker().Get(JobsResource, job.Namespace, job.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		if cur.(*batchv1.Job).ResourceVersion != job.ResourceVersion {
+			return true, nil, apierrors.NewConflict(JobsResource.GroupResource(), job.Name, errors.New("the object has been modified"))
+		}
+		rv++
+		job.ResourceVersion = strconv.Itoa(rv)
+		if err := cs.Tracker().Update(JobsResource, job, job.Namespace); err != nil {
+			return true, nil, err
+		}
+		return true, job.DeepCopy(), nil
+	})
+	return cs
+}
