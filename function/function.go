@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 
@@ -86,6 +87,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, res
 	case e.Type() == reporter.EventPing:
 		st, err := f.reporter.Sweep(ctx)
+		returnSweepMemory(st)
 		idle, werr := f.settleSweep(ctx, st, err)
 		log.InfoContext(ctx, "sweep", "scanned", st.Scanned, "started", st.Started, "stopped", st.Stopped,
 			"reported", st.Reported, "busy", st.Busy, "deleted", st.Deleted, "errors", st.Errors,
@@ -110,6 +112,24 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		log.DebugContext(ctx, "ignoring event type")
 		f.metrics.Event(ctx, e.Type(), outcomeIgnored)
 		return nil, nil
+	}
+}
+
+// bigSweep is the number of Jobs scanned from which a sweep gives its
+// memory back to the system at once.
+const bigSweep = 500
+
+// freeOSMemory is debug.FreeOSMemory; tests count its calls.
+var freeOSMemory = debug.FreeOSMemory
+
+// returnSweepMemory gives the pages a big sweep decoded back to the
+// system. Between ticks the function is idle, and Go's background
+// scavenger returns them only over minutes: after sweeps of 1,000 Jobs the
+// resident set stayed 20 MiB above idle (docs/benchmarks.md, "Many running
+// Jobs"). The forced collection costs milliseconds once per tick.
+func returnSweepMemory(st reporter.SweepStats) {
+	if st.Scanned >= bigSweep {
+		freeOSMemory()
 	}
 }
 

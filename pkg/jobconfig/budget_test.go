@@ -10,43 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig/jobconfigtest"
 )
-
-// aliasBomb is the probe's config: one 190 KB scalar (the probe used 200 KB, a few more than our 256 KiB file limit with its head) anchored and aliased
-// 14,000 times in args, a 256 KB file that encodes to 2.8 GB of Job.
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString(head)
-	b.WriteString("        cmd: [&big " + strings.Repeat("x", 190_000) + "]\n        args: [")
-	for i := range 14_000 {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString("*big")
-	}
-	b.WriteString("]\n")
-	return b.String()
-}
-
-// heavyRegexps is the probe's 128 event names of the form
-// (?:[a-z]{1,999}|...), 103 KB that compiled to 1.4 GB.
-func heavyRegexps(actions, events int) string {
-	alts := make([]string, 0, 64)
-	for i := 0; len(strings.Join(alts, "|")) < 780; i++ {
-		alts = append(alts, fmt.Sprintf("[a-%c]{1,999}", 'b'+i%24))
-	}
-	name := "(?:" + strings.Join(alts, "|") + ")"
-	var b strings.Builder
-	b.WriteString("apiVersion: v2\nactions:\n")
-	for a := range actions {
-		fmt.Fprintf(&b, "  - name: a%d\n    events:\n", a)
-		for range events {
-			fmt.Fprintf(&b, "      - name: '%s'\n", name)
-		}
-		b.WriteString("    tasks:\n      - name: t\n        image: alpine\n")
-	}
-	return b.String()
-}
 
 // allocated is the bytes f allocates: the budgets are checked as work not
 // done, never as time.
@@ -61,7 +27,7 @@ func allocated(f func()) uint64 {
 
 func TestParseBudgets(t *testing.T) {
 	t.Run("alias bomb of bytes", func(t *testing.T) {
-		doc := aliasBomb()
+		doc := jobconfigtest.AliasBomb(head)
 		require.LessOrEqual(t, len(doc), DefaultLimits().MaxBytes, "the file itself is within the size limit")
 		var err error
 		var cfg *Config
@@ -73,7 +39,7 @@ func TestParseBudgets(t *testing.T) {
 		assert.Less(t, alloc, uint64(64<<20), "refused before anything is expanded")
 	})
 	t.Run("heavy regular expressions", func(t *testing.T) {
-		doc := heavyRegexps(4, 32)
+		doc := jobconfigtest.HeavyRegexps(4, 32, "alpine", "")
 		var err error
 		alloc := allocated(func() { _, err = Parse("job/config.yaml", []byte(doc)) })
 		var list ErrorList
@@ -147,7 +113,7 @@ func FuzzRegexpProgram(f *testing.F) {
 func FuzzExpansion(f *testing.F) {
 	f.Add("a: &a [x, y]\nb: [*a, *a, *a]\n", 6, 10)
 	f.Add("a: &a xxxxxxxx\nb: [*a, *a]\n", 100, 20)
-	f.Add(aliasBomb()[:300], 1000, 100)
+	f.Add(jobconfigtest.AliasBomb(head)[:300], 1000, 100)
 	f.Fuzz(func(t *testing.T, doc string, maxNodes, maxBytes int) {
 		if maxNodes < 1 || maxBytes < 1 || maxNodes > 1<<20 || maxBytes > 1<<24 {
 			return

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -145,6 +146,9 @@ func (w *world) identity(ctx context.Context) {
 	rc, err := manifests.ServiceAccountConfig(ctx, w.bed.RESTConfig(), fnNS, manifests.FunctionServiceAccount)
 	must(w.tb, err)
 	rc.QPS, rc.Burst = -1, 0
+	// The baselines speak protobuf, as the function does (function/start.go).
+	rc.ContentType = runtime.ContentTypeProtobuf
+	rc.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	w.asFunction = rc
 	w.kubeconfig = filepath.Join(w.tb.TempDir(), "function.kubeconfig")
 	must(w.tb, manifests.WriteKubeconfig(rc, w.kubeconfig))

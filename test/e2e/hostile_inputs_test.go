@@ -3,12 +3,13 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig/jobconfigtest"
 )
 
 // Hostile config authors and event senders (issue 16, points 3, 4, 6, 7
@@ -17,53 +18,6 @@ import (
 // that carries the event's words as written. The memory and CPU cases are
 // budgets hit with a clear error; that the replica survives them is the
 // test still running.
-
-// aliasBombConfig is one 190 KB value anchored and aliased 14,000 times: a
-// 256 KB file that would encode to 2.7 GB of Job.
-func aliasBombConfig() string {
-	var b strings.Builder
-	b.WriteString(oneTask("", "        image: alpine:3.20\n"))
-	b.WriteString("        cmd: [&big " + strings.Repeat("x", 190_000) + "]\n        args: [")
-	for i := range 14_000 {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString("*big")
-	}
-	b.WriteString("]\n")
-	return b.String()
-}
-
-// heavyRegexpConfig has 128 event names of the form (?:[a-z]{1,999}|...),
-// 100 KB that compiled to 1.4 GB; the first action also names the real
-// type, so the event has an action to fail.
-func heavyRegexpConfig() string {
-	var alts []string
-	for i := 0; len(strings.Join(alts, "|")) < 780; i++ {
-		alts = append(alts, fmt.Sprintf("[a-%c]{1,999}", 'b'+i%24))
-	}
-	name := "(?:" + strings.Join(alts, "|") + ")"
-	var b strings.Builder
-	b.WriteString("apiVersion: v2\nactions:\n")
-	for a := range 4 {
-		fmt.Fprintf(&b, "  - name: a%d\n    events:\n", a)
-		if a == 0 {
-			b.WriteString("      - name: sh.keptn.event.test.triggered\n")
-		}
-		for range 32 - btoi(a == 0) {
-			fmt.Fprintf(&b, "      - name: '%s'\n", name)
-		}
-		b.WriteString("    tasks:\n      - name: t\n        image: alpine:3.20\n")
-	}
-	return b.String()
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // nestedData is event data with lists nested depth deep (6 KB at 3,000).
 func nestedData(service string, depth int) map[string]any {
@@ -85,14 +39,14 @@ func TestHostileInputsEndToEnd(t *testing.T) {
 	}
 
 	t.Run("alias bomb", func(t *testing.T) {
-		doc := aliasBombConfig()
+		doc := jobconfigtest.AliasBomb(oneTask("", "        image: alpine:3.20\n"))
 		require.LessOrEqual(t, len(doc), 256<<10)
 		commit("alias-bomb", doc)
 		e.expectRefused(t, fn.url, newTriggered("test", serviceScope("alias-bomb"), ""),
 			"invalid job config", ":10:36: this alias makes the document expand to more than 1048576 bytes of values (aliases included")
 	})
 	t.Run("heavy regular expressions", func(t *testing.T) {
-		commit("regexps", heavyRegexpConfig())
+		commit("regexps", jobconfigtest.HeavyRegexps(4, 32, "alpine:3.20", "sh.keptn.event.test.triggered"))
 		e.expectRefused(t, fn.url, newTriggered("test", serviceScope("regexps"), ""),
 			"actions[0].events[1].name: this regular expression compiles to more than 2048 instructions")
 	})

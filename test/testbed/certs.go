@@ -1,19 +1,18 @@
 package testbed
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keptn-sandbox/job-executor-knative/test/testca"
 )
 
 // pki holds the files of the bed's certificate authority and keys. Every
@@ -25,15 +24,14 @@ type pki struct {
 	ServiceAccountKey, SAPublic      string
 	caPEM, adminCertPEM, adminKeyPEM []byte
 	// The CA itself, for certificates issued later (the real node's).
-	ca    *x509.Certificate
-	caKey *ecdsa.PrivateKey
+	ca *testca.CA
 }
 
-func (p *pki) loadCA() (*x509.Certificate, crypto.Signer, error) {
-	if p.ca == nil || p.caKey == nil {
-		return nil, nil, fmt.Errorf("testbed: the CA of %s is not loaded", p.CACert)
+func (p *pki) loadCA() (*testca.CA, error) {
+	if p.ca == nil {
+		return nil, fmt.Errorf("testbed: the CA of %s is not loaded", p.CACert)
 	}
-	return p.ca, p.caKey, nil
+	return p.ca, nil
 }
 
 // newPKI writes a fresh CA, a loopback serving certificate, an admin client
@@ -51,56 +49,36 @@ func newPKI(dir string) (*pki, error) {
 	now := time.Now().Add(-time.Hour)
 	notAfter := now.Add(10 * 365 * 24 * time.Hour)
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testca.New("testbed-ca", now, notAfter)
 	if err != nil {
 		return nil, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "testbed-ca"},
-		NotBefore:             now,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		return nil, err
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	p.caPEM = pemBlock("CERTIFICATE", caDER)
-	p.ca, p.caKey = caCert, caKey
-	if err := writeCert(p.CACert, p.caPEM, p.CAKey, caKey); err != nil {
+	p.ca, p.caPEM = ca, ca.PEM
+	if err := writeCert(p.CACert, p.caPEM, p.CAKey, ca.Key); err != nil {
 		return nil, err
 	}
 
 	serving := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "testbed-loopback"},
-		NotBefore:    now,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
+		Subject:     pkix.Name{CommonName: "testbed-loopback"},
+		NotBefore:   now,
+		NotAfter:    notAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 	}
-	if _, _, err := issue(serving, caCert, caKey, p.ServingCert, p.ServingKey); err != nil {
+	if _, _, err := issue(serving, ca, p.ServingCert, p.ServingKey); err != nil {
 		return nil, err
 	}
 
 	admin := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "testbed-admin", Organization: []string{"system:masters"}},
-		NotBefore:    now,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Subject:     pkix.Name{CommonName: "testbed-admin", Organization: []string{"system:masters"}},
+		NotBefore:   now,
+		NotAfter:    notAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if p.adminCertPEM, p.adminKeyPEM, err = issue(admin, caCert, caKey, p.AdminCert, p.AdminKey); err != nil {
+	if p.adminCertPEM, p.adminKeyPEM, err = issue(admin, ca, p.AdminCert, p.AdminKey); err != nil {
 		return nil, err
 	}
 
@@ -112,23 +90,19 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeCert(p.SAPublic, pemBlock("PUBLIC KEY", pub), p.ServiceAccountKey, saKey); err != nil {
+	if err := writeCert(p.SAPublic, testca.PEM("PUBLIC KEY", pub), p.ServiceAccountKey, saKey); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // issue signs tmpl with the CA for a new key and writes both as PEM.
-func issue(tmpl, ca *x509.Certificate, caKey crypto.Signer, certPath, keyPath string) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func issue(tmpl *x509.Certificate, ca *testca.CA, certPath, keyPath string) (certPEM, keyPEM []byte, err error) {
+	der, key, err := ca.Issue(tmpl)
 	if err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sign %s: %w", tmpl.Subject.CommonName, err)
-	}
-	certPEM = pemBlock("CERTIFICATE", der)
+	certPEM = testca.PEM("CERTIFICATE", der)
 	if err := writeCert(certPath, certPEM, keyPath, key); err != nil {
 		return nil, nil, err
 	}
@@ -144,17 +118,5 @@ func writeCert(certPath string, certPEM []byte, keyPath string, key *ecdsa.Priva
 	if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(keyPath, pemBlock("EC PRIVATE KEY", der), 0o600)
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return n
+	return os.WriteFile(keyPath, testca.PEM("EC PRIVATE KEY", der), 0o600)
 }

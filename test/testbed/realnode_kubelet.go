@@ -92,21 +92,20 @@ func (b *Bed) startKubelet(ctx context.Context) error {
 // writeNodeKubeconfig issues the kubelet's client certificate
 // (O=system:nodes, CN=system:node:<name>) and writes its kubeconfig.
 func (b *Bed) writeNodeKubeconfig(path string) error {
-	caCert, caKey, err := b.pki.loadCA()
+	ca, err := b.pki.loadCA()
 	if err != nil {
 		return err
 	}
 	now := time.Now().Add(-time.Hour)
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "system:node:" + RealNodeName, Organization: []string{"system:nodes"}},
-		NotBefore:    now,
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Subject:     pkix.Name{CommonName: "system:node:" + RealNodeName, Organization: []string{"system:nodes"}},
+		NotBefore:   now,
+		NotAfter:    now.Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	dir := filepath.Dir(path)
-	certPEM, keyPEM, err := issue(tmpl, caCert, caKey, filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"))
+	certPEM, keyPEM, err := issue(tmpl, ca, filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"))
 	if err != nil {
 		return err
 	}
