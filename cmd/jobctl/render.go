@@ -59,7 +59,10 @@ Each matching action is first admitted by the operator's policy (--policy
 FILE, else the default policy, as in the function; see 'jobctl validate
 --help'): plugin tasks become the catalog's containers, images a signature
 rule covers are verified and pinned by digest, and the built Job is checked
-against the hard rules. An action the policy cannot decide on from here (a
+against the hard rules: Kubernetes' own Pod Security evaluator at
+"restricted" (latest of k8s.io/pod-security-admission v0.33.5, i.e.
+Kubernetes v1.33), whose failed checks are printed in the API server's
+words, then the rules of ours beyond it. An action the policy cannot decide on from here (a
 registry out of reach) is reported on stderr as not checked, and the exit
 code is 2. Secret labels live in the cluster: each Secret a task reads is a
 warning on stderr naming the label it must carry, and the Job is printed.
