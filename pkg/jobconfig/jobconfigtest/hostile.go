@@ -28,10 +28,10 @@ func AliasBomb(head string) string {
 
 // HeavyRegexps is a config of actions actions, each with events event names
 // of the form (?:[a-z]{1,999}|...) and one task running image: at 4 × 32, a
-// probe's 100 KB that compiled to 1.4 GB. A real event type, when not
+// probe's 100 KB that compiled to 1.4 GB. eventType, when not
 // empty, takes the first action's first name, so that an event of that
 // type has an action to fail.
-func HeavyRegexps(actions, events int, image, real string) string {
+func HeavyRegexps(actions, events int, image, eventType string) string {
 	var alts []string
 	for i := 0; len(strings.Join(alts, "|")) < 780; i++ {
 		alts = append(alts, fmt.Sprintf("[a-%c]{1,999}", 'b'+i%24))
@@ -42,8 +42,8 @@ func HeavyRegexps(actions, events int, image, real string) string {
 	for a := range actions {
 		fmt.Fprintf(&b, "  - name: a%d\n    events:\n", a)
 		heavy := events
-		if a == 0 && real != "" {
-			fmt.Fprintf(&b, "      - name: %s\n", real)
+		if a == 0 && eventType != "" {
+			fmt.Fprintf(&b, "      - name: %s\n", eventType)
 			heavy--
 		}
 		for range heavy {
