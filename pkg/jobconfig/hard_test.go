@@ -105,6 +105,9 @@ func TestSecurityContextViolations(t *testing.T) {
 			got, err := SecurityContextViolations(tc.sc)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
+			for _, v := range got {
+				assert.Contains(t, v.Message(), v.Reason+`: jobs run under Pod Security "restricted"`)
+			}
 		})
 	}
 }
