@@ -255,3 +255,25 @@ func TestNoProductFunctionIsOver80Lines(t *testing.T) {
 		}
 	})
 }
+
+// TestProductHoldsNoClientset: reflection on methods is reachable in the
+// function (JSONPath's gval, text/template), so the linker keeps every
+// method of a type held in an interface; a *kubernetes.Clientset held in one
+// (kubernetes.Interface) links the client of every API group, 8 MB of
+// binary and resident memory on every cold start (docs/benchmarks.md,
+// "Scale from zero"). Product code uses the typed clients of the groups it
+// needs (function/kube.go).
+func TestProductHoldsNoClientset(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range productFiles(t) {
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if imp.Path.Value == `"k8s.io/client-go/kubernetes"` {
+				t.Errorf("%s: imports the whole clientset; use the typed clients of the groups needed", fset.Position(imp.Pos()))
+			}
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -14,12 +13,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
@@ -114,7 +110,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 }
 
 // newReporter builds the reconciler that reports Jobs and sweeps.
-func (f *Function) newReporter(cfg map[string]string, kube kubernetes.Interface, responses *reporter.Sender, set settings) (*reporter.Reconciler, error) {
+func (f *Function) newReporter(cfg map[string]string, kube *kubeClients, responses *reporter.Sender, set settings) (*reporter.Reconciler, error) {
 	return reporter.NewReconciler(kube, responses, reporter.Config{
 		MaxEventBytes: finished.MaxEventBytesFor(set.maxEventKB),
 		ManagedBy:     set.jobs.ManagedBy,
@@ -128,7 +124,7 @@ func (f *Function) newReporter(cfg map[string]string, kube kubernetes.Interface,
 // armedJobs sets up the sweep's switch and returns the Job clients the
 // launcher creates through: every create arms the sweep before the Job exists
 // (docs/completion.md, Scale to zero).
-func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube kubernetes.Interface, set settings) (func(ns string) launch.JobClient, error) {
+func (f *Function) armedJobs(cfg map[string]string, rc *rest.Config, kube *kubeClients, set settings) (func(ns string) launch.JobClient, error) {
 	var err error
 	if f.wake, err = sweepSwitch(cfg, rc, set.holder, set.claimTTL); err != nil {
 		return nil, err
@@ -179,39 +175,6 @@ func newLogger(level string) *slog.Logger {
 	}
 	// logctx adds each event's attributes (Keptn context, event id, Job).
 	return slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
-}
-
-// kubeClient builds the Kubernetes client; wrap counts its requests.
-func kubeClient(kubeconfig string, wrap func(http.RoundTripper) http.RoundTripper) (kubernetes.Interface, *rest.Config, error) {
-	var rc *rest.Config
-	var err error
-	if kubeconfig != "" {
-		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
-	} else {
-		rc, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client config: %w", err)
-	}
-	// No client-side rate limit (client-go's default is 5 QPS): it only
-	// queues events behind itself (50 QPS held the function to 22 events/s).
-	// What is in flight is bounded already, by the Service's
-	// containerConcurrency and the sweep's Concurrency, and the API server
-	// protects itself: measured as the function's ServiceAccount under API
-	// Priority and Fairness (the default FlowSchema service-accounts, level
-	// workload-low), bursts were neither rejected nor queued for long, and a
-	// 429 would be retried by client-go after its Retry-After
-	// (docs/benchmarks.md, "Identity").
-	rc.QPS, rc.Burst = -1, 0
-	// Protobuf, as Kubernetes' own controllers speak it: a sweep decodes
-	// thousands of Jobs and pods, and JSON decoding is what its memory and
-	// time went to (docs/benchmarks.md, "Many running Jobs"). The dynamic
-	// client (PingSource) sets JSON for itself.
-	rc.ContentType = runtime.ContentTypeProtobuf
-	rc.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	rc.Wrap(wrap)
-	kube, err := kubernetes.NewForConfig(rc)
-	return kube, rc, err
 }
 
 // loadPolicy reads the operator's policy (docs/security.md); without one

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/protocol"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
@@ -34,7 +33,7 @@ func (f *Function) MetricsHandler() http.Handler { return f.metrics.Handler() }
 
 // observer builds what turns Job transitions into metrics and, unless
 // KUBE_EVENTS is false, Kubernetes Events.
-func (f *Function) observer(cfg map[string]string, kube kubernetes.Interface) (*telemetry.Observer, error) {
+func (f *Function) observer(cfg map[string]string, kube *kubeClients) (*telemetry.Observer, error) {
 	on, err := strconv.ParseBool(lookup(cfg, "KUBE_EVENTS"))
 	if err != nil {
 		return nil, fmt.Errorf("KUBE_EVENTS %q: want true or false", lookup(cfg, "KUBE_EVENTS"))

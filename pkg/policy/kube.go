@@ -5,7 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 )
 
@@ -14,7 +14,9 @@ import (
 // function's own. The function needs get on that ConfigMap
 // (docs/security.md).
 type KubeConfigMaps struct {
-	Client    kubernetes.Interface
+	Client interface {
+		CoreV1() corev1client.CoreV1Interface
+	}
 	Namespace string
 }
 

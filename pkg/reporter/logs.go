@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
 )
@@ -20,7 +19,7 @@ type LogReader interface {
 }
 
 // ClientsetLogs reads logs through client-go.
-type ClientsetLogs struct{ Client kubernetes.Interface }
+type ClientsetLogs struct{ Client Kube }
 
 // Stream implements LogReader.
 func (c ClientsetLogs) Stream(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {

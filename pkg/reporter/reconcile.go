@@ -17,7 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
+	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
@@ -86,9 +87,19 @@ type Reconciler struct {
 	sweeping sync.Mutex
 }
 
+// Kube is the part of a clientset the reconciler uses; a
+// *kubernetes.Clientset and client-go's fake satisfy it. Narrower than
+// kubernetes.Interface so that the function need not hold a whole clientset
+// in an interface, which links every API group's client (docs/benchmarks.md,
+// "Scale from zero").
+type Kube interface {
+	BatchV1() batchv1client.BatchV1Interface
+	CoreV1() corev1client.CoreV1Interface
+}
+
 // NewReconciler wires a Reconciler to a Kubernetes client. sender must be
 // the one that sends .started, so both responses share source and sink.
-func NewReconciler(kube kubernetes.Interface, sender *Sender, cfg Config) (*Reconciler, error) {
+func NewReconciler(kube Kube, sender *Sender, cfg Config) (*Reconciler, error) {
 	if sender == nil {
 		return nil, errors.New("report: the reconciler needs a Sender")
 	}

@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/flowcontrol"
 )
@@ -60,14 +60,20 @@ type pendingEvent struct {
 	eventtype, reason, action, note string
 }
 
+// EventsClient is the part of a clientset JobEvents writes through (a
+// *kubernetes.Clientset or client-go's fake satisfy it).
+type EventsClient interface {
+	EventsV1() eventsv1client.EventsV1Interface
+}
+
 // NewJobEvents starts recording to kube's events.k8s.io API; m (may be
 // nil) counts dropped Events and shows the queue. The function's RBAC must
 // allow create and patch on events.events.k8s.io in the job namespaces.
-func NewJobEvents(kube kubernetes.Interface, m *Metrics) (*JobEvents, error) {
+func NewJobEvents(kube EventsClient, m *Metrics) (*JobEvents, error) {
 	return newJobEvents(kube, m, flowcontrol.NewTokenBucketRateLimiter(EventQPS, EventBurst), EventQueueSize)
 }
 
-func newJobEvents(kube kubernetes.Interface, m *Metrics, limiter flowcontrol.RateLimiter, queue int) (*JobEvents, error) {
+func newJobEvents(kube EventsClient, m *Metrics, limiter flowcontrol.RateLimiter, queue int) (*JobEvents, error) {
 	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := b.StartRecordingToSinkWithContext(ctx); err != nil {
