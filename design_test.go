@@ -29,6 +29,7 @@ var floors = map[string]int{
 	"pkg/claim/claimtest":         0,
 	"pkg/serve":                   0,
 	"pkg/wake":                    0,
+	"pkg/podsecurity":             0,
 	"pkg/policy/policytest":       0,
 	"pkg/jobconfig/jobconfigtest": 0,
 	"pkg/telemetry/telemetrytest": 0,
@@ -52,7 +53,7 @@ var floors = map[string]int{
 
 // pure packages do no I/O of their own: the same input gives the same
 // output, which is what makes a redelivered event harmless.
-var pure = []string{"pkg/yamlnode", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "pkg/verdict", "pkg/finished", "pkg/generic"}
+var pure = []string{"pkg/yamlnode", "pkg/podsecurity", "pkg/claim", "pkg/jobconfig", "pkg/jobs", "pkg/verdict", "pkg/finished", "pkg/generic"}
 
 // io are the imports a pure package may not have.
 var ioImports = []string{"os", "net", "net/http", "k8s.io/client-go/"}

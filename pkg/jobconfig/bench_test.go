@@ -47,3 +47,15 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseSecurityContext parses the smallest config that has a task
+// securityContext: what checking it against Pod Security costs the parser.
+func BenchmarkParseSecurityContext(b *testing.B) {
+	data := []byte(head + "        securityContext: {runAsUser: 1000, allowPrivilegeEscalation: false, seccompProfile: {type: RuntimeDefault}}\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("job/config.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

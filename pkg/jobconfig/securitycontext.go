@@ -12,8 +12,8 @@ import (
 
 // securityContextSubset is the part of a container securityContext that JES
 // accepted; anything else (seLinuxOptions, windowsOptions, ...) stays an
-// unknown field, as it was in JES. Values no policy allows (the hard rules,
-// SecurityContextViolations) are refused here; capabilities are the
+// unknown field, as it was in JES. Values no policy allows (Pod Security
+// "restricted", SecurityContextViolations) are refused here; capabilities are the
 // operator's policy, decided when the action is admitted.
 type securityContextSubset struct {
 	Capabilities             *corev1.Capabilities   `json:"capabilities"`
@@ -99,7 +99,11 @@ func (d *decoder) securityContext(n *yaml.Node, path string) *corev1.SecurityCon
 		SeccompProfile:           s.SeccompProfile,
 	}
 	if len(d.errs) == before {
-		for _, v := range SecurityContextViolations(out) {
+		violations, err := SecurityContextViolations(out)
+		if err != nil {
+			d.errorfPath(n, path, "%v", err)
+		}
+		for _, v := range violations {
 			d.errorfPath(n, yamlnode.JoinPath(path, v.Field), "%s", v.Message())
 		}
 	}

@@ -7,19 +7,13 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/podsecurity"
 )
 
-// restrictedContext passes Pod Security Admission "restricted" and adds a
-// read-only root filesystem; /tmp and /keptn are writable volumes.
+// restrictedContext is every container's securityContext: the one
+// definition of "restricted" in the product also says what passes it.
 func restrictedContext() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		Privileged:               ptr.To(false),
-		AllowPrivilegeEscalation: ptr.To(false),
-		RunAsNonRoot:             ptr.To(true),
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
+	return podsecurity.ContainerContext()
 }
 
 // taskSecurityContext merges the task's securityContext over the restricted
@@ -37,8 +31,16 @@ func taskSecurityContext(cfg *jobconfig.Config, t *jobconfig.Task) (*corev1.Secu
 	}
 	// The parser refuses these with their line; a config built by hand
 	// gets the same answer here.
-	if v := jobconfig.SecurityContextViolations(in); len(v) > 0 {
-		return nil, fieldErr(cfg, t.Pos, "securityContext."+v[0].Field, v[0].Message())
+	v, err := jobconfig.SecurityContextViolations(in)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", t.Name, err)
+	}
+	if len(v) > 0 {
+		field := "securityContext"
+		if v[0].Field != "" {
+			field += "." + v[0].Field
+		}
+		return nil, fieldErr(cfg, t.Pos, field, v[0].Message())
 	}
 	if in.RunAsUser != nil {
 		sc.RunAsUser = ptr.To(*in.RunAsUser)

@@ -3,28 +3,14 @@ package policy
 import (
 	"fmt"
 	"slices"
-	"sync"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	psaapi "k8s.io/pod-security-admission/api"
 	psa "k8s.io/pod-security-admission/policy"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/podsecurity"
 )
-
-// Restricted is the Pod Security level every Job meets: "restricted" as the
-// linked k8s.io/pod-security-admission defines its latest version (v0.33.5:
-// Kubernetes v1.33). Pinning latest of the module, not a version of our
-// own, keeps "restricted" meaning what the API server we build against
-// means; a cluster's admission may in addition enforce its own version.
-var Restricted = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
-
-// evaluator is built on first use: populating every version's checks takes
-// time that a cold start that never builds a Job should not pay.
-var evaluator = sync.OnceValues(func() (psa.Evaluator, error) {
-	return psa.NewEvaluator(psa.DefaultChecks())
-})
 
 // Violation is a built Job that breaks a hard rule. The job builder should
 // never produce one; CheckJob is the independent last check, so that no
@@ -39,7 +25,7 @@ type Violation struct {
 
 func (v *Violation) Error() string {
 	if v.PodSecurity {
-		return fmt.Sprintf("job %s breaks Pod Security %q (%s): %s; it is not created", v.Job, Restricted.Level, Restricted.Version, v.Rule)
+		return fmt.Sprintf("job %s breaks Pod Security %q (%s): %s; it is not created", v.Job, podsecurity.Restricted.Level, podsecurity.Restricted.Version, v.Rule)
 	}
 	return fmt.Sprintf("job %s breaks the hard rule %q; it is not created", v.Job, v.Rule)
 }
@@ -68,11 +54,11 @@ func (p *Policy) CheckJob(job *batchv1.Job, s jobs.Settings) error {
 // check allows it, else the failed checks in the API server's own words
 // ("allowPrivilegeEscalation != false (container "task" must set ...)").
 func podSecurity(tmpl *corev1.PodTemplateSpec) (string, error) {
-	e, err := evaluator()
+	failed, err := podsecurity.Failures(&tmpl.ObjectMeta, &tmpl.Spec)
 	if err != nil {
-		return "", fmt.Errorf("pod security evaluator: %w", err)
+		return "", err
 	}
-	agg := psa.AggregateCheckResults(e.EvaluatePod(Restricted, &tmpl.ObjectMeta, &tmpl.Spec))
+	agg := psa.AggregateCheckResults(failed)
 	if agg.Allowed {
 		return "", nil
 	}
