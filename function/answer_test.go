@@ -20,6 +20,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -72,7 +73,7 @@ func assertStatus(t *testing.T, want int, res error) {
 // retries unreported Jobs anyway.
 func TestAnswerKeepsTheOldClassifiersStatuses(t *testing.T) {
 	jobsGR := schema.GroupResource{Group: "batch", Resource: "jobs"}
-	keptnDown := &keptn.RetryableError{StatusCode: 503, Err: errors.New("HTTP 503 from Keptn")}
+	keptnDown := &resources.RetryableError{StatusCode: 503, Err: errors.New("HTTP 503 from Keptn")}
 	tests := []struct {
 		name     string
 		err      error

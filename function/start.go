@@ -21,11 +21,11 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/finished"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/logctx"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/policy"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/telemetry"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/wake"
@@ -56,7 +56,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if set.jobs, err = pol.ApplySettings(set.jobs); err != nil {
 		return err
 	}
-	resources, out, err := keptnClients(cfg)
+	configs, out, err := keptnClients(cfg)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	responses.Observer = obs
 	f.launcher = &launch.Handler{
 		Configs: &launch.Configs{
-			Resources: launch.NewCachedGetter(resources, 1024, 30*time.Second),
+			Resources: launch.NewCachedGetter(configs, 1024, 30*time.Second),
 			Options:   []jobconfig.Option{jobconfig.WithLimits(pol.ConfigLimits())},
 		},
 		Jobs:        jobsFor,
@@ -223,31 +223,31 @@ func resourceURL(cfg map[string]string) string {
 }
 
 // keptnClients are where configs come from and where events go.
-func keptnClients(cfg map[string]string) (keptn.ResourceGetter, sink.Sender, error) {
-	resources, err := resourceSource(cfg)
+func keptnClients(cfg map[string]string) (resources.ResourceGetter, sink.Sender, error) {
+	configs, err := resourceSource(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	out, err := eventSink(cfg)
-	return resources, out, err
+	return configs, out, err
 }
 
-func resourceSource(cfg map[string]string) (keptn.ResourceGetter, error) {
+func resourceSource(cfg map[string]string) (resources.ResourceGetter, error) {
 	if dir := lookup(cfg, "KEPTN_CONFIG_DIR"); dir != "" {
-		return keptn.NewDirSource(dir)
+		return resources.NewDirSource(dir)
 	}
 	u := resourceURL(cfg)
 	if u == "" {
 		return nil, fmt.Errorf("no config source: set KEPTN_API_URL (or KEPTN_RESOURCE_URL), or KEPTN_CONFIG_DIR")
 	}
-	opts := []keptn.ClientOption{keptn.WithToken(lookup(cfg, "KEPTN_API_TOKEN"))}
+	opts := []resources.ClientOption{resources.WithToken(lookup(cfg, "KEPTN_API_TOKEN"))}
 	if ca := lookup(cfg, "KEPTN_CA_FILE"); ca != "" {
-		opts = append(opts, keptn.WithCAFile(ca))
+		opts = append(opts, resources.WithCAFile(ca))
 	}
 	if insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY")); insecure {
-		opts = append(opts, keptn.WithInsecureSkipVerify())
+		opts = append(opts, resources.WithInsecureSkipVerify())
 	}
-	return keptn.NewResourceClient(u, opts...)
+	return resources.NewResourceClient(u, opts...)
 }
 
 func eventSink(cfg map[string]string) (sink.Sender, error) {
@@ -265,7 +265,7 @@ func eventSink(cfg map[string]string) (sink.Sender, error) {
 }
 
 // keptnTLS is the function's TLS towards Keptn's API for events, the same
-// trust its resource client has (keptn.WithCAFile): nil keeps Go's.
+// trust its resource client has (resources.WithCAFile): nil keeps Go's.
 func keptnTLS(cfg map[string]string) (*tls.Config, error) {
 	insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
 	ca := lookup(cfg, "KEPTN_CA_FILE")
@@ -279,7 +279,7 @@ func keptnTLS(cfg map[string]string) (*tls.Config, error) {
 			return nil, fmt.Errorf("KEPTN_CA_FILE: %w", err)
 		}
 	}
-	return keptn.TLSConfig(pem, ca, insecure)
+	return resources.TLSConfig(pem, ca, insecure)
 }
 
 // sweepNamespaces are the namespaces the ping sweep lists: every namespace

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // Exit codes. The Job's completion report shows the code and the one-line
@@ -51,16 +51,16 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, errLimit):
 		return exitLimit
-	case errors.Is(err, errUnsafe), errors.Is(err, keptn.ErrInvalidURI):
+	case errors.Is(err, errUnsafe), errors.Is(err, resources.ErrInvalidURI):
 		return exitUnsafePath
-	case keptn.IsAuthError(err):
+	case resources.IsAuthError(err):
 		return exitAuth
-	case errors.As(err, new(*keptn.RetryableError)), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, new(*resources.RetryableError)), errors.Is(err, context.DeadlineExceeded):
 		return exitUnreachable
-	case errors.Is(err, keptn.ErrNotFound):
+	case errors.Is(err, resources.ErrNotFound):
 		return exitNotFound
 	}
-	var se *keptn.StatusError
+	var se *resources.StatusError
 	if errors.As(err, &se) {
 		return exitKeptnError
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // entry is one PATH argument: a file or a folder of the tasks' files.
@@ -22,7 +22,7 @@ type entry struct {
 
 func parseEntry(arg string) (entry, error) {
 	folder := strings.HasSuffix(arg, "/")
-	clean, err := keptn.CleanURI(strings.TrimSuffix(arg, "/"))
+	clean, err := resources.CleanURI(strings.TrimSuffix(arg, "/"))
 	if err != nil {
 		return entry{}, &exitError{code: exitUnsafePath, err: fmt.Errorf("file entry %q: %w", arg, err)}
 	}
@@ -30,14 +30,14 @@ func parseEntry(arg string) (entry, error) {
 }
 
 type resourceSource interface {
-	keptn.ResourceGetter
-	keptn.ResourceLister
+	resources.ResourceGetter
+	resources.ResourceLister
 }
 
 // fetcher copies entries from Keptn into the workspace.
 type fetcher struct {
 	src     resourceSource
-	scope   keptn.Scope
+	scope   resources.Scope
 	commit  string
 	ws      *workspace
 	backoff backoff
@@ -53,15 +53,15 @@ type fetcher struct {
 // then as a folder (every listed resource under "<entry>/"); the first level
 // that has either wins, and a folder is never merged across levels.
 func (f *fetcher) fetchEntry(ctx context.Context, e entry) error {
-	for _, l := range keptn.LookupOrder(f.scope, f.commit) {
+	for _, l := range resources.LookupOrder(f.scope, f.commit) {
 		if !e.folderOnly {
-			r, err := retry(ctx, f.backoff, f.log, "fetching "+e.uri, func(ctx context.Context) (*keptn.Resource, error) {
+			r, err := retry(ctx, f.backoff, f.log, "fetching "+e.uri, func(ctx context.Context) (*resources.Resource, error) {
 				return f.src.GetResource(ctx, l.Scope, e.uri, l.GitCommitID)
 			})
 			if err == nil {
 				return f.store(r, l)
 			}
-			if !errors.Is(err, keptn.ErrNotFound) {
+			if !errors.Is(err, resources.ErrNotFound) {
 				return err
 			}
 		}
@@ -75,16 +75,16 @@ func (f *fetcher) fetchEntry(ctx context.Context, e entry) error {
 		kind = "folder"
 	}
 	return &exitError{code: exitNotFound, err: fmt.Errorf("%w: %q is no %s at the service, stage or project level of %s (commit %q)",
-		keptn.ErrNotFound, e.arg, kind, f.scope, f.commit)}
+		resources.ErrNotFound, e.arg, kind, f.scope, f.commit)}
 }
 
 // fetchFolder fetches every resource listed under e at one level and returns
 // how many it wrote.
-func (f *fetcher) fetchFolder(ctx context.Context, e entry, l keptn.Lookup) (int, error) {
+func (f *fetcher) fetchFolder(ctx context.Context, e entry, l resources.Lookup) (int, error) {
 	uris, err := retry(ctx, f.backoff, f.log, "listing "+l.Scope.Level()+" resources", func(ctx context.Context) ([]string, error) {
 		return f.src.ListResources(ctx, l.Scope, l.GitCommitID)
 	})
-	if errors.Is(err, keptn.ErrNotFound) {
+	if errors.Is(err, resources.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
@@ -98,7 +98,7 @@ func (f *fetcher) fetchFolder(ctx context.Context, e entry, l keptn.Lookup) (int
 		}
 		// The server's word is not trusted either: what it lists under
 		// the folder must be a plain relative path.
-		clean, err := keptn.CleanURI(u)
+		clean, err := resources.CleanURI(u)
 		if err == nil && clean != u {
 			err = fmt.Errorf("its clean form is %q", clean)
 		}
@@ -112,10 +112,10 @@ func (f *fetcher) fetchFolder(ctx context.Context, e entry, l keptn.Lookup) (int
 	matches = slices.Compact(matches)
 	n := 0
 	for _, u := range matches {
-		r, err := retry(ctx, f.backoff, f.log, "fetching "+u, func(ctx context.Context) (*keptn.Resource, error) {
+		r, err := retry(ctx, f.backoff, f.log, "fetching "+u, func(ctx context.Context) (*resources.Resource, error) {
 			return f.src.GetResource(ctx, l.Scope, u, l.GitCommitID)
 		})
-		if errors.Is(err, keptn.ErrNotFound) {
+		if errors.Is(err, resources.ErrNotFound) {
 			// Keptn lists HEAD; a file added after the commit is not
 			// part of the folder at that commit.
 			fmt.Fprintf(f.log, "skipping %s: listed at the %s level but not present at commit %q\n", u, l.Scope.Level(), l.GitCommitID)
@@ -132,7 +132,7 @@ func (f *fetcher) fetchFolder(ctx context.Context, e entry, l keptn.Lookup) (int
 	return n, nil
 }
 
-func (f *fetcher) store(r *keptn.Resource, l keptn.Lookup) error {
+func (f *fetcher) store(r *resources.Resource, l resources.Lookup) error {
 	if f.written[r.URI] {
 		return nil // named by two entries (a file and its folder)
 	}
@@ -177,7 +177,7 @@ func retry[T any](ctx context.Context, b backoff, log io.Writer, what string, op
 			// Jitter over [delay/2, delay) spreads many pods retrying
 			// against one recovering Keptn; a gateway's Retry-After (429
 			// after failed logins from this address) is honoured.
-			wait := keptn.Backoff(delay, keptn.RetryAfterOf(err))
+			wait := resources.Backoff(delay, resources.RetryAfterOf(err))
 			fmt.Fprintf(log, "%s: attempt %d failed, retrying in %v: %v\n", what, attempt, wait.Round(time.Millisecond), err)
 			t := time.NewTimer(wait)
 			select {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 const usageText = `Usage: initcontainer [flags] [--] PATH...
@@ -65,7 +65,7 @@ Flags:
 `
 
 type settings struct {
-	scope          keptn.Scope
+	scope          resources.Scope
 	commit         string
 	workspace      string
 	maxBytes       int64
@@ -78,7 +78,7 @@ type settings struct {
 
 	apiURL, token, caFile string
 	insecure              bool
-	escaping              keptn.Escaping
+	escaping              resources.Escaping
 
 	// The generic mode (generic.go).
 	generic         bool
@@ -144,7 +144,7 @@ func parseSettings(args []string, getenv func(string) string, stdout io.Writer) 
 		}
 		s.insecure = b
 	}
-	esc, err := keptn.ParseEscaping(getenv("KEPTN_API_ESCAPING"))
+	esc, err := resources.ParseEscaping(getenv("KEPTN_API_ESCAPING"))
 	if err != nil {
 		return s, fmt.Errorf("KEPTN_API_ESCAPING: %w", err)
 	}
@@ -159,28 +159,28 @@ func parseSettings(args []string, getenv func(string) string, stdout io.Writer) 
 	return s, nil
 }
 
-func (s *settings) client() (*keptn.ResourceClient, error) {
+func (s *settings) client() (*resources.ResourceClient, error) {
 	// A response carries one file base64-encoded: bound it by what the
 	// workspace could hold, and by memory.
 	maxResp := int64(64 << 20)
 	if s.maxBytes > 0 {
 		maxResp = min(maxResp, s.maxBytes/3*4+(1<<20))
 	}
-	opts := []keptn.ClientOption{
-		keptn.WithEscaping(s.escaping),
-		keptn.WithTimeout(s.requestTimeout),
-		keptn.WithMaxResponseBytes(maxResp),
+	opts := []resources.ClientOption{
+		resources.WithEscaping(s.escaping),
+		resources.WithTimeout(s.requestTimeout),
+		resources.WithMaxResponseBytes(maxResp),
 	}
 	if s.token != "" {
-		opts = append(opts, keptn.WithToken(s.token))
+		opts = append(opts, resources.WithToken(s.token))
 	}
 	if s.caFile != "" {
-		opts = append(opts, keptn.WithCAFile(s.caFile))
+		opts = append(opts, resources.WithCAFile(s.caFile))
 	}
 	if s.insecure {
-		opts = append(opts, keptn.WithInsecureSkipVerify())
+		opts = append(opts, resources.WithInsecureSkipVerify())
 	}
-	return keptn.NewResourceClient(s.apiURL, opts...)
+	return resources.NewResourceClient(s.apiURL, opts...)
 }
 
 // run is main without the process: tests call it in-process.

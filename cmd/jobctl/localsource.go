@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // Levels of Keptn's repository a config can be stored at.
@@ -20,15 +20,15 @@ type localConfig struct {
 	data  []byte
 }
 
-var _ keptn.ResourceGetter = localConfig{}
+var _ resources.ResourceGetter = localConfig{}
 
 // GetResource reports the event's commit as the version, which is what
 // Keptn's resource-service answers when asked for a commit. At project level
 // the function asks without one and Keptn answers with the branch head, which
 // a laptop cannot know: the name then has no "at <commit>".
-func (l localConfig) GetResource(_ context.Context, s keptn.Scope, uri, gitCommitID string) (*keptn.Resource, error) {
+func (l localConfig) GetResource(_ context.Context, s resources.Scope, uri, gitCommitID string) (*resources.Resource, error) {
 	if s.Level() != l.level || uri != jobconfig.ResourceURI {
-		return nil, fmt.Errorf("%w: %s at %s level", keptn.ErrNotFound, uri, s.Level())
+		return nil, fmt.Errorf("%w: %s at %s level", resources.ErrNotFound, uri, s.Level())
 	}
-	return &keptn.Resource{URI: uri, Content: l.data, Version: gitCommitID}, nil
+	return &resources.Resource{URI: uri, Content: l.data, Version: gitCommitID}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/launch"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/sink"
 )
 
@@ -143,7 +144,7 @@ func functionJob(t *testing.T, s jobs.Settings, ev *keptn.TaskEvent) *batchv1.Jo
 	p := filepath.Join(root, "project", ev.Project, "stage", ev.Stage, "service", ev.Service, "resource", jobconfig.ResourceURI)
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	require.NoError(t, os.WriteFile(p, []byte(sameConfig), 0o644))
-	dir, err := keptn.NewDirSource(root)
+	dir, err := resources.NewDirSource(root)
 	require.NoError(t, err)
 	pol, err := loadPolicy("")
 	require.NoError(t, err)

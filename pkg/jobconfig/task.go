@@ -8,8 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
-
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/yamlnode"
 )
 
@@ -182,7 +181,7 @@ func (d *decoder) files(n *yaml.Node, path string) []string {
 }
 
 // checkResourcePath vets a Keptn resource path that the file fetcher will
-// write below /keptn, with the fetcher's own rule (keptn.CleanURI), so that
+// write below /keptn, with the fetcher's own rule (resources.CleanURI), so that
 // a path it would refuse at run time is refused when the config is read:
 // "..", "//x", backslashes, control characters, segments over 255 bytes and
 // paths over 4096. A trailing "/" asks for a folder, as the fetcher reads it.
@@ -190,7 +189,7 @@ func checkResourcePath(s string) string {
 	if strings.Trim(s, "/") == "" {
 		return fmt.Sprintf("must name a file or folder of the service's resources (got %q)", s)
 	}
-	if _, err := keptn.CleanURI(strings.TrimSuffix(s, "/")); err != nil {
+	if _, err := resources.CleanURI(strings.TrimSuffix(s, "/")); err != nil {
 		return fmt.Sprintf("the file fetcher would refuse it: %v", err)
 	}
 	return ""

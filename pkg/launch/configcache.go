@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/util/cache"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
-// CachedGetter is a bounded LRU cache in front of a keptn.ResourceGetter,
+// CachedGetter is a bounded LRU cache in front of a resources.ResourceGetter,
 // for the config lookup that runs on every event: apimachinery's
 // LRUExpireCache holds the entries and singleflight joins concurrent
 // misses. It lives here, not in pkg/keptn, because the fetcher imports
@@ -28,9 +28,9 @@ import (
 //   - Concurrent misses for one key share a single fetch. That fetch runs
 //     detached from the first caller's cancellation (so one impatient caller
 //     does not fail the others); the wrapped getter must bound its own
-//     requests, as keptn.ResourceClient does with its per-request timeout.
+//     requests, as resources.ResourceClient does with its per-request timeout.
 type CachedGetter struct {
-	g           keptn.ResourceGetter
+	g           resources.ResourceGetter
 	ttl         time.Duration
 	notFoundTTL time.Duration
 	now         func() time.Time
@@ -39,13 +39,13 @@ type CachedGetter struct {
 }
 
 type cacheKey struct {
-	scope       keptn.Scope
+	scope       resources.Scope
 	uri, commit string
 }
 
 // cacheEntry is a resource, or nil with the not-found error.
 type cacheEntry struct {
-	res *keptn.Resource
+	res *resources.Resource
 	err error
 }
 
@@ -67,7 +67,7 @@ func WithCacheClock(now func() time.Time) CacheOption {
 	return func(c *CachedGetter) { c.now = now }
 }
 
-var _ keptn.ResourceGetter = (*CachedGetter)(nil)
+var _ resources.ResourceGetter = (*CachedGetter)(nil)
 
 // clockFunc is a func as LRUExpireCache's Clock.
 type clockFunc func() time.Time
@@ -75,7 +75,7 @@ type clockFunc func() time.Time
 func (f clockFunc) Now() time.Time { return f() }
 
 // NewCachedGetter keeps at most size entries (a size below 1 is taken as 1).
-func NewCachedGetter(g keptn.ResourceGetter, size int, ttl time.Duration, opts ...CacheOption) *CachedGetter {
+func NewCachedGetter(g resources.ResourceGetter, size int, ttl time.Duration, opts ...CacheOption) *CachedGetter {
 	c := &CachedGetter{g: g, ttl: ttl, notFoundTTL: min(ttl, 10*time.Second), now: time.Now}
 	for _, o := range opts {
 		o(c)
@@ -86,7 +86,7 @@ func NewCachedGetter(g keptn.ResourceGetter, size int, ttl time.Duration, opts .
 
 // GetResource answers from the cache or fetches once for all concurrent
 // callers. The returned Resource is the caller's own copy.
-func (c *CachedGetter) GetResource(ctx context.Context, s keptn.Scope, uri, gitCommitID string) (*keptn.Resource, error) {
+func (c *CachedGetter) GetResource(ctx context.Context, s resources.Scope, uri, gitCommitID string) (*resources.Resource, error) {
 	key := cacheKey{scope: s, uri: uri, commit: gitCommitID}
 	if v, ok := c.cache.Get(key); ok {
 		e := v.(cacheEntry)
@@ -98,14 +98,14 @@ func (c *CachedGetter) GetResource(ctx context.Context, s keptn.Scope, uri, gitC
 	})
 	select {
 	case r := <-ch:
-		res, _ := r.Val.(*keptn.Resource)
+		res, _ := r.Val.(*resources.Resource)
 		return cloneResource(res), r.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-func (c *CachedGetter) fetch(ctx context.Context, key cacheKey) (*keptn.Resource, error) {
+func (c *CachedGetter) fetch(ctx context.Context, key cacheKey) (*resources.Resource, error) {
 	res, err := c.g.GetResource(ctx, key.scope, key.uri, key.commit)
 	switch {
 	case err == nil:
@@ -114,7 +114,7 @@ func (c *CachedGetter) fetch(ctx context.Context, key cacheKey) (*keptn.Resource
 			ttl = c.ttl
 		}
 		c.cache.Add(key, cacheEntry{res: res}, ttl)
-	case errors.Is(err, keptn.ErrNotFound) && c.notFoundTTL > 0:
+	case errors.Is(err, resources.ErrNotFound) && c.notFoundTTL > 0:
 		c.cache.Add(key, cacheEntry{err: err}, c.notFoundTTL)
 	}
 	return res, err
@@ -123,7 +123,7 @@ func (c *CachedGetter) fetch(ctx context.Context, key cacheKey) (*keptn.Resource
 // Len is the number of cached entries that have not expired.
 func (c *CachedGetter) Len() int { return len(c.cache.Keys()) }
 
-func cloneResource(r *keptn.Resource) *keptn.Resource {
+func cloneResource(r *resources.Resource) *resources.Resource {
 	if r == nil {
 		return nil
 	}

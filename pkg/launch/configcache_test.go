@@ -13,11 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
-var svcScope = keptn.Scope{Project: "podtato", Stage: "dev", Service: "helloservice"}
+var svcScope = resources.Scope{Project: "podtato", Stage: "dev", Service: "helloservice"}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -44,18 +44,18 @@ type countingGetter struct {
 	fail    error
 }
 
-func (g *countingGetter) GetResource(_ context.Context, s keptn.Scope, uri, commit string) (*keptn.Resource, error) {
+func (g *countingGetter) GetResource(_ context.Context, s resources.Scope, uri, commit string) (*resources.Resource, error) {
 	n := g.calls.Add(1)
 	if g.fail != nil {
 		return nil, g.fail
 	}
 	if g.missing[uri] {
-		return nil, fmt.Errorf("%s: %w", uri, keptn.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", uri, resources.ErrNotFound)
 	}
-	return &keptn.Resource{URI: uri, Content: fmt.Appendf(nil, "%s@%s#%d", uri, commit, n)}, nil
+	return &resources.Resource{URI: uri, Content: fmt.Appendf(nil, "%s@%s#%d", uri, commit, n)}, nil
 }
 
-func content(t *testing.T, g keptn.ResourceGetter, s keptn.Scope, uri, commit string) string {
+func content(t *testing.T, g resources.ResourceGetter, s resources.Scope, uri, commit string) string {
 	t.Helper()
 	r, err := g.GetResource(context.Background(), s, uri, commit)
 	require.NoError(t, err)
@@ -72,14 +72,14 @@ func TestCacheCommitEntriesAreImmutable(t *testing.T) {
 	assert.Equal(t, int32(1), g.calls.Load())
 	// Another commit or scope is another key.
 	assert.Equal(t, "a@c2#2", content(t, c, svcScope, "a", "c2"))
-	assert.Equal(t, "a@c1#3", content(t, c, keptn.Scope{Project: "podtato", Stage: "dev"}, "a", "c1"))
+	assert.Equal(t, "a@c1#3", content(t, c, resources.Scope{Project: "podtato", Stage: "dev"}, "a", "c1"))
 }
 
 func TestCacheHeadEntriesExpireAfterTTL(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	g := &countingGetter{}
 	c := NewCachedGetter(g, 10, time.Minute, WithCacheClock(clk.now))
-	p := keptn.Scope{Project: "podtato"}
+	p := resources.Scope{Project: "podtato"}
 	assert.Equal(t, "a@#1", content(t, c, p, "a", ""))
 	clk.advance(time.Minute)
 	assert.Equal(t, "a@#1", content(t, c, p, "a", ""), "LRUExpireCache serves up to the TTL itself")
@@ -93,12 +93,12 @@ func TestCacheNotFoundIsCachedBriefly(t *testing.T) {
 	c := NewCachedGetter(g, 10, time.Hour, WithCacheClock(clk.now), WithNotFoundTTL(5*time.Second))
 	for range 3 {
 		_, err := c.GetResource(context.Background(), svcScope, "gone", "c1")
-		assert.ErrorIs(t, err, keptn.ErrNotFound)
+		assert.ErrorIs(t, err, resources.ErrNotFound)
 	}
 	assert.Equal(t, int32(1), g.calls.Load())
 	clk.advance(5*time.Second + time.Nanosecond)
 	_, err := c.GetResource(context.Background(), svcScope, "gone", "c1")
-	assert.ErrorIs(t, err, keptn.ErrNotFound)
+	assert.ErrorIs(t, err, resources.ErrNotFound)
 	assert.Equal(t, int32(2), g.calls.Load(), "a not-found at a commit expires too")
 }
 
@@ -110,7 +110,7 @@ func TestCacheDefaultNotFoundTTL(t *testing.T) {
 }
 
 func TestCacheDoesNotKeepOtherErrors(t *testing.T) {
-	g := &countingGetter{fail: &keptn.RetryableError{StatusCode: 503, Err: errors.New("down")}}
+	g := &countingGetter{fail: &resources.RetryableError{StatusCode: 503, Err: errors.New("down")}}
 	c := NewCachedGetter(g, 10, time.Hour)
 	for range 2 {
 		_, err := c.GetResource(context.Background(), svcScope, "a", "c1")
@@ -147,10 +147,10 @@ type blockingGetter struct {
 	release chan struct{}
 }
 
-func (g *blockingGetter) GetResource(_ context.Context, s keptn.Scope, uri, commit string) (*keptn.Resource, error) {
+func (g *blockingGetter) GetResource(_ context.Context, s resources.Scope, uri, commit string) (*resources.Resource, error) {
 	g.calls.Add(1)
 	<-g.release
-	return &keptn.Resource{URI: uri, Content: []byte("shared")}, nil
+	return &resources.Resource{URI: uri, Content: []byte("shared")}, nil
 }
 
 func TestCacheConcurrentMissesFetchOnce(t *testing.T) {

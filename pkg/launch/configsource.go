@@ -9,6 +9,7 @@ import (
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // ErrNoConfig means no level of the Keptn repository has job/config.yaml:
@@ -16,11 +17,11 @@ import (
 var ErrNoConfig = errors.New("no job/config.yaml at service, stage or project level")
 
 // Configs finds and parses job/config.yaml for an event: service and stage
-// level at the event's commit, then project level (keptn.FindWithFallback).
+// level at the event's commit, then project level (resources.FindWithFallback).
 // Parsed configs are kept by content hash, so a busy sequence parses each
 // version once.
 type Configs struct {
-	Resources keptn.ResourceGetter
+	Resources resources.ResourceGetter
 	Options   []jobconfig.Option
 
 	mu     sync.Mutex
@@ -38,9 +39,9 @@ const maxParsedBytes = 32 << 20
 // returned with its jobconfig.ErrorList (the config may be partial, so actions
 // that would match can still be failed with their own errors).
 func (c *Configs) Load(ctx context.Context, ev *keptn.TaskEvent) (*jobconfig.Config, error) {
-	scope := keptn.Scope{Project: ev.Project, Stage: ev.Stage, Service: ev.Service}
-	res, level, err := keptn.FindWithFallback(ctx, c.Resources, scope, jobconfig.ResourceURI, ev.GitCommitID)
-	if errors.Is(err, keptn.ErrNotFound) {
+	scope := resources.Scope{Project: ev.Project, Stage: ev.Stage, Service: ev.Service}
+	res, level, err := resources.FindWithFallback(ctx, c.Resources, scope, jobconfig.ResourceURI, ev.GitCommitID)
+	if errors.Is(err, resources.ErrNotFound) {
 		return nil, ErrNoConfig
 	}
 	if err != nil {

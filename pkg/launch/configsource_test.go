@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // versions serves a new config on every read, as a repository under many
@@ -19,10 +20,10 @@ type versions struct {
 	args int
 }
 
-func (v *versions) GetResource(context.Context, keptn.Scope, string, string) (*keptn.Resource, error) {
+func (v *versions) GetResource(context.Context, resources.Scope, string, string) (*resources.Resource, error) {
 	v.n++
 	doc := fmt.Sprintf("apiVersion: v2\nactions:\n  - name: a%d\n    event: sh.keptn.event.test.triggered\n    image: alpine\n    args: [%s]\n", v.n, strings.TrimSuffix(strings.Repeat("x,", v.args), ","))
-	return &keptn.Resource{URI: "job/config.yaml", Content: []byte(doc), Version: fmt.Sprint(v.n)}, nil
+	return &resources.Resource{URI: "job/config.yaml", Content: []byte(doc), Version: fmt.Sprint(v.n)}, nil
 }
 
 // The parse cache is bounded by what its configs cost, whatever their

@@ -3,6 +3,7 @@ package launch
 import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim/claimtest"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 
 	"context"
 	"errors"
@@ -57,13 +58,13 @@ func (r *recorder) types() []string {
 // failing is a resource source that is down.
 type failing struct{}
 
-func (failing) GetResource(context.Context, keptn.Scope, string, string) (*keptn.Resource, error) {
-	return nil, &keptn.RetryableError{Err: errors.New("connection refused")}
+func (failing) GetResource(context.Context, resources.Scope, string, string) (*resources.Resource, error) {
+	return nil, &resources.RetryableError{Err: errors.New("connection refused")}
 }
 
 type handlerOption func(*Handler)
 
-func withResources(g keptn.ResourceGetter) handlerOption {
+func withResources(g resources.ResourceGetter) handlerOption {
 	return func(h *Handler) { h.Configs = &Configs{Resources: g} }
 }
 
@@ -75,7 +76,7 @@ func newHandler(t *testing.T, config string, rec *recorder, opts ...handlerOptio
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(config), 0o644))
 	}
-	dir, err := keptn.NewDirSource(root)
+	dir, err := resources.NewDirSource(root)
 	require.NoError(t, err)
 	kube := claimtest.NewClientset()
 	s := jobs.DefaultSettings()

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 )
 
 // tooManyRequests bounds how a Send rides out 429 Too Many Requests.
@@ -26,7 +26,7 @@ var defaultTooMany = tooManyRequests{attempts: 5, initial: 500 * time.Millisecon
 
 // sendRetrying calls send until it succeeds, fails otherwise than with 429,
 // or the attempts or ctx run out. Each wait honours the server's
-// Retry-After and is jittered (keptn.Backoff).
+// Retry-After and is jittered (resources.Backoff).
 func sendRetrying(ctx context.Context, p tooManyRequests, send func(context.Context) error) error {
 	delay := p.initial
 	for attempt := 1; ; attempt++ {
@@ -35,7 +35,7 @@ func sendRetrying(ctx context.Context, p tooManyRequests, send func(context.Cont
 		if err == nil || !errors.As(err, &se) || se.Status != http.StatusTooManyRequests || attempt >= p.attempts {
 			return err
 		}
-		wait := keptn.Backoff(delay, se.RetryAfter)
+		wait := resources.Backoff(delay, se.RetryAfter)
 		if wait > p.maxWait {
 			return err
 		}
@@ -68,7 +68,7 @@ func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if box, ok := req.Context().Value(retryAfterKey{}).(*retryAfterBox); ok {
 			box.mu.Lock()
-			box.d = keptn.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			box.d = resources.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 			box.mu.Unlock()
 		}
 	}

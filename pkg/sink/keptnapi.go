@@ -2,6 +2,7 @@ package sink
 
 import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 
 	"bytes"
 	"context"
@@ -13,8 +14,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-
-	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
 )
 
 // KeptnAPI posts events to Keptn's api-service (POST <base>/v1/event with
@@ -104,7 +103,7 @@ func (k *KeptnAPI) send(ctx context.Context, ev event.Event) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode/100 != 2 {
-		return statusError(resp.StatusCode, strings.TrimSpace(string(msg)), keptn.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		return statusError(resp.StatusCode, strings.TrimSpace(string(msg)), resources.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package keptnstandin
 
 import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/resources"
 
 	"context"
 	"encoding/json"
@@ -24,11 +25,11 @@ import (
 )
 
 func TestProductResourceClient(t *testing.T) {
-	dirSource, err := keptn.NewDirSource("testdata/layout")
+	dirSource, err := resources.NewDirSource("testdata/layout")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scopes := []keptn.Scope{
+	scopes := []resources.Scope{
 		{Project: "sockshop", Stage: "dev", Service: "service-1"},
 		{Project: "sockshop", Stage: "dev", Service: "carts"},
 		{Project: "sockshop", Stage: "production", Service: "carts"},
@@ -39,19 +40,19 @@ func TestProductResourceClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		client, err := keptn.NewResourceClient(s.ResourceServiceURL(), keptn.WithToken(s.Token()))
+		client, err := resources.NewResourceClient(s.ResourceServiceURL(), resources.WithToken(s.Token()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
 		for _, sc := range scopes {
-			got, gotScope, err := keptn.FindWithFallback(ctx, client, sc, jobConfig, head)
+			got, gotScope, err := resources.FindWithFallback(ctx, client, sc, jobConfig, head)
 			if err != nil {
 				t.Fatalf("gateway=%v %s: %v", gateway, sc, err)
 			}
 			// The product reads the same layout from a directory; both must
 			// pick the same level and the same bytes.
-			want, wantScope, err := keptn.FindWithFallback(ctx, dirSource, sc, jobConfig, "")
+			want, wantScope, err := resources.FindWithFallback(ctx, dirSource, sc, jobConfig, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,14 +61,14 @@ func TestProductResourceClient(t *testing.T) {
 					gateway, sc, gotScope.Level(), got.Version, wantScope.Level(), string(got.Content) == string(want.Content))
 			}
 		}
-		list, err := client.ListResources(ctx, keptn.Scope{Project: "sockshop", Stage: "dev", Service: "carts"}, head)
+		list, err := client.ListResources(ctx, resources.Scope{Project: "sockshop", Stage: "dev", Service: "carts"}, head)
 		// Keptn lists the level's metadata.yaml too.
 		if err != nil || !slices.Equal(list, []string{"locust/basic.py", "metadata.yaml"}) {
 			t.Errorf("gateway=%v: ListResources = %v, %v", gateway, list, err)
 		}
 		// An unknown commit is a 500 in Keptn: the product must not read it
 		// as "no config here" and fall back.
-		_, _, err = keptn.FindWithFallback(ctx, client, scopes[0], jobConfig, "0123456789abcdef0123456789abcdef01234567")
+		_, _, err = resources.FindWithFallback(ctx, client, scopes[0], jobConfig, "0123456789abcdef0123456789abcdef01234567")
 		if err == nil || permanent.Is(err) {
 			t.Errorf("gateway=%v: unknown commit gave %v, want a retryable error", gateway, err)
 		}

@@ -1,4 +1,4 @@
-package keptn
+package resources
 
 import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
