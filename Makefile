@@ -48,7 +48,7 @@ e2e: ## end-to-end tests: builds the local control plane once, then each test pa
 
 # Go benchmarks of the pure parts, then the function against the limits of
 # its design on the local control plane (test/bench; 38 minutes on 2 busy
-# cores). -benchtime bounds the time: 300 ms per Go benchmark, and one run
+# cores with 100-event throughput batches, longer with the default 2,000). -benchtime bounds the time: 300 ms per Go benchmark, and one run
 # of each end-to-end scenario. The whole log goes to docs/bench/<date>.log
 # (with the load average before and after: the machine may be shared),
 # which docs/benchmarks.md quotes; it ends with the summary lines and the
