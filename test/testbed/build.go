@@ -269,15 +269,24 @@ func components(ctx context.Context, src string) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
-	eventingVersion, err := moduleVersion(ctx, src, "knative.dev/eventing")
+	// Eventing's programs are built in their own module (tools/eventing:
+	// with the test module's requirements they panic at start), keyed by
+	// its go.mod and go.sum, so a changed dependency rebuilds them.
+	eventingDir := filepath.Join(src, "tools", "eventing")
+	eventingVersion, err := moduleVersion(ctx, eventingDir, "knative.dev/eventing")
 	if err != nil {
 		return nil, err
 	}
-	// The adapter's behaviour also depends on knative.dev/pkg, which the test
-	// module's other requirements may move independently of eventing.
-	pkgVersion, err := moduleVersion(ctx, src, "knative.dev/pkg")
+	pkgVersion, err := moduleVersion(ctx, eventingDir, "knative.dev/pkg")
 	if err != nil {
 		return nil, err
+	}
+	eventingInputs := func(mains ...string) []string {
+		in := []string{filepath.Join(eventingDir, "go.mod"), filepath.Join(eventingDir, "go.sum")}
+		for _, m := range mains {
+			in = append(in, filepath.Join(eventingDir, "cmd", m, "main.go"))
+		}
+		return in
 	}
 	// The kubelet is the real-node lane's; it shares most packages with
 	// the control plane, so building it alongside costs little.
@@ -286,9 +295,6 @@ func components(ctx context.Context, src string) ([]component, error) {
 	for _, m := range kubeMains {
 		kubeInputs = append(kubeInputs, filepath.Join(kubeDir, "cmd", m, "main.go"))
 	}
-	adapterMain := filepath.Join(src, "cmd", "apiserver-receive-adapter")
-	ingressMain := filepath.Join(src, "cmd", "broker-ingress", "main.go")
-	filterMain := filepath.Join(src, "cmd", "broker-filter", "main.go")
 	return []component{{
 		name:    "kube",
 		version: kubeVersion,
@@ -317,20 +323,19 @@ func components(ctx context.Context, src string) ([]component, error) {
 	}, {
 		name:    "adapter",
 		version: "eventing-" + eventingVersion + "-pkg-" + pkgVersion,
-		inputs:  []string{filepath.Join(adapterMain, "main.go")},
+		inputs:  eventingInputs("apiserver-receive-adapter"),
 		bins:    []string{"apiserver-receive-adapter"},
 		build: func(ctx context.Context, out string, log io.Writer) error {
-			return goRun(ctx, src, nil, log, "build", "-o", filepath.Join(out, "apiserver-receive-adapter"), "./cmd/apiserver-receive-adapter")
+			return goRun(ctx, eventingDir, nil, log, "build", "-o", filepath.Join(out, "apiserver-receive-adapter"), "./cmd/apiserver-receive-adapter")
 		},
 	}, {
-		// Keyed like the adapter: the eventing and knative.dev/pkg versions
-		// the test module selects, and our two mains.
+		// Keyed like the adapter.
 		name:    "broker",
 		version: "eventing-" + eventingVersion + "-pkg-" + pkgVersion,
-		inputs:  []string{ingressMain, filterMain},
+		inputs:  eventingInputs("broker-ingress", "broker-filter"),
 		bins:    []string{"broker-ingress", "broker-filter"},
 		build: func(ctx context.Context, out string, log io.Writer) error {
-			return goRun(ctx, src, nil, log, "build", "-o", out+string(filepath.Separator), "./cmd/broker-ingress", "./cmd/broker-filter")
+			return goRun(ctx, eventingDir, nil, log, "build", "-o", out+string(filepath.Separator), "./cmd/broker-ingress", "./cmd/broker-filter")
 		},
 	}}, nil
 }
