@@ -36,20 +36,18 @@ func ReportDue(job *batchv1.Job) bool {
 	return job != nil && job.Annotations[AnnotationReportDue] != "" && job.Annotations[jobs.AnnotationReported] == ""
 }
 
-// podSource says what a reconcile knows of the Job's pods.
-type podSource int
-
-const (
-	// podsUnknown: not listed; a Job event. The pods are listed when the
-	// Job's .finished may be due, and for a Job whose .started another
-	// attempt is sending, the Job's own status decides whether it is due:
-	// a pod's end arrives as a pod event of its own.
-	podsUnknown podSource = iota
-	// podsHinted: not listed, but a pod event said a pod ended or is stuck.
-	podsHinted
-	// podsListed: the sweep listed them.
-	podsListed
-)
+// podSource says what a reconcile knows of the Job's pods. The zero value:
+// not listed; a Job event. The pods are listed when the Job's .finished may
+// be due, and for a Job whose .started another attempt is sending, the
+// Job's own status decides whether it is due: a pod's end arrives as a pod
+// event of its own.
+type podSource struct {
+	// listed: the sweep listed them.
+	listed bool
+	// hint is the pod a pod event said ended or is stuck: not listed yet,
+	// and unverified (podsOf lists it).
+	hint *corev1.Pod
+}
 
 // startedBusy handles a Job whose .started another attempt is sending
 // (the creator, normally, between its create and the write that records
@@ -63,9 +61,9 @@ func (r *Reconciler) startedBusy(ctx context.Context, job *batchv1.Job, pods []c
 		// from their pods and whose creator settles them anyway.
 		return job, pods, false, nil
 	}
-	if src == podsHinted {
+	if src.hint != nil {
 		var err error
-		if pods, err = r.podsOf(ctx, job); err != nil {
+		if pods, err = r.podsOf(ctx, job, src.hint); err != nil {
 			return job, pods, false, err
 		}
 	}

@@ -82,3 +82,44 @@ func TestNoEarlyVerdictForJobsAPodCannotDecide(t *testing.T) {
 		})
 	}
 }
+
+// A pod event's Job has its pods listed from the API server's watch cache,
+// no older than the Job just read; when that cache does not show the
+// hinted pod ended yet, a consistent list decides. Either way the report
+// is the same.
+func TestHintedPodsAreListedFromTheWatchCache(t *testing.T) {
+	ended := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	for _, tt := range []struct {
+		name      string
+		cacheLags bool
+		want      []metav1.ListOptions
+	}{
+		{name: "cache shows the end", want: []metav1.ListOptions{
+			{ResourceVersion: "42", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan},
+		}},
+		{name: "cache lags", cacheLags: true, want: []metav1.ListOptions{
+			{ResourceVersion: "42", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan},
+			{},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			job := verdicttest.NewJob()
+			job.ResourceVersion = "42"
+			b := newBed(job, ended)
+			var got []metav1.ListOptions
+			b.kube.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				opts := a.(k8stesting.ListActionImpl).ListOptions
+				got = append(got, metav1.ListOptions{ResourceVersion: opts.ResourceVersion, ResourceVersionMatch: opts.ResourceVersionMatch})
+				if tt.cacheLags && opts.ResourceVersion != "" {
+					running := ended.DeepCopy()
+					running.Status.Phase = corev1.PodRunning
+					return true, &corev1.PodList{Items: []corev1.Pod{*running}}, nil
+				}
+				return false, nil, nil
+			})
+			require.NoError(t, b.reconciler(t, "a").HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, ended, "Pod")))
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, "succeeded", b.sink.finished(t)["status"])
+		})
+	}
+}

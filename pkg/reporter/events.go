@@ -158,5 +158,5 @@ func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
 	}
-	return r.reconcileWith(ctx, job, nil, podsHinted)
+	return r.reconcileWith(ctx, job, nil, podSource{hint: pod})
 }

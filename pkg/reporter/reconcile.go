@@ -135,7 +135,7 @@ type Outcome struct {
 // run (then the Job is stopped first). Another replica sending at the same
 // time is not an error: Outcome.Busy is set.
 func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, error) {
-	return r.reconcileWith(ctx, job, nil, podsUnknown)
+	return r.reconcileWith(ctx, job, nil, podSource{})
 }
 
 // reconcileWith is Reconcile with what the caller knows of job's pods:
@@ -160,8 +160,8 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 		// A placeholder never sends .finished (waiting.go).
 		return out, r.giveUpWaiting(ctx, job)
 	}
-	if job.Annotations[jobs.AnnotationInvalid] == "" && src != podsListed {
-		if pods, err = r.podsOf(ctx, job); err != nil {
+	if job.Annotations[jobs.AnnotationInvalid] == "" && !src.listed {
+		if pods, err = r.podsOf(ctx, job, src.hint); err != nil {
 			return out, err
 		}
 	}
@@ -184,8 +184,8 @@ func (r *Reconciler) ensureStarted(ctx context.Context, job *batchv1.Job, pods [
 			out.Busy = err == nil
 			return nil, nil, src, err
 		}
-		if src == podsHinted {
-			src = podsListed
+		if src.hint != nil {
+			src = podSource{listed: true}
 		}
 		return j, pods, src, nil
 	case apierrors.IsNotFound(err):
@@ -211,12 +211,16 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 	// Claims are per attempt: concurrent deliveries to this replica must
 	// not both send.
 	holder := r.Sender.NewHolder()
+	logs := r.prefetchLogs(ctx, job, v)
 	job, state, err := r.claimReport(ctx, job, v, holder)
 	if errors.Is(err, errDecidedMeanwhile) {
 		// The Job controller wrote the condition while an early verdict
 		// was being claimed: the condition decides.
 		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		job, state, err = r.claimReport(ctx, job, v, holder)
+	}
+	if err != nil || state != claim.HeldByUs {
+		logs.stop()
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -238,12 +242,12 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 		v = verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval)
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
-	return r.send(ctx, job, v, holder, stopped, out)
+	return r.send(ctx, job, v, holder, stopped, out, logs)
 }
 
 // send composes and sends the .finished of v under holder's claim.
-func (r *Reconciler) send(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder, stopped string, out Outcome) (Outcome, error) {
-	logs := r.fetchLogs(ctx, job, v)
+func (r *Reconciler) send(ctx context.Context, job *batchv1.Job, v verdict.Verdict, holder, stopped string, out Outcome, prefetched *logPrefetch) (Outcome, error) {
+	logs := r.logsFor(ctx, prefetched, job, v)
 	f, err := finished.Compose(v.Finished, logs, r.maxEventBytes(job), r.sizer(job, v.Lines))
 	if err == nil {
 		err = ctx.Err()
@@ -272,18 +276,46 @@ func (r *Reconciler) ours(job *batchv1.Job) bool {
 
 // podsOf lists job's pods by its selector (controller-uid), or by its
 // name label when the Job has no selector yet.
-func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, error) {
+//
+// The list is served from the API server's watch cache, no older than the
+// Job just read (its resourceVersion). A consistent list (no
+// resourceVersion) waits until that cache has caught up with etcd's
+// latest revision, which took 70-80 ms in one report out of two on the
+// bed (docs/benchmarks.md, "Completion"): longer than the rest of a report.
+// Pods the Job controller counted are older than the Job's status, so the
+// cache has them. A pod event (hint) may be newer than the Job: when the
+// cache does not show the hinted pod as the event does (another API
+// server's cache may lag behind the one that sent the event), a consistent
+// list decides. A forged hint costs its sender that list, nothing more.
+func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job, hint *corev1.Pod) ([]corev1.Pod, error) {
 	sel := labels.Set{batchv1.JobNameLabel: job.Name}.String()
 	if job.Spec.Selector != nil {
 		if s, err := metav1.LabelSelectorAsSelector(job.Spec.Selector); err == nil && !s.Empty() {
 			sel = s.String()
 		}
 	}
-	list, err := r.Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	opts := metav1.ListOptions{LabelSelector: sel}
+	if job.ResourceVersion != "" {
+		opts.ResourceVersion, opts.ResourceVersionMatch = job.ResourceVersion, metav1.ResourceVersionMatchNotOlderThan
+	}
+	list, err := r.Pods(job.Namespace).List(ctx, opts)
+	if err == nil && hint != nil && !shows(list.Items, hint) {
+		list, err = r.Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing pods of job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	return list.Items, nil
+}
+
+// shows reports whether pods hold hint's pod, ended if hint has.
+func shows(pods []corev1.Pod, hint *corev1.Pod) bool {
+	for i := range pods {
+		if pods[i].UID == hint.UID {
+			return !verdict.Ended(hint) || verdict.Ended(&pods[i])
+		}
+	}
+	return false
 }
 
 // claimReport takes the .finished claim. When v says the Job must be

@@ -156,7 +156,7 @@ func (r *Reconciler) sweepOne(ctx context.Context, ns, name string, job *batchv1
 			return Outcome{}, fmt.Errorf("reading job %s/%s: %w", ns, name, err)
 		}
 	}
-	out, err := r.reconcileWith(ctx, job, pods, podsListed)
+	out, err := r.reconcileWith(ctx, job, pods, podSource{listed: true})
 	if err != nil {
 		r.Config.Log.WarnContext(ctx, "sweep: reconciling job", "job", ns+"/"+name, "error", err.Error(), "retryable", IsRetryable(err))
 	}

@@ -1,0 +1,67 @@
+package reporter
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict/verdicttest"
+)
+
+// signallingLogs tells when the first log read began.
+type signallingLogs struct {
+	LogReader
+	once    sync.Once
+	started chan struct{}
+}
+
+func (s *signallingLogs) Stream(ctx context.Context, ns, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	s.once.Do(func() { close(s.started) })
+	return s.LogReader.Stream(ctx, ns, pod, opts)
+}
+
+// The logs are read while the claim is written, not after it: the claim's
+// write sees the log read already begun.
+func TestLogsAreReadBesideTheClaim(t *testing.T) {
+	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	b := newBed(verdicttest.NewJob(), pod)
+	b.logs.logs[pod.Name+"/"+verdicttest.C0] = "hello from the task\n"
+	logs := &signallingLogs{LogReader: b.logs, started: make(chan struct{})}
+	beside := false
+	b.kube.PrependReactor("update", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		select {
+		case <-logs.started:
+			beside = true
+		case <-time.After(5 * time.Second):
+		}
+		return false, nil, nil
+	})
+	r := b.reconciler(t, "a")
+	r.Logs = logs
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, pod, "Pod")))
+	assert.True(t, beside, "the claim was written before the log read began")
+	assert.Contains(t, b.sink.finished(t)["message"], "hello from the task")
+}
+
+// A claim another attempt holds abandons the log read begun beside it.
+func TestALostClaimAbandonsItsLogRead(t *testing.T) {
+	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	job := verdicttest.NewJob()
+	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
+	b := newBed(job, pod)
+	b.logs.logs[pod.Name+"/"+verdicttest.C0] = "hello\n"
+	out, err := b.reconciler(t, "a").PodChanged(context.Background(), pod)
+	require.NoError(t, err)
+	assert.True(t, out.Busy)
+	assert.Empty(t, b.sink.types())
+}
