@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -14,8 +17,8 @@ type coldStart struct {
 }
 
 // BenchmarkColdStart starts the function (as shipped: static, stripped) and
-// the floor program (client-go and a CloudEvents receiver, creating one Job
-// per event) in turns, and measures each start: exec → /health/readiness
+// the floor program (client-go and a CloudEvents receiver, creating per
+// event the same Job the function creates) in turns, and measures each start: exec → /health/readiness
 // answers 200, exec → the first event answered, and the resident memory
 // once idle.
 func BenchmarkColdStart(b *testing.B) {
@@ -23,6 +26,7 @@ func BenchmarkColdStart(b *testing.B) {
 	w := newWorld(b, "alpine:3.20")
 	fnBin, floorBin := binaries(b)
 	client := httpClient(1)
+	floorJob := w.jobFile(b, client)
 	progs := []struct {
 		name, bin string
 		env       map[string]string
@@ -30,7 +34,7 @@ func BenchmarkColdStart(b *testing.B) {
 	}{
 		{"function", fnBin, w.functionEnv("bench-cold"), true},
 		{"floor", floorBin, map[string]string{"KUBECONFIG": w.kubeconfig, "JOB_NAMESPACE": w.ns,
-			"KEPTN_RESOURCE_URL": w.keptnURL, "KEPTN_API_URL": w.keptnURL, "KEPTN_API_TOKEN": w.keptn.Token()}, false},
+			"KEPTN_RESOURCE_URL": w.keptnURL, "KEPTN_API_URL": w.keptnURL, "KEPTN_API_TOKEN": w.keptn.Token(), "FLOOR_JOB": floorJob}, false},
 	}
 	for b.Loop() {
 		results := map[string][]coldStart{}
@@ -77,6 +81,20 @@ func BenchmarkColdStart(b *testing.B) {
 		b.ReportMetric(float64(fn.rss)/(1<<20), "function-RSS-MiB")
 		b.ReportMetric(float64(fl.rss)/(1<<20), "floor-RSS-MiB")
 	}
+}
+
+// jobFile writes the Job the function builds for the world's events, for
+// the floor to create the same object (its name aside).
+func (w *world) jobFile(b *testing.B, client *http.Client) string {
+	b.Helper()
+	job, _, err := newBaseline(b, w, client).job(w.triggered())
+	must(b, err)
+	job.Name = ""
+	data, err := json.Marshal(job)
+	must(b, err)
+	path := filepath.Join(b.TempDir(), "job.json")
+	must(b, os.WriteFile(path, data, 0o600))
+	return path
 }
 
 func measureStart(b *testing.B, w *world, client httpDoer, bin string, env map[string]string, metrics bool) coldStart {
