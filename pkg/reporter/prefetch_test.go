@@ -53,15 +53,34 @@ func TestLogsAreReadBesideTheClaim(t *testing.T) {
 	assert.Contains(t, b.sink.finished(t)["message"], "hello from the task")
 }
 
-// A claim another attempt holds abandons the log read begun beside it.
+// blockingLogs holds every log read until its context is cancelled.
+type blockingLogs struct {
+	mu        sync.Mutex
+	cancelled int
+}
+
+func (s *blockingLogs) Stream(ctx context.Context, _, _ string, _ *corev1.PodLogOptions) (io.ReadCloser, error) {
+	<-ctx.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelled++
+	return nil, ctx.Err()
+}
+
+// A claim another attempt holds abandons the log read begun beside it: the
+// read is cancelled (a read that was not would hold the report for ever
+// here) and nothing is sent.
 func TestALostClaimAbandonsItsLogRead(t *testing.T) {
 	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
 	job := verdicttest.NewJob()
 	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
 	b := newBed(job, pod)
-	b.logs.logs[pod.Name+"/"+verdicttest.C0] = "hello\n"
-	out, err := b.reconciler(t, "a").PodChanged(context.Background(), pod)
+	logs := &blockingLogs{}
+	r := b.reconciler(t, "a")
+	r.Logs = logs
+	out, err := r.PodChanged(context.Background(), pod)
 	require.NoError(t, err)
 	assert.True(t, out.Busy)
+	assert.Positive(t, logs.cancelled, "the log read begun beside the claim was cancelled")
 	assert.Empty(t, b.sink.types())
 }
