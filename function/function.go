@@ -6,11 +6,13 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -178,8 +180,23 @@ func (f *Function) Ready(context.Context) (bool, error) { return f.ready.Load(),
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 // Stop marks the function not ready; in-flight requests finish in the
-// server's graceful shutdown.
+// server's graceful shutdown, and the records of .started written after
+// their answers (launch.Background) are waited for, up to ctx or
+// stopWait.
 func (f *Function) Stop(ctx context.Context) error {
 	f.ready.Store(false)
-	return f.stopTelemetry(ctx)
+	var err error
+	if f.launcher != nil {
+		wctx, cancel := context.WithTimeout(ctx, stopWait)
+		if err = f.launcher.Background.Wait(wctx); err != nil {
+			err = fmt.Errorf("records of .started still being written: %w", err)
+		}
+		cancel()
+	}
+	return errors.Join(err, f.stopTelemetry(ctx))
 }
+
+// stopWait bounds Stop's wait for the records of .started: well inside
+// Kubernetes' default termination grace period (30 s), after the server's
+// own graceful shutdown.
+const stopWait = 5 * time.Second

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -91,6 +92,11 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		BusyWait:    5 * time.Second,
 		Observer:    obs,
 		RetryWindow: set.retryWindow,
+		// The records of .started are written after the answer
+		// (launch.Background); 64 at once is far above what a replica's
+		// containerConcurrency (20) keeps in flight with a healthy API
+		// server, and past it the answers wait for them again.
+		Background: launch.NewBackground(64, set.claimTTL),
 	}
 	if f.reporter, err = f.newReporter(cfg, kube, responses, set); err != nil {
 		return err
@@ -222,17 +228,31 @@ func resourceURL(cfg map[string]string) string {
 	return ""
 }
 
-// keptnClients are where configs come from and where events go.
+// keptnClients are where configs come from and where events go. Towards
+// Keptn both go through its API (the gateway, normally), with the same
+// trust, so they share one transport: one pool of connections, and the
+// first event's .started does not open a second connection (a second TLS
+// handshake) beside the config's.
 func keptnClients(cfg map[string]string) (resources.ResourceGetter, sink.Sender, error) {
-	configs, err := resourceSource(cfg)
+	var keptn *http.Client
+	if lookup(cfg, "KEPTN_API_URL") != "" && lookup(cfg, "K_SINK") == "" {
+		tc, err := keptnTLS(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		keptn = sink.NewHTTPClient(tc)
+	}
+	configs, err := resourceSource(cfg, keptn)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := eventSink(cfg)
+	out, err := eventSink(cfg, keptn)
 	return configs, out, err
 }
 
-func resourceSource(cfg map[string]string) (resources.ResourceGetter, error) {
+// resourceSource is where configs come from; keptn, if set, is the client
+// towards Keptn whose transport it shares.
+func resourceSource(cfg map[string]string, keptn *http.Client) (resources.ResourceGetter, error) {
 	if dir := lookup(cfg, "KEPTN_CONFIG_DIR"); dir != "" {
 		return resources.NewDirSource(dir)
 	}
@@ -241,25 +261,29 @@ func resourceSource(cfg map[string]string) (resources.ResourceGetter, error) {
 		return nil, fmt.Errorf("no config source: set KEPTN_API_URL (or KEPTN_RESOURCE_URL), or KEPTN_CONFIG_DIR")
 	}
 	opts := []resources.ClientOption{resources.WithToken(lookup(cfg, "KEPTN_API_TOKEN"))}
-	if ca := lookup(cfg, "KEPTN_CA_FILE"); ca != "" {
-		opts = append(opts, resources.WithCAFile(ca))
-	}
-	if insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY")); insecure {
-		opts = append(opts, resources.WithInsecureSkipVerify())
+	switch {
+	case keptn != nil:
+		// Its TLS is keptnTLS: KEPTN_CA_FILE and KEPTN_INSECURE_SKIP_VERIFY.
+		opts = append(opts, resources.WithTransport(keptn.Transport))
+	default:
+		if ca := lookup(cfg, "KEPTN_CA_FILE"); ca != "" {
+			opts = append(opts, resources.WithCAFile(ca))
+		}
+		if insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY")); insecure {
+			opts = append(opts, resources.WithInsecureSkipVerify())
+		}
 	}
 	return resources.NewResourceClient(u, opts...)
 }
 
-func eventSink(cfg map[string]string) (sink.Sender, error) {
+// eventSink is where events go: K_SINK, else Keptn's API through keptn,
+// else the log.
+func eventSink(cfg map[string]string, keptn *http.Client) (sink.Sender, error) {
 	if target := lookup(cfg, "K_SINK"); target != "" {
 		return sink.NewCloudEvents(target, nil)
 	}
 	if u := lookup(cfg, "KEPTN_API_URL"); u != "" {
-		tc, err := keptnTLS(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), sink.NewHTTPClient(tc)), nil
+		return sink.NewKeptnAPI(u, lookup(cfg, "KEPTN_API_TOKEN"), keptn), nil
 	}
 	return &sink.Log{W: os.Stdout}, nil
 }
@@ -269,8 +293,11 @@ func eventSink(cfg map[string]string) (sink.Sender, error) {
 func keptnTLS(cfg map[string]string) (*tls.Config, error) {
 	insecure, _ := strconv.ParseBool(lookup(cfg, "KEPTN_INSECURE_SKIP_VERIFY"))
 	ca := lookup(cfg, "KEPTN_CA_FILE")
-	if ca == "" && !insecure {
+	switch {
+	case ca == "" && !insecure:
 		return nil, nil
+	case ca != "" && insecure:
+		return nil, fmt.Errorf("KEPTN_CA_FILE and KEPTN_INSECURE_SKIP_VERIFY contradict each other; choose one")
 	}
 	var pem []byte
 	if ca != "" {

@@ -1,11 +1,13 @@
 // Package claim makes "send this event exactly once" hold across replicas,
 // retries and crashes, with the Job itself as the lock: a claim annotation
 // written with optimistic concurrency (resourceVersion), an expiry so a
-// crashed holder does not block forever, and a done marker once sent.
+// crashed holder does not block forever, and a done marker once sent (a
+// patch: once the event is out, no condition is left to check).
 package claim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 )
@@ -83,6 +86,7 @@ func Of(annotations map[string]string, k Keys, holder string, now time.Time) Sta
 type JobClient interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
 	Update(ctx context.Context, job *batchv1.Job, opts metav1.UpdateOptions) (*batchv1.Job, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*batchv1.Job, error)
 }
 
 // maxConflicts bounds the re-read loop. Conflicts come mostly from the Job
@@ -104,17 +108,43 @@ func Take(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, holder str
 	})
 }
 
-// Complete records k as done at now and drops the claim.
+// Complete records k as done at now and drops the claim, in one JSON merge
+// patch rather than a resourceVersion-checked update. It needs no
+// condition: the event is out, so "done" is true whoever wrote the Job
+// since. The API server applies it to the Job as it is at that moment, so
+// it never conflicts with the Job controller, which writes a new Job's
+// status just when its creator records .started (an update's 409 cost a
+// backoff, a read and a second write: most of a cold start's first
+// answer). The answer is the Job after the patch, so a mark another writer
+// put on it first (reporter.AnnotationReportDue) is in it. The patch
+// carries job's UID: a Job deleted and created again under the same name
+// is another Job, and the API server refuses to change a UID.
 func Complete(ctx context.Context, c JobClient, job *batchv1.Job, k Keys, now time.Time) (*batchv1.Job, error) {
-	j, _, err := Update(ctx, c, job, func(j *batchv1.Job) (bool, bool) {
-		if j.Annotations[k.Done] != "" {
-			return false, true
-		}
-		setAnnotation(j, k.Done, now.UTC().Format(time.RFC3339Nano))
-		delete(j.Annotations, k.Claim)
-		return true, true
-	})
-	return j, err
+	if job.Annotations[k.Done] != "" {
+		return job, nil
+	}
+	patch, err := completePatch(job.UID, k, now)
+	if err != nil {
+		return job, err
+	}
+	j, err := c.Patch(ctx, job.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return job, fmt.Errorf("recording %s on job %s/%s: %w", k.Done, job.Namespace, job.Name, err)
+	}
+	return j, nil
+}
+
+// completePatch is Complete's JSON merge patch: the done marker set, the
+// claim removed (null), and the UID as a precondition.
+func completePatch(uid types.UID, k Keys, now time.Time) ([]byte, error) {
+	meta := map[string]any{"annotations": map[string]any{
+		k.Done:  now.UTC().Format(time.RFC3339Nano),
+		k.Claim: nil,
+	}}
+	if uid != "" {
+		meta["uid"] = uid
+	}
+	return json.Marshal(map[string]any{"metadata": meta})
 }
 
 // Release drops holder's claim so another attempt can take it at once,

@@ -2,6 +2,8 @@ package claim
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -9,10 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 var keys = Keys{Claim: "c", Done: "d"}
@@ -64,21 +69,25 @@ type store struct {
 	rv  int
 	// bump simulates another writer (the Job controller) before each update.
 	bumps int
+	// reads and writes count the calls that reached the store.
+	reads, writes int
 }
 
 func newStore() *store {
-	return &store{job: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", ResourceVersion: "1"}}, rv: 1}
+	return &store{job: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", UID: "uid-1", ResourceVersion: "1"}}, rv: 1}
 }
 
 func (s *store) Get(_ context.Context, _ string, _ metav1.GetOptions) (*batchv1.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	return s.job.DeepCopy(), nil
 }
 
 func (s *store) Update(_ context.Context, j *batchv1.Job, _ metav1.UpdateOptions) (*batchv1.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writes++
 	if s.bumps > 0 {
 		s.bumps--
 		s.rv++
@@ -89,6 +98,38 @@ func (s *store) Update(_ context.Context, j *batchv1.Job, _ metav1.UpdateOptions
 	}
 	s.rv++
 	s.job = j.DeepCopy()
+	s.job.ResourceVersion = strconv.Itoa(s.rv)
+	return s.job.DeepCopy(), nil
+}
+
+// Patch applies a JSON merge patch to the Job as it is, as the API server
+// does: no resourceVersion in the patch, no conflict; a patch that would
+// change the UID is invalid (metadata.uid is immutable).
+func (s *store) Patch(_ context.Context, name string, pt types.PatchType, data []byte, _ metav1.PatchOptions, _ ...string) (*batchv1.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if pt != types.MergePatchType {
+		return nil, fmt.Errorf("store: patch type %s", pt)
+	}
+	cur, err := json.Marshal(s.job)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := jsonpatch.MergePatch(cur, data)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	var j batchv1.Job
+	if err := json.Unmarshal(merged, &j); err != nil {
+		return nil, err
+	}
+	if j.UID != s.job.UID {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: "batch", Kind: "Job"}, name,
+			field.ErrorList{field.Invalid(field.NewPath("metadata", "uid"), j.UID, "field is immutable")})
+	}
+	s.rv++
+	s.job = &j
 	s.job.ResourceVersion = strconv.Itoa(s.rv)
 	return s.job.DeepCopy(), nil
 }
@@ -164,4 +205,75 @@ func TestLifecycle(t *testing.T) {
 	_, won, err = Take(ctx, s, job, keys, "d", t0.Add(time.Hour), time.Minute)
 	require.NoError(t, err)
 	assert.False(t, won, "done is final")
+}
+
+// The record of a sent event never conflicts with the Job controller: one
+// write, no read, whatever was written since the caller's copy.
+func TestCompleteIsOneWriteWhateverWasWrittenSince(t *testing.T) {
+	ctx := context.Background()
+	s := newStore()
+	job, won, err := Take(ctx, s, s.job.DeepCopy(), keys, "me", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, won)
+	s.job.Status.Active = 1 // the Job controller writes status meanwhile
+	s.job.Annotations["due"] = "t"
+	s.rv++
+	s.job.ResourceVersion = strconv.Itoa(s.rv)
+	s.reads, s.writes = 0, 0
+
+	j, err := Complete(ctx, s, job, keys, t0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, s.writes)
+	assert.Zero(t, s.reads)
+	assert.Equal(t, t0.Format(time.RFC3339Nano), j.Annotations["d"])
+	assert.NotContains(t, j.Annotations, "c", "the claim is dropped")
+	assert.Equal(t, "t", j.Annotations["due"], "a mark written before the record is in the answer")
+	assert.Equal(t, int32(1), j.Status.Active, "the other writer's change is kept")
+}
+
+func TestCompleteOfARecordedClaimWritesNothing(t *testing.T) {
+	s := newStore()
+	job := s.job.DeepCopy()
+	job.Annotations = map[string]string{"d": "x"}
+	j, err := Complete(context.Background(), s, job, keys, t0)
+	require.NoError(t, err)
+	assert.Same(t, job, j)
+	assert.Zero(t, s.writes)
+}
+
+// A Job deleted and created again under the same name is another Job: its
+// .started was not sent by us, and must not be recorded as sent.
+func TestCompleteRefusesAJobCreatedAgainUnderTheSameName(t *testing.T) {
+	s := newStore()
+	job := s.job.DeepCopy()
+	s.job.UID = "uid-2"
+	_, err := Complete(context.Background(), s, job, keys, t0)
+	require.Error(t, err)
+	assert.True(t, apierrors.IsInvalid(err), "%v", err)
+	assert.NotContains(t, s.job.Annotations, "d")
+}
+
+func FuzzCompletePatch(f *testing.F) {
+	f.Add("uid-1", "jobs.keptn.sh/started", "jobs.keptn.sh/start-claim")
+	f.Add("", "d", "c")
+	f.Fuzz(func(t *testing.T, uid, done, claimKey string) {
+		if done == claimKey {
+			return
+		}
+		data, err := completePatch(types.UID(uid), Keys{Claim: claimKey, Done: done}, t0)
+		require.NoError(t, err)
+		var p struct {
+			Metadata struct {
+				UID         string             `json:"uid"`
+				Annotations map[string]*string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		require.NoError(t, json.Unmarshal(data, &p))
+		assert.Equal(t, uid, p.Metadata.UID)
+		require.NotNil(t, p.Metadata.Annotations[done])
+		assert.Equal(t, t0.Format(time.RFC3339Nano), *p.Metadata.Annotations[done])
+		v, ok := p.Metadata.Annotations[claimKey]
+		assert.True(t, ok)
+		assert.Nil(t, v, "the claim is removed")
+	})
 }

@@ -2,9 +2,11 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/assert"
@@ -124,7 +126,7 @@ func TestAJobThatEndsBeforeItsStartedIsRecordedIsReportedOnce(t *testing.T) {
 		// creatorReports: the creator's settle sent .finished.
 		creatorReports bool
 	}{
-		"the watch marks the Job first; the creator's record conflicts and reports": {
+		"the watch marks the Job first; the creator's record (a patch) answers the mark and it reports": {
 			during: func(t *testing.T, b *raceBed, ctx context.Context) {
 				out := b.podEnds(t, ctx)
 				assert.True(t, out.Busy, "the creator still holds .started")
@@ -148,42 +150,48 @@ func TestAJobThatEndsBeforeItsStartedIsRecordedIsReportedOnce(t *testing.T) {
 			},
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			b := newRaceBed(t)
-			b.h.Responses.Sink = onStarted{recorder: b.rec, hook: func(ctx context.Context) {
-				if tc.during != nil {
-					tc.during(t, b, ctx)
+		for _, background := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/recorded after the answer=%v", name, background), func(t *testing.T) {
+				ctx := context.Background()
+				b := newRaceBed(t)
+				if background {
+					b.h.Background = NewBackground(4, time.Minute)
 				}
-			}}
-			_, err := b.h.Handle(ctx, triggered(t, "sh.keptn.event.deployment.triggered"))
-			require.NoError(t, err)
-			if tc.creatorReports {
-				assert.Equal(t, []string{"sh.keptn.event.deployment.started", "sh.keptn.event.deployment.finished"}, b.rec.types())
-			} else {
-				assert.Equal(t, []string{"sh.keptn.event.deployment.started"}, b.rec.types())
-				assert.Zero(t, b.calls()["list pods"], "the creator lists no pods when no one marked the Job")
-			}
-			if tc.after != nil {
-				tc.after(t, b, ctx)
-			}
-			assert.Equal(t, []string{"sh.keptn.event.deployment.started", "sh.keptn.event.deployment.finished"}, b.rec.types(), "exactly one .finished, after .started")
-			assert.NotEmpty(t, b.job(t).Annotations[jobs.AnnotationReported])
+				b.h.Responses.Sink = onStarted{recorder: b.rec, hook: func(ctx context.Context) {
+					if tc.during != nil {
+						tc.during(t, b, ctx)
+					}
+				}}
+				_, err := b.h.Handle(ctx, triggered(t, "sh.keptn.event.deployment.triggered"))
+				require.NoError(t, err)
+				require.NoError(t, b.h.Background.Wait(ctx))
+				if tc.creatorReports {
+					assert.Equal(t, []string{"sh.keptn.event.deployment.started", "sh.keptn.event.deployment.finished"}, b.rec.types())
+				} else {
+					assert.Equal(t, []string{"sh.keptn.event.deployment.started"}, b.rec.types())
+					assert.Zero(t, b.calls()["list pods"], "the creator lists no pods when no one marked the Job")
+				}
+				if tc.after != nil {
+					tc.after(t, b, ctx)
+				}
+				assert.Equal(t, []string{"sh.keptn.event.deployment.started", "sh.keptn.event.deployment.finished"}, b.rec.types(), "exactly one .finished, after .started")
+				assert.NotEmpty(t, b.job(t).Annotations[jobs.AnnotationReported])
 
-			// Later events of the Job send nothing more.
-			_, err = b.r.Reconcile(ctx, b.job(t))
-			require.NoError(t, err)
-			assert.Len(t, b.rec.types(), 2)
-		})
+				// Later events of the Job send nothing more.
+				_, err = b.r.Reconcile(ctx, b.job(t))
+				require.NoError(t, err)
+				assert.Len(t, b.rec.types(), 2)
+			})
+		}
 	}
 }
 
 // The creator of a Job no one marked makes three requests: the create,
-// the .started POST (not an API request) and the write that records it;
+// the .started POST (not an API request) and the patch that records it;
 // no read back, no pod list.
 func TestTheCreatorOfAnUnmarkedJobReadsNothingBack(t *testing.T) {
 	b := newRaceBed(t)
 	_, err := b.h.Handle(context.Background(), triggered(t, "sh.keptn.event.deployment.triggered"))
 	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"create jobs": 1, "update jobs": 1}, b.calls())
+	assert.Equal(t, map[string]int{"create jobs": 1, "patch jobs": 1}, b.calls())
 }

@@ -1,4 +1,4 @@
-// Package trigger handles a Keptn task's .triggered event: find the config,
+// Package launch handles a Keptn task's .triggered event: find the config,
 // match actions, create one Job per matching action and send .started. It is
 // written so that the broker's at-least-once delivery has an exactly-once
 // effect: Job names are deterministic and every response is claimed on the
@@ -15,6 +15,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
@@ -78,6 +80,9 @@ type Handler struct {
 	RetryWindow time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Background, if set, writes the records of .started after the
+	// answer (nil: before it).
+	Background *Background
 }
 
 // CreateObserver hears about each Job this handler created. Created is
@@ -150,20 +155,90 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	// created and started here, and finished in settle once no action is
 	// left to start.
 	var errs []error
-	var pending, started []*batchv1.Job
+	var pending []*batchv1.Job
+	var started []actionResult
 	for _, i := range matches {
 		r := h.action(ctx, cfg, i, ev, sibs)
 		pending = appendJob(pending, r.pending)
-		started = appendJob(started, r.started)
+		if r.started != nil {
+			started = append(started, r)
+		}
 		out.Created += b2i(r.created)
 		out.Existing += b2i(r.existing)
 		out.Invalid += b2i(r.invalid)
 		errs = append(errs, r.err)
 	}
-	if err := errors.Join(errs...); err != nil {
+	err = errors.Join(errs...)
+	if err == nil && len(pending) == 0 && h.Background.Go(ctx, func(ctx context.Context) { h.recordAndSettle(ctx, started) }) {
+		// Every .started is out: what is left is ours, not the broker's
+		// (Background).
+		return out, nil
+	}
+	recorded, rerr := h.record(ctx, started)
+	if err = errors.Join(err, rerr); err != nil {
 		return out, err
 	}
-	return out, h.settle(ctx, pending, started)
+	return out, h.settle(ctx, pending, recorded)
+}
+
+// record writes the records of the .started sent for started and returns
+// the Jobs as those writes left them; a record that fails is the broker's
+// to retry, as when it answers before the write (the redelivery finds the
+// claim held, and waits).
+func (h *Handler) record(ctx context.Context, started []actionResult) ([]*batchv1.Job, error) {
+	var out []*batchv1.Job
+	var errs []error
+	for _, r := range started {
+		if r.record == nil {
+			out = append(out, r.started)
+			continue
+		}
+		job, err := r.record.Write(ctx)
+		if err != nil {
+			errs = append(errs, h.responseErr(ctx, err))
+			continue
+		}
+		out = append(out, job)
+	}
+	return out, errors.Join(errs...)
+}
+
+// recordAndSettle is record and settle after the answer. A record is
+// written again while it fails for a reason that may pass; one that is
+// never written lets the sweep send .started again once the claim
+// expires, so it is logged as an error.
+func (h *Handler) recordAndSettle(ctx context.Context, started []actionResult) {
+	var recorded []*batchv1.Job
+	for _, r := range started {
+		if r.record == nil {
+			recorded = append(recorded, r.started)
+			continue
+		}
+		var job *batchv1.Job
+		err := retry.OnError(recordBackoff, mayPass, func() error {
+			var err error
+			job, err = r.record.Write(ctx)
+			return err
+		})
+		if err != nil {
+			h.Log.ErrorContext(ctx, "recording .started: it will be sent again when the claim expires", "job", r.started.Namespace+"/"+r.started.Name, "error", err.Error())
+			continue
+		}
+		recorded = append(recorded, job)
+	}
+	// Its errors are logged in settle: the Jobs' reports are the watch's
+	// and the sweep's too.
+	_ = h.settle(ctx, nil, recorded)
+}
+
+// recordBackoff spaces the attempts at a record after the answer: about 6 s
+// in all, well inside the claim's TTL.
+var recordBackoff = wait.Backoff{Steps: 5, Duration: 200 * time.Millisecond, Factor: 3, Jitter: 0.1}
+
+// mayPass tells a failure worth another attempt: not a Job that is gone
+// or was replaced (its UID changed).
+func mayPass(err error) bool {
+	return !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err)
 }
 
 func appendJob(list []*batchv1.Job, job *batchv1.Job) []*batchv1.Job {
@@ -268,10 +343,22 @@ func (h *Handler) fail(ctx context.Context, ev *keptn.TaskEvent, actionIndex int
 }
 
 // run creates job (tolerating AlreadyExists) and makes sure its .started
-// went out. It returns the Job as the write that recorded .started left it
-// (or as read, when another attempt recorded it), and whether this call
-// created the Job.
+// went out and is recorded. It returns the Job as the write that recorded
+// .started left it (or as read, when another attempt recorded it), and
+// whether this call created the Job.
 func (h *Handler) run(ctx context.Context, job *batchv1.Job) (*batchv1.Job, bool, error) {
+	started, rec, created, err := h.start(ctx, job)
+	if err != nil || rec == nil {
+		return started, created, err
+	}
+	started, err = rec.Write(ctx)
+	return started, created, h.responseErr(ctx, err)
+}
+
+// start is run that leaves the record of a .started it sent to the caller:
+// a Job it created comes back as it was when .started went out, with the
+// write that records it (nil when there is none to make).
+func (h *Handler) start(ctx context.Context, job *batchv1.Job) (*batchv1.Job, *reporter.Record, bool, error) {
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name)
 	silent := job.Annotations[jobs.AnnotationSilent] == "true"
 	holder := h.Responses.NewHolder()
@@ -288,26 +375,26 @@ func (h *Handler) run(ctx context.Context, job *batchv1.Job) (*batchv1.Job, bool
 		if h.Observer != nil {
 			h.Observer.Created(ctx, created)
 		}
-		started, err := h.Responses.StartedHolding(ctx, created, holder)
-		return started, true, h.responseErr(ctx, err)
+		started, rec, err := h.Responses.SendStarted(ctx, created, holder)
+		return started, rec, true, h.responseErr(ctx, err)
 	case apierrors.IsAlreadyExists(err):
 		existing, err := client.Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
-			return nil, false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
+			return nil, nil, false, fmt.Errorf("reading existing job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		if existing.Annotations[jobs.AnnotationWaiting] != "" {
 			// An earlier delivery left a placeholder: the caller resumes.
-			return nil, false, &waitingError{job: existing}
+			return nil, nil, false, &waitingError{job: existing}
 		}
 		started, err := h.ensureStarted(ctx, existing)
-		return started, false, err
+		return started, nil, false, err
 	case jobs.RefusedForGood(err):
 		// The API server refuses this Job for good (a bad field, a namespace
 		// we may not use, too large to store): say so to Keptn rather than
 		// retry forever.
-		return nil, false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
+		return nil, nil, false, fmt.Errorf("%w: creating job %s/%s: %w", errRefused, job.Namespace, job.Name, err)
 	default:
-		return nil, false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
+		return nil, nil, false, fmt.Errorf("%w: %s/%s: %w", errCreate, job.Namespace, job.Name, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobconfig"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/keptn"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/reporter"
 )
 
 // A failure that may pass (a registry or the API server that does not
@@ -44,8 +45,11 @@ func (w *waitingError) Error() string {
 
 // actionResult is what handling one matched action left to do.
 type actionResult struct {
-	pending  *batchv1.Job // a record whose errored .finished settle sends
-	started  *batchv1.Job // a Job that runs; settle reports it if it ended
+	pending *batchv1.Job // a record whose errored .finished settle sends
+	started *batchv1.Job // a Job that runs; settle reports it if it ended
+	// record is the write that records started's .started, not made yet
+	// (Handle makes it, after its answer when it can).
+	record   *reporter.Record
 	created  bool
 	existing bool
 	invalid  bool
@@ -93,7 +97,7 @@ func (h *Handler) action(ctx context.Context, cfg *jobconfig.Config, i int, ev *
 		// run.
 		return h.refuse(ctx, ev, i, name, actionNamespace(cfg, i, h.Settings), err.Error(), sibs)
 	}
-	started, created, err := h.run(ctx, withSiblings(job, sibs))
+	started, rec, created, err := h.start(ctx, withSiblings(job, sibs))
 	var w *waitingError
 	switch {
 	case errors.As(err, &w):
@@ -107,7 +111,7 @@ func (h *Handler) action(ctx context.Context, cfg *jobconfig.Config, i int, ev *
 		// or the sweep sends it.
 		return actionResult{created: created, err: err}
 	}
-	return actionResult{started: started, created: created, existing: !created}
+	return actionResult{started: started, record: rec, created: created, existing: !created}
 }
 
 // actionNamespace is where action i's Job runs.

@@ -21,11 +21,12 @@ import (
 // (ReportDue), so the creator of a Job does not have to read every Job
 // back after recording its .started to find the rare one that ended first.
 //
-// Both writes carry the Job's resourceVersion, so they are ordered: if the
-// marker comes first, the update that records .started conflicts, reads
-// the Job again and returns it with the marker; if .started is recorded
-// first, the marker's write conflicts, and the reporter, reading again,
-// finds .started recorded and reports the Job itself. Either way one of
+// The two writes are ordered: if the marker comes first, the patch that
+// records .started (claim.Complete) applies to the Job as it is then and
+// answers it with the marker; if .started is recorded first, the marker's
+// write, which carries the resourceVersion its reporter read, conflicts,
+// and the reporter, reading again, finds .started recorded and reports the
+// Job itself. Either way one of
 // the two reports it at once, and the report claim keeps it to one.
 const AnnotationReportDue = jobs.Domain + "report-due"
 

@@ -61,20 +61,25 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
-// Started sends .started for job unless it was sent. A job created by this
-// replica already carries our claim (written at creation), so the common path
-// costs one send and one update.
+// Started sends .started for job unless it was sent, and records it.
 func (s *Sender) Started(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
-	return s.StartedHolding(ctx, job, s.NewHolder())
+	j, rec, err := s.SendStarted(ctx, job, s.NewHolder())
+	if err != nil || rec == nil {
+		return j, err
+	}
+	return rec.Write(ctx)
 }
 
-// StartedHolding is Started for a caller that already holds the .started
-// claim as holder: the creator of the Job, which wrote the claim into it.
-func (s *Sender) StartedHolding(ctx context.Context, job *batchv1.Job, holder string) (*batchv1.Job, error) {
+// SendStarted sends .started for a caller that already holds the .started
+// claim as holder (the creator of the Job, which wrote the claim into it)
+// and returns the write that records it, for the caller to make when it
+// suits: the creator answers the broker first (pkg/launch). A nil Record:
+// nothing was sent (a silent Job, or one whose .started was recorded).
+func (s *Sender) SendStarted(ctx context.Context, job *batchv1.Job, holder string) (*batchv1.Job, *Record, error) {
 	if job.Annotations[jobs.AnnotationSilent] == "true" {
-		return job, nil
+		return job, nil, nil
 	}
-	return s.once(ctx, job, StartedKeys, holder, func(o keptn.Origin) (event.Event, error) {
+	return s.send(ctx, job, StartedKeys, holder, func(o keptn.Origin) (event.Event, error) {
 		return keptn.StartedEvent(s.Source, ResponseID(job, keptn.KindStarted), o, s.now())
 	})
 }
@@ -110,52 +115,81 @@ func (s *Sender) NewHolder() string {
 }
 
 func (s *Sender) once(ctx context.Context, job *batchv1.Job, k claim.Keys, holder string, build func(keptn.Origin) (event.Event, error)) (*batchv1.Job, error) {
+	j, rec, err := s.send(ctx, job, k, holder, build)
+	if err != nil || rec == nil {
+		return j, err
+	}
+	return rec.Write(ctx)
+}
+
+// send sends the response of claim k under holder's claim, unless it was
+// sent or another attempt holds the claim. It returns the write that
+// records it, or nil when it sent nothing.
+func (s *Sender) send(ctx context.Context, job *batchv1.Job, k claim.Keys, holder string, build func(keptn.Origin) (event.Event, error)) (*batchv1.Job, *Record, error) {
 	now := s.now()
 	client := s.Jobs(job.Namespace)
 	switch claim.Of(job.Annotations, k, holder, now) {
 	case claim.Done:
-		return job, nil
+		return job, nil, nil
 	case claim.HeldByOther:
 		s.observer().Busy(ctx, job, k.Claim)
-		return job, ErrBusy
+		return job, nil, ErrBusy
 	case claim.Free:
 		var won bool
 		var err error
 		job, won, err = claim.Take(ctx, client, job, k, holder, now, s.ClaimTTL)
 		if err != nil {
-			return job, err
+			return job, nil, err
 		}
 		if !won {
 			if claim.Of(job.Annotations, k, holder, s.now()) == claim.Done {
-				return job, nil
+				return job, nil, nil
 			}
 			s.observer().Busy(ctx, job, k.Claim)
-			return job, ErrBusy
+			return job, nil, ErrBusy
 		}
 	}
 	o, err := jobs.OriginOf(job)
 	if err != nil {
-		return job, err
+		return job, nil, err
 	}
 	ev, err := build(o)
 	if err != nil {
-		return job, err
+		return job, nil, err
 	}
-	if err := s.sinkFor(job).Send(ctx, ev); err != nil {
+	err = s.sinkFor(job).Send(ctx, ev)
+	if err != nil {
 		// Let the next attempt (a broker retry, the sweep, another replica)
 		// take over at once instead of after the claim expires.
 		if j, rerr := claim.Release(context.WithoutCancel(ctx), client, job, k, holder); rerr == nil {
 			job = j
 		}
-		return job, fmt.Errorf("%s for job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)
+		return job, nil, fmt.Errorf("%s for job %s/%s: %w", ev.Type(), job.Namespace, job.Name, err)
 	}
-	// The event is out: mark it even if the caller's context is gone, or a
-	// later attempt would send it again.
-	j, err := claim.Complete(context.WithoutCancel(ctx), client, job, k, s.now())
+	return job, &Record{s: s, job: job, k: k, ev: ev}, nil
+}
+
+// Record is the write that records a response as sent (claim.Complete).
+// Until it is written the sender's claim keeps every other attempt from
+// sending the response again; once the claim expires, one would.
+type Record struct {
+	s   *Sender
+	job *batchv1.Job
+	k   claim.Keys
+	ev  event.Event
+}
+
+// Job is the Job as it was when the response was sent.
+func (r *Record) Job() *batchv1.Job { return r.job }
+
+// Write records the response as sent. The event is out: it is written
+// even if ctx is cancelled, or a later attempt would send it again.
+func (r *Record) Write(ctx context.Context) (*batchv1.Job, error) {
+	j, err := claim.Complete(context.WithoutCancel(ctx), r.s.Jobs(r.job.Namespace), r.job, r.k, r.s.now())
 	if err != nil {
-		return job, fmt.Errorf("%s for job %s/%s sent, but recording it failed: %w", ev.Type(), job.Namespace, job.Name, err)
+		return r.job, fmt.Errorf("%s for job %s/%s sent, but recording it failed: %w", r.ev.Type(), r.job.Namespace, r.job.Name, err)
 	}
-	s.observer().Sent(ctx, j, ev)
+	r.s.observer().Sent(ctx, j, r.ev)
 	return j, nil
 }
 

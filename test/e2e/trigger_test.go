@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -116,7 +117,10 @@ func TestScenariosCreateJobsAndStarted(t *testing.T) {
 			job := created[0]
 			assert.Equal(t, e.ns, job.Namespace)
 			assert.NotEmpty(t, job.UID, "accepted by the real apiserver")
-			assert.NotEmpty(t, job.Annotations[jobs.AnnotationStarted], ".started is recorded on the Job")
+			assert.Eventually(t, func() bool {
+				// Recorded just after the answer (launch.Background).
+				return e.jobsOf(ce.ID())[0].Annotations[jobs.AnnotationStarted] != ""
+			}, 10*time.Second, 20*time.Millisecond, ".started is recorded on the Job")
 			if sc.check != nil {
 				sc.check(t, e, job)
 			}

@@ -133,6 +133,10 @@ func TestFunctionRunsAsItsServiceAccount(t *testing.T) {
 		t.Fatalf("function answered %d: %s", resp.StatusCode, body)
 	}
 
+	// The record of .started is written after the answer; Stop waits for it.
+	if err := fn.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	list, err := w.admin.BatchV1().Jobs(w.jobNS).List(ctx, metav1.ListOptions{LabelSelector: jobs.LabelManagedBy})
 	if err != nil {
 		t.Fatal(err)
