@@ -181,10 +181,10 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 	return out, h.settle(ctx, pending, recorded)
 }
 
-// record writes the records of the .started sent for started and returns
-// the Jobs as those writes left them; a record that fails is the broker's
-// to retry, as when it answers before the write (the redelivery finds the
-// claim held, and waits).
+// record writes the records of the .started sent for started, before the
+// answer, and returns the Jobs as those writes left them. A record that
+// fails makes the answer a 5xx, as it always did; the redelivery finds the
+// creator's claim and waits for it (ensureStarted).
 func (h *Handler) record(ctx context.Context, started []actionResult) ([]*batchv1.Job, error) {
 	var out []*batchv1.Job
 	var errs []error
@@ -231,8 +231,8 @@ func (h *Handler) recordAndSettle(ctx context.Context, started []actionResult) {
 	_ = h.settle(ctx, nil, recorded)
 }
 
-// recordBackoff spaces the attempts at a record after the answer: about 6 s
-// in all, well inside the claim's TTL.
+// recordBackoff spaces the attempts at a record after the answer: five in
+// about 8 s, well inside the claim's TTL.
 var recordBackoff = wait.Backoff{Steps: 5, Duration: 200 * time.Millisecond, Factor: 3, Jitter: 0.1}
 
 // mayPass tells a failure worth another attempt: not a Job that is gone
