@@ -11,13 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim/claimtest"
 )
 
 var keys = Keys{Claim: "c", Done: "d"}
@@ -103,33 +103,21 @@ func (s *store) Update(_ context.Context, j *batchv1.Job, _ metav1.UpdateOptions
 }
 
 // Patch applies a JSON merge patch to the Job as it is, as the API server
-// does: no resourceVersion in the patch, no conflict; a patch that would
-// change the UID is invalid (metadata.uid is immutable).
-func (s *store) Patch(_ context.Context, name string, pt types.PatchType, data []byte, _ metav1.PatchOptions, _ ...string) (*batchv1.Job, error) {
+// does (claimtest.MergePatch): no resourceVersion in the patch, no
+// conflict.
+func (s *store) Patch(_ context.Context, _ string, pt types.PatchType, data []byte, _ metav1.PatchOptions, _ ...string) (*batchv1.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
 	if pt != types.MergePatchType {
 		return nil, fmt.Errorf("store: patch type %s", pt)
 	}
-	cur, err := json.Marshal(s.job)
+	j, err := claimtest.MergePatch(s.job, data)
 	if err != nil {
 		return nil, err
-	}
-	merged, err := jsonpatch.MergePatch(cur, data)
-	if err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
-	}
-	var j batchv1.Job
-	if err := json.Unmarshal(merged, &j); err != nil {
-		return nil, err
-	}
-	if j.UID != s.job.UID {
-		return nil, apierrors.NewInvalid(schema.GroupKind{Group: "batch", Kind: "Job"}, name,
-			field.ErrorList{field.Invalid(field.NewPath("metadata", "uid"), j.UID, "field is immutable")})
 	}
 	s.rv++
-	s.job = &j
+	s.job = j
 	s.job.ResourceVersion = strconv.Itoa(s.rv)
 	return s.job.DeepCopy(), nil
 }

@@ -174,33 +174,35 @@ func (h *Handler) Handle(ctx context.Context, ev *keptn.TaskEvent) (Outcome, err
 		// (Background).
 		return out, nil
 	}
-	recorded, rerr := h.record(ctx, started)
-	if err = errors.Join(err, rerr); err != nil {
+	recorded, rerrs := record(started, func(rec *reporter.Record) (*batchv1.Job, error) {
+		job, err := rec.Write(ctx)
+		return job, h.responseErr(ctx, err)
+	})
+	if err = errors.Join(append(rerrs, err)...); err != nil {
 		return out, err
 	}
 	return out, h.settle(ctx, pending, recorded)
 }
 
-// record writes the records of the .started sent for started, before the
-// answer, and returns the Jobs as those writes left them. A record that
-// fails makes the answer a 5xx, as it always did; the redelivery finds the
-// creator's claim and waits for it (ensureStarted).
-func (h *Handler) record(ctx context.Context, started []actionResult) ([]*batchv1.Job, error) {
+// record writes the records of the .started sent for started with write
+// and returns the Jobs as those writes left them, and the failures. Before
+// the answer a failure makes it a 5xx, as it always did; the redelivery
+// finds the creator's claim and waits for it (ensureStarted).
+func record(started []actionResult, write func(*reporter.Record) (*batchv1.Job, error)) ([]*batchv1.Job, []error) {
 	var out []*batchv1.Job
 	var errs []error
 	for _, r := range started {
-		if r.record == nil {
-			out = append(out, r.started)
-			continue
-		}
-		job, err := r.record.Write(ctx)
-		if err != nil {
-			errs = append(errs, h.responseErr(ctx, err))
-			continue
+		job := r.started
+		if r.record != nil {
+			var err error
+			if job, err = write(r.record); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		out = append(out, job)
 	}
-	return out, errors.Join(errs...)
+	return out, errs
 }
 
 // recordAndSettle is record and settle after the answer. A record is
@@ -208,23 +210,17 @@ func (h *Handler) record(ctx context.Context, started []actionResult) ([]*batchv
 // never written lets the sweep send .started again once the claim
 // expires, so it is logged as an error.
 func (h *Handler) recordAndSettle(ctx context.Context, started []actionResult) {
-	var recorded []*batchv1.Job
-	for _, r := range started {
-		if r.record == nil {
-			recorded = append(recorded, r.started)
-			continue
-		}
+	recorded, errs := record(started, func(rec *reporter.Record) (*batchv1.Job, error) {
 		var job *batchv1.Job
 		err := retry.OnError(recordBackoff, mayPass, func() error {
 			var err error
-			job, err = r.record.Write(ctx)
+			job, err = rec.Write(ctx)
 			return err
 		})
-		if err != nil {
-			h.Log.ErrorContext(ctx, "recording .started: it will be sent again when the claim expires", "job", r.started.Namespace+"/"+r.started.Name, "error", err.Error())
-			continue
-		}
-		recorded = append(recorded, job)
+		return job, err
+	})
+	for _, err := range errs {
+		h.Log.ErrorContext(ctx, "recording .started: it will be sent again when the claim expires", "error", err.Error())
 	}
 	// Its errors are logged in settle: the Jobs' reports are the watch's
 	// and the sweep's too.

@@ -414,9 +414,7 @@ func (bl *baseline) sameWrites(ctx context.Context, ce event.Event) error {
 	if err != nil {
 		return err
 	}
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:null}}}`,
-		jobs.AnnotationStarted, time.Now().UTC().Format(time.RFC3339Nano), jobs.AnnotationStartClaim)
-	_, err = bl.kube.Patch(ctx, created.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	_, err = claim.Complete(ctx, bl.kube, created, reporter.StartedKeys, time.Now())
 	return err
 }
 

@@ -63,7 +63,7 @@ func NewClientset(objs ...runtime.Object) *fake.Clientset {
 		if err != nil {
 			return true, nil, err
 		}
-		job, err := mergePatch(cur.(*batchv1.Job), pa.GetPatch())
+		job, err := MergePatch(cur.(*batchv1.Job), pa.GetPatch())
 		if err != nil {
 			return true, nil, err
 		}
@@ -77,7 +77,9 @@ func NewClientset(objs ...runtime.Object) *fake.Clientset {
 	return cs
 }
 
-func mergePatch(cur *batchv1.Job, patch []byte) (*batchv1.Job, error) {
+// MergePatch applies a JSON merge patch to cur as the API server does,
+// refusing a change of the UID (metadata.uid is immutable) as invalid.
+func MergePatch(cur *batchv1.Job, patch []byte) (*batchv1.Job, error) {
 	data, err := json.Marshal(cur)
 	if err != nil {
 		return nil, err
