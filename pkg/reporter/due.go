@@ -38,16 +38,13 @@ func ReportDue(job *batchv1.Job) bool {
 }
 
 // podSource says what a reconcile knows of the Job's pods. The zero value:
-// not listed; a Job event. The pods are listed when the Job's .finished may
-// be due, and for a Job whose .started another attempt is sending, the
+// not listed; a Job event, whose pods are listed when the Job's .finished
+// may be due. For a Job whose .started another attempt is sending, the
 // Job's own status decides whether it is due: a pod's end arrives as a pod
-// event of its own.
+// event of its own, which lists the pods with the Job.
 type podSource struct {
-	// listed: the sweep listed them.
+	// listed: the sweep or a pod event listed them.
 	listed bool
-	// hint is the pod a pod event said ended or is stuck: not listed yet,
-	// and unverified (podsOf lists it).
-	hint *corev1.Pod
 }
 
 // startedBusy handles a Job whose .started another attempt is sending
@@ -56,20 +53,14 @@ type podSource struct {
 // (AnnotationReportDue) so the sender of .started reports it; if the
 // sender recorded .started meanwhile, it returns the fresh Job and true:
 // the caller reports it now.
-func (r *Reconciler) startedBusy(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, src podSource) (*batchv1.Job, []corev1.Pod, bool, error) {
+func (r *Reconciler) startedBusy(ctx context.Context, job *batchv1.Job, pods []corev1.Pod) (*batchv1.Job, bool, error) {
 	if job.Annotations[AnnotationReportDue] != "" || job.Annotations[jobs.AnnotationWaiting] != "" || job.Annotations[jobs.AnnotationInvalid] != "" {
 		// Marked already; or a placeholder or record, which never report
 		// from their pods and whose creator settles them anyway.
-		return job, pods, false, nil
-	}
-	if src.hint != nil {
-		var err error
-		if pods, err = r.podsOf(ctx, job, src.hint); err != nil {
-			return job, pods, false, err
-		}
+		return job, false, nil
 	}
 	if !verdict.Evaluate(job, pods, r.Sender.now(), r.Config.Eval).Terminal {
-		return job, pods, false, nil
+		return job, false, nil
 	}
 	started := false
 	j, _, err := claim.Update(ctx, r.Jobs(job.Namespace), job, func(cur *batchv1.Job) (bool, bool) {
@@ -85,9 +76,9 @@ func (r *Reconciler) startedBusy(ctx context.Context, job *batchv1.Job, pods []c
 	})
 	switch {
 	case apierrors.IsNotFound(err):
-		return job, pods, false, nil
+		return job, false, nil
 	case err != nil:
-		return job, pods, false, fmt.Errorf("marking job %s/%s's report due: %w", job.Namespace, job.Name, err)
+		return job, false, fmt.Errorf("marking job %s/%s's report due: %w", job.Namespace, job.Name, err)
 	}
-	return j, pods, started, nil
+	return j, started, nil
 }

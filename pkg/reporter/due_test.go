@@ -18,7 +18,7 @@ import (
 
 // A reporter that meets a Job whose creator is still sending .started
 // marks it only when its .finished is due, from what it has: the sweep's
-// pod list, the pods listed after a pod event, or, for a Job event, the
+// pod list, the pods listed beside the Job for a pod event, or, for a Job event, the
 // Job's own status (no pod list: the pod's end comes as its own event).
 func TestAReporterMarksAJobDueWhileItsStartedIsSent(t *testing.T) {
 	sending := func(opts ...verdicttest.JobOpt) *batchv1.Job {
@@ -40,7 +40,9 @@ func TestAReporterMarksAJobDueWhileItsStartedIsSent(t *testing.T) {
 		"pod event, pod ended":    {sending(), ended, podEvent, true, 1},
 		"job event, condition":    {sending(complete), ended, jobEvent, true, 0},
 		"job event, no condition": {sending(), ended, jobEvent, false, 0},
-		"already marked":          {sending(verdicttest.WithAnnotation(AnnotationReportDue, "earlier")), ended, podEvent, true, 0},
+		// A pod event lists the pods beside the Job GET, before it knows.
+		"already marked, pod event": {sending(verdicttest.WithAnnotation(AnnotationReportDue, "earlier")), ended, podEvent, true, 1},
+		"already marked, job event": {sending(complete, verdicttest.WithAnnotation(AnnotationReportDue, "earlier")), ended, jobEvent, true, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := newBed(tc.job, tc.pod)

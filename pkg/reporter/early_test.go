@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
@@ -83,24 +84,29 @@ func TestNoEarlyVerdictForJobsAPodCannotDecide(t *testing.T) {
 	}
 }
 
-// A pod event's Job has its pods listed from the API server's watch cache,
-// no older than the Job just read; when that cache does not show the
-// hinted pod ended yet, a consistent list decides. Either way the report
-// is the same.
+// A pod event's pods are listed from the API server's watch cache, no
+// older than the event's pod (the API server that sent it has it); when
+// that cache does not show the hinted pod ended, or refuses the version (a
+// forged one), a consistent list decides. Either way the report is the
+// same.
 func TestHintedPodsAreListedFromTheWatchCache(t *testing.T) {
 	ended := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	ended.ResourceVersion = "57"
+	cached := metav1.ListOptions{ResourceVersion: "57", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}
 	for _, tt := range []struct {
-		name      string
-		cacheLags bool
-		want      []metav1.ListOptions
+		name  string
+		cache func() (runtime.Object, error)
+		want  []metav1.ListOptions
 	}{
-		{name: "cache shows the end", want: []metav1.ListOptions{
-			{ResourceVersion: "42", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan},
-		}},
-		{name: "cache lags", cacheLags: true, want: []metav1.ListOptions{
-			{ResourceVersion: "42", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan},
-			{},
-		}},
+		{name: "cache shows the end", want: []metav1.ListOptions{cached}},
+		{name: "cache lags", cache: func() (runtime.Object, error) {
+			running := ended.DeepCopy()
+			running.Status.Phase = corev1.PodRunning
+			return &corev1.PodList{Items: []corev1.Pod{*running}}, nil
+		}, want: []metav1.ListOptions{cached, {}}},
+		{name: "version refused", cache: func() (runtime.Object, error) {
+			return nil, apierrors.NewTimeoutError("Too large resource version", 1)
+		}, want: []metav1.ListOptions{cached, {}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			job := verdicttest.NewJob()
@@ -110,10 +116,9 @@ func TestHintedPodsAreListedFromTheWatchCache(t *testing.T) {
 			b.kube.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 				opts := a.(k8stesting.ListActionImpl).ListOptions
 				got = append(got, metav1.ListOptions{ResourceVersion: opts.ResourceVersion, ResourceVersionMatch: opts.ResourceVersionMatch})
-				if tt.cacheLags && opts.ResourceVersion != "" {
-					running := ended.DeepCopy()
-					running.Status.Phase = corev1.PodRunning
-					return true, &corev1.PodList{Items: []corev1.Pod{*running}}, nil
+				if tt.cache != nil && opts.ResourceVersion != "" {
+					obj, err := tt.cache()
+					return true, obj, err
 				}
 				return false, nil, nil
 			})
@@ -122,4 +127,81 @@ func TestHintedPodsAreListedFromTheWatchCache(t *testing.T) {
 			assert.Equal(t, "succeeded", b.sink.finished(t)["status"])
 		})
 	}
+}
+
+// listSignal tells when a pod list has begun.
+type listSignal struct {
+	PodAPI
+	begun chan struct{}
+}
+
+func (s listSignal) List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
+	select {
+	case s.begun <- struct{}{}:
+	default:
+	}
+	return s.PodAPI.List(ctx, opts)
+}
+
+// getAfter answers a Job GET once a pod list has begun, or after 5 s.
+type getAfter struct {
+	JobAPI
+	begun  chan struct{}
+	beside *bool
+}
+
+func (g getAfter) Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error) {
+	select {
+	case <-g.begun:
+		*g.beside = true
+	case <-time.After(5 * time.Second):
+	}
+	return g.JobAPI.Get(ctx, name, opts)
+}
+
+// A pod event reads its Job and the Job's pods at once: the Job GET sees
+// the pod list already begun.
+func TestAPodEventReadsItsJobAndPodsAtOnce(t *testing.T) {
+	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	b := newBed(verdicttest.NewJob(), pod)
+	r := b.reconciler(t, "a")
+	begun, beside, gets := make(chan struct{}, 1), false, 0
+	pods, jobsOf := r.Pods, r.Jobs
+	r.Pods = func(ns string) PodAPI { return listSignal{PodAPI: pods(ns), begun: begun} }
+	r.Jobs = func(ns string) JobAPI {
+		if gets++; gets == 1 {
+			return getAfter{JobAPI: jobsOf(ns), begun: begun, beside: &beside}
+		}
+		return jobsOf(ns)
+	}
+	out, err := r.PodChanged(context.Background(), pod)
+	require.NoError(t, err)
+	assert.True(t, beside, "the Job was read before the pod list began")
+	assert.True(t, out.Reported)
+	assert.Equal(t, "succeeded", b.sink.finished(t)["status"])
+}
+
+// Pods are listed by the Job's name; only those the Job read controls
+// count. An ended pod of an earlier Job of that name decides nothing for
+// the live one.
+func TestAPodOfAnotherJobOfTheSameNameDecidesNothing(t *testing.T) {
+	stale := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	stale.OwnerReferences[0].UID = "an-earlier-job"
+	b := newBed(verdicttest.NewJob(), stale)
+	out, err := b.reconciler(t, "a").PodChanged(context.Background(), stale)
+	require.NoError(t, err)
+	assert.False(t, out.Reported)
+	assert.Empty(t, b.sink.types())
+}
+
+// A pod event whose Job name label is no label value (here it would widen
+// the pod list's selector) makes no API call.
+func TestAPodEventWithABadJobNameReadsNothing(t *testing.T) {
+	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	pod.Labels[batchv1.JobNameLabel] = verdicttest.JobName + ",app=other"
+	b := newBed(verdicttest.NewJob(), pod)
+	out, err := b.reconciler(t, "a").PodChanged(context.Background(), pod)
+	require.NoError(t, err)
+	assert.Equal(t, Outcome{}, out)
+	assert.Empty(t, b.kube.Actions())
 }

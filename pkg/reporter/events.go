@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"knative.dev/eventing/pkg/apis/sources"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
@@ -140,23 +143,107 @@ func jobNameOf(pod *corev1.Pod) string {
 // has ended (a Job of one pod is decided by it, about a second before the
 // Job controller writes the condition). Other pod changes are left to the
 // Job's own events.
+//
+// The Job and its pods are read at once (the pods by the Job's name label,
+// then kept only if the Job read controls them): neither read needs the
+// other's answer, and a report from a pod's end waits for the slower of the
+// two instead of both (docs/completion.md, "Reporting from the pod's end").
 func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, error) {
 	if pod.Labels[jobs.LabelManagedBy] != r.Config.ManagedBy {
 		return Outcome{}, nil
 	}
 	name := jobNameOf(pod)
-	if name == "" {
+	if name == "" || len(validation.IsValidLabelValue(name)) > 0 {
+		// Not a Job controller's label: the name also selects the pods.
 		return Outcome{}, nil
 	}
 	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) && !verdict.Ended(pod) {
 		return Outcome{}, nil
 	}
+	var (
+		pods    []corev1.Pod
+		listErr error
+		listed  = make(chan struct{})
+	)
+	listCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(listed)
+		pods, listErr = r.hintedPods(listCtx, pod)
+	}()
 	job, err := r.Jobs(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Outcome{}, nil
-	}
 	if err != nil {
-		return Outcome{}, fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
+		cancel()
 	}
-	return r.reconcileWith(ctx, job, nil, podSource{hint: pod})
+	<-listed
+	switch {
+	case apierrors.IsNotFound(err):
+		return Outcome{}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
+	case listErr != nil:
+		return Outcome{}, fmt.Errorf("listing pods of job %s/%s: %w", pod.Namespace, name, listErr)
+	}
+	return r.reconcileWith(ctx, job, controlledBy(job, pods), podSource{listed: true})
+}
+
+// hintedListWait bounds how long a pod list waits for the API server's
+// watch cache to reach a pod event's resourceVersion. The API server that
+// sent the event has it already, another one lags by milliseconds; only a
+// forged event names a version no cache reaches soon (the API server would
+// hold the list for 3 s), and then a consistent list decides.
+const hintedListWait = time.Second
+
+// hintedPods lists the pods of hint's Job (by the Job name label hint
+// carries) from the API server's watch cache, no older than hint. A
+// consistent list (no resourceVersion) waits until that cache has caught
+// up with etcd's latest revision, which took 70-80 ms in one report out of
+// two on the bed (docs/benchmarks.md, "Completion"): longer than the rest
+// of a report. When the cache does not show the hinted pod as the event
+// does, or refuses the version (a forged one), a consistent list decides:
+// a forged hint costs its sender that list, nothing more.
+func (r *Reconciler) hintedPods(ctx context.Context, hint *corev1.Pod) ([]corev1.Pod, error) {
+	label := batchv1.JobNameLabel
+	if hint.Labels[label] == "" {
+		label = legacyJobNameLabel
+	}
+	opts := metav1.ListOptions{LabelSelector: labels.Set{label: hint.Labels[label]}.String()}
+	pods := r.Pods(hint.Namespace)
+	if hint.ResourceVersion != "" {
+		cached := opts
+		cached.ResourceVersion, cached.ResourceVersionMatch = hint.ResourceVersion, metav1.ResourceVersionMatchNotOlderThan
+		wctx, cancel := context.WithTimeout(ctx, hintedListWait)
+		list, err := pods.List(wctx, cached)
+		cancel()
+		if err == nil && shows(list.Items, hint) {
+			return list.Items, nil
+		}
+	}
+	list, err := pods.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// shows reports whether pods hold hint's pod, ended if hint has.
+func shows(pods []corev1.Pod, hint *corev1.Pod) bool {
+	for i := range pods {
+		if pods[i].UID == hint.UID {
+			return !verdict.Ended(hint) || verdict.Ended(&pods[i])
+		}
+	}
+	return false
+}
+
+// controlledBy keeps the pods job controls: a pod listed by the Job's name
+// may belong to an earlier Job of that name, or to no Job at all.
+func controlledBy(job *batchv1.Job, pods []corev1.Pod) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(&p); ref != nil && ref.UID == job.UID {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -140,7 +140,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, job *batchv1.Job) (Outcome, 
 
 // reconcileWith is Reconcile with what the caller knows of job's pods:
 // the sweep lists them for a whole namespace at once, and a pod event
-// says one ended.
+// lists them beside the Job.
 func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, src podSource) (Outcome, error) {
 	var out Outcome
 	if !r.ours(job) || job.Annotations[jobs.AnnotationSilent] == "true" || job.Annotations[jobs.AnnotationReported] != "" {
@@ -152,7 +152,7 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 	}
 	ctx = logctx.With(ctx, "job", job.Namespace+"/"+job.Name, "shkeptncontext", origin.Context, "triggered_id", origin.TriggeredID)
 	if job.Annotations[jobs.AnnotationStarted] == "" {
-		if job, pods, src, err = r.ensureStarted(ctx, job, pods, src, &out); err != nil || job == nil {
+		if job, err = r.ensureStarted(ctx, job, pods, &out); err != nil || job == nil {
 			return out, err
 		}
 	}
@@ -161,7 +161,7 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 		return out, r.giveUpWaiting(ctx, job)
 	}
 	if job.Annotations[jobs.AnnotationInvalid] == "" && !src.listed {
-		if pods, err = r.podsOf(ctx, job, src.hint); err != nil {
+		if pods, err = r.podsOf(ctx, job); err != nil {
 			return out, err
 		}
 	}
@@ -173,28 +173,24 @@ func (r *Reconciler) reconcileWith(ctx context.Context, job *batchv1.Job, pods [
 
 // ensureStarted sends job's .started if no one did. A nil Job means there
 // is nothing more to do now: another attempt is sending .started (and will
-// report the Job if it is due, startedBusy), or the Job is gone. src says
-// whether the pods returned were listed.
-func (r *Reconciler) ensureStarted(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, src podSource, out *Outcome) (*batchv1.Job, []corev1.Pod, podSource, error) {
+// report the Job if it is due, startedBusy), or the Job is gone.
+func (r *Reconciler) ensureStarted(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, out *Outcome) (*batchv1.Job, error) {
 	j, err := r.Sender.Started(ctx, job)
 	switch {
 	case errors.Is(err, ErrBusy):
-		j, pods, started, err := r.startedBusy(ctx, j, pods, src)
+		j, started, err := r.startedBusy(ctx, j, pods)
 		if err != nil || !started {
 			out.Busy = err == nil
-			return nil, nil, src, err
+			return nil, err
 		}
-		if src.hint != nil {
-			src = podSource{listed: true}
-		}
-		return j, pods, src, nil
+		return j, nil
 	case apierrors.IsNotFound(err):
-		return nil, nil, src, nil
+		return nil, nil
 	case err != nil:
-		return nil, nil, src, err
+		return nil, err
 	}
 	out.Started = true
-	return j, pods, src, nil
+	return j, nil
 }
 
 // report sends job's .finished if its verdict is due, under the report
@@ -278,16 +274,12 @@ func (r *Reconciler) ours(job *batchv1.Job) bool {
 // name label when the Job has no selector yet.
 //
 // The list is served from the API server's watch cache, no older than the
-// Job just read (its resourceVersion). A consistent list (no
-// resourceVersion) waits until that cache has caught up with etcd's
-// latest revision, which took 70-80 ms in one report out of two on the
-// bed (docs/benchmarks.md, "Completion"): longer than the rest of a report.
-// Pods the Job controller counted are older than the Job's status, so the
-// cache has them. A pod event (hint) may be newer than the Job: when the
-// cache does not show the hinted pod as the event does (another API
-// server's cache may lag behind the one that sent the event), a consistent
-// list decides. A forged hint costs its sender that list, nothing more.
-func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job, hint *corev1.Pod) ([]corev1.Pod, error) {
+// Job just read (its resourceVersion): a consistent list waits until that
+// cache has caught up with etcd (hintedPods says how long that took). Pods
+// the Job controller counted are older than the Job's status, so the cache
+// has them; a pod's end it does not show yet arrives as a pod event of its
+// own.
+func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, error) {
 	sel := labels.Set{batchv1.JobNameLabel: job.Name}.String()
 	if job.Spec.Selector != nil {
 		if s, err := metav1.LabelSelectorAsSelector(job.Spec.Selector); err == nil && !s.Empty() {
@@ -299,23 +291,10 @@ func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job, hint *corev1.
 		opts.ResourceVersion, opts.ResourceVersionMatch = job.ResourceVersion, metav1.ResourceVersionMatchNotOlderThan
 	}
 	list, err := r.Pods(job.Namespace).List(ctx, opts)
-	if err == nil && hint != nil && !shows(list.Items, hint) {
-		list, err = r.Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	}
 	if err != nil {
 		return nil, fmt.Errorf("listing pods of job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	return list.Items, nil
-}
-
-// shows reports whether pods hold hint's pod, ended if hint has.
-func shows(pods []corev1.Pod, hint *corev1.Pod) bool {
-	for i := range pods {
-		if pods[i].UID == hint.UID {
-			return !verdict.Ended(hint) || verdict.Ended(&pods[i])
-		}
-	}
-	return false
 }
 
 // claimReport takes the .finished claim. When v says the Job must be

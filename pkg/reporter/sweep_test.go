@@ -37,7 +37,7 @@ func namedJob(i int, job *batchv1.Job, pod *corev1.Pod) []runtime.Object {
 	pod.Name = name + "-pod"
 	pod.Labels[batchv1.JobNameLabel], pod.Labels["job-name"] = name, name
 	yes := true
-	pod.OwnerReferences = append(pod.OwnerReferences, metav1OwnerRef(job, &yes))
+	pod.OwnerReferences = []metav1.OwnerReference{metav1OwnerRef(job, &yes)}
 	return []runtime.Object{job, pod}
 }
 

@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
@@ -26,8 +27,11 @@ const (
 	Ns        = "keptn-jobs"
 	JobName   = "keptn-greet-0123456789abcdef"
 	PodName   = JobName + "-x7k2p"
-	C0        = "task-0-greet"
-	C1        = "task-1-post"
+	// JobUID is NewJob's UID; NewPod's pod is controlled by it, as the
+	// Job controller's pods are.
+	JobUID = types.UID("0d9c3f5e-job-uid")
+	C0     = "task-0-greet"
+	C1     = "task-1-post"
 )
 
 var Origin = keptn.Origin{
@@ -43,7 +47,7 @@ func NewJob(opts ...JobOpt) *batchv1.Job {
 	j := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: JobName, Namespace: Ns, ResourceVersion: "1",
+			Name: JobName, Namespace: Ns, UID: JobUID, ResourceVersion: "1",
 			CreationTimestamp: metav1.NewTime(T0),
 			Labels:            map[string]string{jobs.LabelManagedBy: ManagedBy},
 			Annotations: map[string]string{
@@ -130,6 +134,10 @@ func NewPod(opts ...PodOpt) corev1.Pod {
 				batchv1.JobNameLabel: JobName,
 				"job-name":           JobName, // the label Job controllers before 1.27 set
 			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "batch/v1", Kind: "Job", Name: JobName, UID: JobUID,
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}},
 		},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
