@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"knative.dev/eventing/pkg/apis/sources"
 
+	"github.com/keptn-sandbox/job-executor-knative/pkg/claim"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/jobs"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/permanent"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/verdict"
@@ -103,7 +104,7 @@ func (r *Reconciler) handleEvent(ctx context.Context, ce event.Event) error {
 // the report says the Job was deleted before it was reported (a record
 // Job's own error is kept), as errored.
 func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted bool) (Outcome, error) {
-	if !r.ours(hint) || hint.Name == "" {
+	if !r.ours(hint) || hint.Name == "" || !deleted && r.settled(hint) {
 		return Outcome{}, nil
 	}
 	live, err := r.Jobs(hint.Namespace).Get(ctx, hint.Name, metav1.GetOptions{})
@@ -119,6 +120,16 @@ func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted boo
 		return Outcome{}, nil
 	}
 	return r.Reconcile(ctx, live)
+}
+
+// settled reports whether a Job event's payload shows nothing left to do
+// for it: its .finished recorded, or being sent by an attempt whose claim
+// is live (its own claim write, for one, is a Job event). Believing that
+// is safe: a forged payload only spares the Job a read for that event,
+// while each real change of the Job comes as an event of its own, and a
+// claim that expires unreported is the sweep's.
+func (r *Reconciler) settled(hint *batchv1.Job) bool {
+	return claim.Of(hint.Annotations, FinishedKeys, "", r.Sender.now()) != claim.Free
 }
 
 // unverified is a deleted Job's payload without what only the API server

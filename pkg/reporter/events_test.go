@@ -234,3 +234,35 @@ func TestEventPrefixIsEventingsTypes(t *testing.T) {
 		assert.False(t, strings.HasPrefix(typ, EventPrefix), typ)
 	}
 }
+
+// A Job event whose payload shows its .finished recorded, or being sent
+// under a live claim (the claim's own write is such an event), reads
+// nothing: believing it only spares that event's reads. A claim that has
+// expired is no claim: the Job is read and reported. A forged "settled"
+// payload for a Job that is due leaves it to its own events.
+func TestASettledJobEventReadsNothing(t *testing.T) {
+	now := verdicttest.T0.Add(2 * time.Minute)
+	for _, tt := range []struct {
+		name    string
+		payload verdicttest.JobOpt
+		reads   bool
+	}{
+		{name: "reported", payload: verdicttest.WithAnnotation(jobs.AnnotationReported, now.Format(time.RFC3339Nano))},
+		{name: "claimed", payload: verdicttest.WithAnnotation(FinishedKeys.Claim, claim.Value("other/1", now.Add(time.Minute)))},
+		{name: "claim expired", payload: verdicttest.WithAnnotation(FinishedKeys.Claim, claim.Value("other/1", now.Add(-time.Second))), reads: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBed(failedJob(), failedPod())
+			r := b.reconciler(t, "a")
+			payload := failedJob()
+			tt.payload(payload)
+			require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, payload, "Job")))
+			if !tt.reads {
+				assert.Empty(t, b.kube.Actions())
+				assert.Empty(t, b.sink.types())
+				require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, failedJob(), "Job")))
+			}
+			assert.Equal(t, "fail", b.sink.finished(t)["result"], "the live Job is reported from a true event")
+		})
+	}
+}

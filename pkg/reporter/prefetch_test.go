@@ -67,10 +67,37 @@ func (s *blockingLogs) Stream(ctx context.Context, _, _ string, _ *corev1.PodLog
 	return nil, ctx.Err()
 }
 
-// A claim another attempt holds abandons the log read begun beside it: the
-// read is cancelled (a read that was not would hold the report for ever
-// here) and nothing is sent.
+// A claim another attempt took after this one read the Job abandons the
+// log read begun beside the claim's write: the read is cancelled (a read
+// that was not would hold the report for ever here) and nothing is sent.
 func TestALostClaimAbandonsItsLogRead(t *testing.T) {
+	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	job := verdicttest.NewJob()
+	before := job.DeepCopy()
+	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
+	job.ResourceVersion = "2"
+	b := newBed(job, pod)
+	first := true
+	b.kube.PrependReactor("get", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if first {
+			first = false
+			return true, before, nil
+		}
+		return false, nil, nil
+	})
+	logs := &blockingLogs{}
+	r := b.reconciler(t, "a")
+	r.Logs = logs
+	out, err := r.PodChanged(context.Background(), pod)
+	require.NoError(t, err)
+	assert.True(t, out.Busy)
+	assert.Positive(t, logs.cancelled, "the log read begun beside the claim was cancelled")
+	assert.Empty(t, b.sink.types())
+}
+
+// A Job read with another attempt's live claim is left to it before its
+// siblings or logs are read.
+func TestABusyReportReadsNoLogs(t *testing.T) {
 	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
 	job := verdicttest.NewJob()
 	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
@@ -81,6 +108,7 @@ func TestALostClaimAbandonsItsLogRead(t *testing.T) {
 	out, err := r.PodChanged(context.Background(), pod)
 	require.NoError(t, err)
 	assert.True(t, out.Busy)
-	assert.Positive(t, logs.cancelled, "the log read begun beside the claim was cancelled")
+	assert.Zero(t, logs.cancelled, "no log read was begun")
+	assert.Zero(t, jobWrites(b.kube))
 	assert.Empty(t, b.sink.types())
 }

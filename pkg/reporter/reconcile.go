@@ -200,13 +200,21 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 	if !v.Terminal {
 		return out, nil
 	}
+	// Claims are per attempt: concurrent deliveries to this replica must
+	// not both send.
+	holder := r.Sender.NewHolder()
+	if claim.Of(job.Annotations, FinishedKeys, holder, r.Sender.now()) == claim.HeldByOther {
+		// Another attempt is reporting (the write that took its claim is
+		// itself a Job event): this one would read siblings and logs for a
+		// report it cannot send.
+		r.Sender.observer().Busy(ctx, job, FinishedKeys.Claim)
+		out.Busy = true
+		return out, nil
+	}
 	if ok, err := r.siblingsStarted(ctx, job); err != nil || !ok {
 		out.Waiting = err == nil
 		return out, err
 	}
-	// Claims are per attempt: concurrent deliveries to this replica must
-	// not both send.
-	holder := r.Sender.NewHolder()
 	logs := r.prefetchLogs(ctx, job, v)
 	job, state, err := r.claimReport(ctx, job, v, holder)
 	if errors.Is(err, errDecidedMeanwhile) {
