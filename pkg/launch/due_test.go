@@ -42,7 +42,8 @@ func endedPod(job *batchv1.Job) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x7k2p", Namespace: job.Namespace, Labels: map[string]string{
 			jobs.LabelManagedBy: job.Labels[jobs.LabelManagedBy], batchv1.JobNameLabel: job.Name,
-		}, OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		}, OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))},
+			Finalizers: []string{batchv1.JobTrackingFinalizer}},
 		Status: corev1.PodStatus{Phase: corev1.PodSucceeded},
 	}
 	done := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}

@@ -104,7 +104,7 @@ func (r *Reconciler) handleEvent(ctx context.Context, ce event.Event) error {
 // the report says the Job was deleted before it was reported (a record
 // Job's own error is kept), as errored.
 func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted bool) (Outcome, error) {
-	if !r.ours(hint) || hint.Name == "" || !deleted && r.settled(hint) {
+	if !r.ours(hint) || hint.Name == "" || !deleted && (r.settled(hint) || running(hint)) {
 		return Outcome{}, nil
 	}
 	live, err := r.Jobs(hint.Namespace).Get(ctx, hint.Name, metav1.GetOptions{})
@@ -130,6 +130,27 @@ func (r *Reconciler) jobHint(ctx context.Context, hint *batchv1.Job, deleted boo
 // claim that expires unreported is the sweep's.
 func (r *Reconciler) settled(hint *batchv1.Job) bool {
 	return claim.Of(hint.Annotations, FinishedKeys, "", r.Sender.now()) != claim.Free
+}
+
+// running reports whether a Job event's payload shows a Job whose
+// .started is recorded and whose outcome is not: the Job controller's
+// writes while its pod runs. Nothing is due from such an event that its
+// pod's own events (the end, or a pod stuck in ImagePullBackOff) and the
+// condition's Job event do not bring, so reading the Job and its pods for
+// it was two requests spent, several times per Job. A report-due mark, a
+// placeholder and a record Job are always read.
+func running(hint *batchv1.Job) bool {
+	a := hint.Annotations
+	return a[jobs.AnnotationStarted] != "" && a[AnnotationReportDue] == "" &&
+		a[jobs.AnnotationWaiting] == "" && a[jobs.AnnotationInvalid] == "" && !verdict.Decided(hint)
+}
+
+// counted reports whether an ended pod's payload shows the Job controller
+// has counted it (its job-tracking finalizer removed): the Job's status
+// write that follows is a Job event of its own, which decides, and the
+// pod's end itself came as an earlier event.
+func counted(pod *corev1.Pod) bool {
+	return verdict.Ended(pod) && !slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer)
 }
 
 // unverified is a deleted Job's payload without what only the API server
@@ -168,7 +189,7 @@ func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, 
 		// Not a Job controller's label: the name also selects the pods.
 		return Outcome{}, nil
 	}
-	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) && !verdict.Ended(pod) {
+	if !verdict.Stuck(pod, r.Sender.now(), r.Config.Eval) && !verdict.Ended(pod) || counted(pod) {
 		return Outcome{}, nil
 	}
 	var (

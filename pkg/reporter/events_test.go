@@ -266,3 +266,43 @@ func TestASettledJobEventReadsNothing(t *testing.T) {
 		})
 	}
 }
+
+// A Job event that shows a running Job whose .started is recorded reads
+// nothing: its pod's events and the condition's Job event bring whatever
+// is due. Every other Job event reads the Job.
+func TestARunningJobEventReadsNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		payload *batchv1.Job
+		reads   bool
+	}{
+		{name: "running, started", payload: verdicttest.NewJob()},
+		{name: "not started", payload: verdicttest.NewJob(verdicttest.WithoutAnnotation(jobs.AnnotationStarted)), reads: true},
+		{name: "report due", payload: verdicttest.NewJob(verdicttest.WithAnnotation(AnnotationReportDue, "now")), reads: true},
+		{name: "waiting", payload: verdicttest.NewJob(verdicttest.WithAnnotation(jobs.AnnotationWaiting, "registry down")), reads: true},
+		{name: "record", payload: verdicttest.NewJob(verdicttest.WithAnnotation(jobs.AnnotationInvalid, "bad config")), reads: true},
+		{name: "condition", payload: failedJob(), reads: true},
+		{name: "stopped", payload: verdicttest.NewJob(verdicttest.WithAnnotation(jobs.AnnotationStopped, "{}")), reads: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBed(verdicttest.NewJob(), podObj())
+			require.NoError(t, b.reconciler(t, "a").HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, tt.payload, "Job")))
+			assert.Equal(t, tt.reads, len(b.kube.Actions()) > 0)
+		})
+	}
+}
+
+// An ended pod that the Job controller has counted (its job-tracking
+// finalizer gone) reads nothing: its end came as an earlier event, and
+// the Job's status write that follows is a Job event that decides.
+func TestACountedPodEventReadsNothing(t *testing.T) {
+	ended := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+	counted := ended.DeepCopy()
+	counted.Finalizers = nil
+	b := newBed(verdicttest.NewJob(), counted)
+	r := b.reconciler(t, "a")
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, counted, "Pod")))
+	assert.Empty(t, b.kube.Actions())
+	require.NoError(t, r.HandleEvent(context.Background(), apiServerEvent(t, EventUpdate, ended, "Pod")))
+	assert.Equal(t, "succeeded", b.sink.finished(t)["status"], "the uncounted end reports")
+}

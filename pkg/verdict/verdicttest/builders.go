@@ -134,6 +134,8 @@ func NewPod(opts ...PodOpt) corev1.Pod {
 				batchv1.JobNameLabel: JobName,
 				"job-name":           JobName, // the label Job controllers before 1.27 set
 			},
+			// The Job controller's, until it has counted the pod's end.
+			Finalizers: []string{batchv1.JobTrackingFinalizer},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "batch/v1", Kind: "Job", Name: JobName, UID: JobUID,
 				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
