@@ -67,48 +67,49 @@ func (s *blockingLogs) Stream(ctx context.Context, _, _ string, _ *corev1.PodLog
 	return nil, ctx.Err()
 }
 
-// A claim another attempt took after this one read the Job abandons the
-// log read begun beside the claim's write: the read is cancelled (a read
-// that was not would hold the report for ever here) and nothing is sent.
-func TestALostClaimAbandonsItsLogRead(t *testing.T) {
-	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
-	job := verdicttest.NewJob()
-	before := job.DeepCopy()
-	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
-	job.ResourceVersion = "2"
-	b := newBed(job, pod)
-	first := true
-	b.kube.PrependReactor("get", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
-		if first {
-			first = false
-			return true, before, nil
-		}
-		return false, nil, nil
-	})
-	logs := &blockingLogs{}
-	r := b.reconciler(t, "a")
-	r.Logs = logs
-	out, err := r.PodChanged(context.Background(), pod)
-	require.NoError(t, err)
-	assert.True(t, out.Busy)
-	assert.Positive(t, logs.cancelled, "the log read begun beside the claim was cancelled")
-	assert.Empty(t, b.sink.types())
-}
-
-// A Job read with another attempt's live claim is left to it before its
-// siblings or logs are read.
-func TestABusyReportReadsNoLogs(t *testing.T) {
-	pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
-	job := verdicttest.NewJob()
-	job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
-	b := newBed(job, pod)
-	logs := &blockingLogs{}
-	r := b.reconciler(t, "a")
-	r.Logs = logs
-	out, err := r.PodChanged(context.Background(), pod)
-	require.NoError(t, err)
-	assert.True(t, out.Busy)
-	assert.Zero(t, logs.cancelled, "no log read was begun")
-	assert.Zero(t, jobWrites(b.kube))
-	assert.Empty(t, b.sink.types())
+// A claim another attempt holds stops a report before it reads logs when
+// the Job read shows it; when the claim was taken after the Job was read,
+// the log read begun beside the claim's write is cancelled (a read that
+// was not would hold the report for ever here). Either way nothing is sent.
+func TestAClaimOfAnotherAttemptReadsNoLogs(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// takenAfterRead: the first Job GET answers the Job as it was
+		// before the claim.
+		takenAfterRead bool
+	}{
+		{name: "claimed before the read"},
+		{name: "claimed after the read", takenAfterRead: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := podObj(verdicttest.Phase(corev1.PodSucceeded), verdicttest.OK(jobs.FetcherContainer), verdicttest.OK(verdicttest.C0), verdicttest.OK(verdicttest.C1))
+			job := verdicttest.NewJob()
+			before := job.DeepCopy()
+			job.Annotations[FinishedKeys.Claim] = claim.Value("other/1", verdicttest.T0.Add(time.Hour))
+			job.ResourceVersion = "2"
+			b := newBed(job, pod)
+			first := tt.takenAfterRead
+			b.kube.PrependReactor("get", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if first {
+					first = false
+					return true, before, nil
+				}
+				return false, nil, nil
+			})
+			logs := &blockingLogs{}
+			r := b.reconciler(t, "a")
+			r.Logs = logs
+			out, err := r.PodChanged(context.Background(), pod)
+			require.NoError(t, err)
+			assert.True(t, out.Busy)
+			if tt.takenAfterRead {
+				assert.Positive(t, logs.cancelled, "the log read begun beside the claim was cancelled")
+			} else {
+				assert.Zero(t, logs.cancelled, "no log read was begun")
+				assert.Zero(t, jobWrites(b.kube), "no claim was tried")
+			}
+			assert.Equal(t, job.Annotations[FinishedKeys.Claim], getJob(t, b.kube).Annotations[FinishedKeys.Claim], "the other attempt's claim stands")
+			assert.Empty(t, b.sink.types())
+		})
+	}
 }
