@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"golang.org/x/sync/errgroup"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -193,28 +194,28 @@ func (r *Reconciler) PodChanged(ctx context.Context, pod *corev1.Pod) (Outcome, 
 		return Outcome{}, nil
 	}
 	var (
-		pods    []corev1.Pod
-		listErr error
-		listed  = make(chan struct{})
+		job  *batchv1.Job
+		pods []corev1.Pod
 	)
-	listCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(listed)
-		pods, listErr = r.hintedPods(listCtx, pod)
-	}()
-	job, err := r.Jobs(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		cancel()
-	}
-	<-listed
-	switch {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if job, err = r.Jobs(pod.Namespace).Get(gctx, name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if pods, err = r.hintedPods(gctx, pod); err != nil {
+			return fmt.Errorf("listing pods of job %s/%s: %w", pod.Namespace, name, err)
+		}
+		return nil
+	})
+	// The first failure cancels the other read and is the one returned.
+	switch err := g.Wait(); {
 	case apierrors.IsNotFound(err):
 		return Outcome{}, nil
 	case err != nil:
-		return Outcome{}, fmt.Errorf("reading job %s/%s of pod %s: %w", pod.Namespace, name, pod.Name, err)
-	case listErr != nil:
-		return Outcome{}, fmt.Errorf("listing pods of job %s/%s: %w", pod.Namespace, name, listErr)
+		return Outcome{}, err
 	}
 	return r.reconcileWith(ctx, job, controlledBy(job, pods), podSource{listed: true})
 }

@@ -207,9 +207,7 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 		// Another attempt is reporting (the write that took its claim is
 		// itself a Job event): this one would read siblings and logs for a
 		// report it cannot send.
-		r.Sender.observer().Busy(ctx, job, FinishedKeys.Claim)
-		out.Busy = true
-		return out, nil
+		return r.busy(ctx, job, out), nil
 	}
 	if ok, err := r.siblingsStarted(ctx, job); err != nil || !ok {
 		out.Waiting = err == nil
@@ -234,9 +232,7 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 	case state == claim.Done:
 		return out, nil
 	case state == claim.HeldByOther:
-		r.Sender.observer().Busy(ctx, job, FinishedKeys.Claim)
-		out.Busy = true
-		return out, nil
+		return r.busy(ctx, job, out), nil
 	}
 	stopped := v.Stop
 	if stopped != "" {
@@ -247,6 +243,13 @@ func (r *Reconciler) report(ctx context.Context, job *batchv1.Job, pods []corev1
 		r.Sender.observer().Stopped(ctx, job, stopped, v.Summary)
 	}
 	return r.send(ctx, job, v, holder, stopped, out, logs)
+}
+
+// busy is out for a Job whose report claim another attempt holds.
+func (r *Reconciler) busy(ctx context.Context, job *batchv1.Job, out Outcome) Outcome {
+	r.Sender.observer().Busy(ctx, job, FinishedKeys.Claim)
+	out.Busy = true
+	return out
 }
 
 // send composes and sends the .finished of v under holder's claim.
