@@ -2,8 +2,9 @@
 // the test bed (`make bench`; results in docs/benchmarks.md): throughput and
 // latency to Job against raw client-go doing the same writes and creating
 // Jobs alone, completion to .finished through the real ApiServerSource
-// adapter, scale from zero against a floor program (floor/), memory and
-// sweep time with 1,000 running Jobs, API calls per event, and what an idle
+// adapter against three floor reporters in the bench's process, scale from
+// zero against a floor program (floor/), memory and sweep time with 100,
+// 1,000 and 5,000 running Jobs, API calls per event, and what an idle
 // cluster costs (wake-ups per idle hour, pods of ours while idle). Every
 // benchmark runs its scenario once per b.N iteration (run with
 // -benchtime 1x) and prints "summary:" lines; none asserts a time.
