@@ -29,6 +29,7 @@ var floors = map[string]int{
 	"pkg/claim/claimtest":         0,
 	"pkg/serve":                   0,
 	"pkg/wake":                    0,
+	"pkg/coldstart":               0,
 	"pkg/podsecurity":             0,
 	"pkg/policy/policytest":       0,
 	"pkg/jobconfig/jobconfigtest": 0,

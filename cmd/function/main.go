@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keptn-sandbox/job-executor-knative/function"
+	"github.com/keptn-sandbox/job-executor-knative/pkg/coldstart"
 	"github.com/keptn-sandbox/job-executor-knative/pkg/serve"
 )
 
@@ -83,6 +84,8 @@ func run(listen, metricsListen string) error {
 	}
 	// Printed for scripts (make demo, tests) that listen on port 0.
 	log.Info("listening", "address", l.Addr().String())
+	// The start is done: the collector runs from here on (pkg/coldstart).
+	coldstart.Done()
 	err = serve.Run(ctx, l, fn, log, 25*time.Second)
 	if serr := fn.Stop(context.Background()); err == nil {
 		err = serr
