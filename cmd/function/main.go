@@ -82,10 +82,11 @@ func run(listen, metricsListen string) error {
 	if err != nil {
 		return err
 	}
+	// The start is done: the collector runs from here on (pkg/coldstart),
+	// before "listening" says so to anyone who waits for it.
+	coldstart.Done()
 	// Printed for scripts (make demo, tests) that listen on port 0.
 	log.Info("listening", "address", l.Addr().String())
-	// The start is done: the collector runs from here on (pkg/coldstart).
-	coldstart.Done()
 	err = serve.Run(ctx, l, fn, log, 25*time.Second)
 	if serr := fn.Stop(context.Background()); err == nil {
 		err = serr
