@@ -263,24 +263,22 @@ func (b *Bed) startKwok(ctx context.Context, kwokDir string, kwokPort int) error
 		return err
 	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
-	kwok, err := b.run("kwok", b.bins.Kwok, nil,
-		"--kubeconfig="+b.kubeconfig,
-		"--config="+kwokConfigPath,
-		"--manage-single-node="+NodeName,
-		"--node-ip="+NodeIP, "--node-port="+strconv.Itoa(kwokPort),
-		"--server-address="+kwokAddr,
-		"--tls-cert-file="+b.pki.ServingCert, "--tls-private-key-file="+b.pki.ServingKey,
-		"--cidr="+PodCIDR,
+	args := []string{
+		"--kubeconfig=" + b.kubeconfig,
+		"--config=" + kwokConfigPath,
+		"--manage-single-node=" + NodeName,
+		"--node-ip=" + NodeIP, "--node-port=" + strconv.Itoa(kwokPort),
+		"--server-address=" + kwokAddr,
+		"--tls-cert-file=" + b.pki.ServingCert, "--tls-private-key-file=" + b.pki.ServingKey,
+		"--cidr=" + PodCIDR,
 		// Log rules are created per test at run time (SetLogs).
 		"--enable-crds=ClusterLogs,Logs",
-	)
+	}
+	run, err := b.startKwokUntilHealthy(ctx, args, "https://"+kwokAddr+"/healthz")
 	if err != nil {
 		return err
 	}
-	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // self-signed loopback endpoint, only probed for liveness
-	if err := b.waitHTTP(ctx, kwok, "https://"+kwokAddr+"/healthz", insecure); err != nil {
-		return err
-	}
+	go b.keepKwok(run, args)
 	return b.waitNodeSchedulable(ctx, NodeName)
 }
 
@@ -311,17 +309,19 @@ func (b *Bed) run(name, bin string, env []string, args ...string) (*process, err
 	if b.stopped {
 		return nil, errors.New("testbed: stopped")
 	}
-	logs := filepath.Join(b.dir, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(b.logPath(name)), 0o755); err != nil {
 		return nil, err
 	}
-	p, err := startProcess(name, bin, args, env, filepath.Join(logs, name+".log"))
+	p, err := startProcess(name, bin, args, env, b.logPath(name))
 	if err != nil {
 		return nil, err
 	}
 	b.procs = append(b.procs, p)
 	return p, nil
 }
+
+// logPath is where the component name logs.
+func (b *Bed) logPath(name string) string { return filepath.Join(b.dir, "logs", name+".log") }
 
 // Stop ends every process the bed started (its adapters too) and removes
 // its directory if Start created it. It is safe to call more than once.
