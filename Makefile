@@ -47,7 +47,7 @@ e2e: ## end-to-end tests: builds the local control plane once, then each test pa
 	cd test && $(GO) test -count=1 -timeout 60m -p 1 ./...
 
 # Go benchmarks of the pure parts, then the function against the limits of
-# its design on the local control plane (test/bench; 80 minutes on 2 cores,
+# its design on the local control plane (test/bench; 80 to 100 minutes on 2 cores,
 # most of it the throughput benchmark's 28 one-minute batches and the
 # deletion of each batch's Jobs). -benchtime bounds the time: 300 ms per Go
 # benchmark, and one run of each end-to-end scenario. The whole log goes to docs/bench/<date>.log

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +68,15 @@ func RBACFor(functionNS, jobNS string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
+// TokenLifetime is how long ServiceAccountConfig's tokens are valid. In a
+// pod the kubelet refreshes the projected token long before it expires
+// (and the API server extends the default one to a year); the processes
+// of the tests and the bench have no kubelet, so their one token must
+// outlive the longest of them: make bench's test binary runs for up to 120
+// minutes, and a one-hour token expired in its throughput benchmark on a
+// slow machine (every request Unauthorized).
+const TokenLifetime = 4 * time.Hour
+
 // ServiceAccountConfig returns a client config for admin's cluster that
 // authenticates with a fresh token of ServiceAccount namespace/name (the
 // TokenRequest API), as a pod running under that account would.
@@ -75,9 +85,9 @@ func ServiceAccountConfig(ctx context.Context, admin *rest.Config, namespace, na
 	if err != nil {
 		return nil, err
 	}
-	hour := int64(3600)
+	lifetime := int64(TokenLifetime / time.Second)
 	tr, err := kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &lifetime}}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("token for %s/%s: %w", namespace, name, err)
 	}
